@@ -1,0 +1,234 @@
+//! The command line: Docker's commands and flags parsed with clap, output for people, and the
+//! mapping of errors to one line on stderr and Docker's exit codes.
+
+pub mod format;
+pub mod human;
+mod images;
+mod login;
+mod pull;
+
+use std::path::PathBuf;
+
+use clap::{Args, Parser, Subcommand};
+
+use crate::engine::{Engine, GlobalOptions};
+use crate::Error;
+
+/// Exit status when skiff itself fails (Docker's).
+pub const EXIT_ENGINE: i32 = 125;
+
+#[derive(Parser, Debug)]
+#[command(
+    name = "skiff",
+    version,
+    about = "A daemonless, rootless container engine with the Docker command line",
+    disable_help_subcommand = true,
+    propagate_version = true
+)]
+pub struct Cli {
+    /// Where images and containers are stored (default: $XDG_DATA_HOME/skiff).
+    #[arg(long, global = true, value_name = "DIR")]
+    pub root: Option<PathBuf>,
+    /// Where runtime state is kept (default: $XDG_RUNTIME_DIR/skiff or /tmp/skiff-$UID).
+    #[arg(long, global = true, value_name = "DIR")]
+    pub runroot: Option<PathBuf>,
+    /// Logging level (debug, info, warn, error).
+    #[arg(long, global = true, default_value = "warn", value_name = "LEVEL")]
+    pub log_level: String,
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+#[derive(Subcommand, Debug)]
+pub enum Command {
+    /// Download an image from a registry.
+    Pull(pull::PullArgs),
+    /// List images.
+    #[command(alias = "image-ls")]
+    Images(images::ImagesArgs),
+    /// Manage images.
+    #[command(subcommand)]
+    Image(ImageCommand),
+    /// Show low-level information on images.
+    Inspect(images::InspectArgs),
+    /// Create a tag TARGET_IMAGE that refers to SOURCE_IMAGE.
+    Tag(images::TagArgs),
+    /// Remove one or more images.
+    Rmi(images::RmiArgs),
+    /// Show the history of an image.
+    History(images::HistoryArgs),
+    /// Log in to a registry.
+    Login(login::LoginArgs),
+    /// Log out from a registry.
+    Logout(login::LogoutArgs),
+    /// Show the skiff version information.
+    Version,
+    /// Commands that are not there yet; they say so and exit 125.
+    #[command(external_subcommand)]
+    Other(Vec<String>),
+}
+
+#[derive(Subcommand, Debug)]
+pub enum ImageCommand {
+    /// Download an image from a registry.
+    Pull(pull::PullArgs),
+    /// List images.
+    #[command(visible_alias = "list")]
+    Ls(images::ImagesArgs),
+    /// Show low-level information on images.
+    Inspect(images::InspectArgs),
+    /// Remove one or more images.
+    Rm(images::RmiArgs),
+    /// Remove unused images.
+    Prune(images::PruneArgs),
+    /// Exit 0 if the image exists locally, 1 if it does not.
+    Exists(images::ExistsArgs),
+    /// Show the history of an image.
+    History(images::HistoryArgs),
+    /// Create a tag TARGET_IMAGE that refers to SOURCE_IMAGE.
+    Tag(images::TagArgs),
+}
+
+/// Docker commands skiff will have; until then they are refused clearly.
+const LATER: &[&str] = &[
+    "run", "create", "start", "stop", "restart", "kill", "rm", "ps", "exec", "logs", "attach",
+    "wait", "top", "cp", "diff", "port", "stats", "pause", "unpause", "rename", "commit",
+    "build", "push", "save", "load", "import", "export", "network", "volume", "system", "info",
+    "container", "events", "update", "search", "builder", "buildx", "compose", "manifest",
+];
+
+/// Runs the command line and returns the process exit status.
+pub fn main() -> i32 {
+    // A helper started inside a user namespace must unshare before anything else happens.
+    match crate::runtime::userns::enter_if_helper() {
+        Ok(true) => {
+            let args: Vec<String> = std::env::args().skip(1).collect();
+            let (cmd, rest) = args.split_first().map(|(c, r)| (c.as_str(), r)).unwrap_or(("", &[]));
+            return crate::engine::helpers::helper_main(cmd, rest);
+        }
+        Ok(false) => {}
+        Err(e) => {
+            eprintln!("Error: {e}");
+            return EXIT_ENGINE;
+        }
+    }
+    let cli = match Cli::try_parse() {
+        Ok(c) => c,
+        Err(e) => return clap_exit(e),
+    };
+    match run(cli) {
+        Ok(code) => code,
+        Err(e) => {
+            eprintln!("Error: {}", one_line(&e.to_string()));
+            EXIT_ENGINE
+        }
+    }
+}
+
+fn clap_exit(e: clap::Error) -> i32 {
+    use clap::error::ErrorKind;
+    match e.kind() {
+        ErrorKind::DisplayHelp | ErrorKind::DisplayVersion => {
+            let _ = e.print();
+            0
+        }
+        _ => {
+            // clap's message plus its usage lines; Docker's flag errors exit 125 too.
+            let _ = e.print();
+            EXIT_ENGINE
+        }
+    }
+}
+
+fn run(cli: Cli) -> Result<i32, Error> {
+    let global = GlobalOptions {
+        root: cli.root.clone(),
+        runroot: cli.runroot.clone(),
+    };
+    let engine = || Engine::new(&global);
+    match cli.command {
+        Command::Pull(a) | Command::Image(ImageCommand::Pull(a)) => pull::pull(&engine()?, a),
+        Command::Images(a) | Command::Image(ImageCommand::Ls(a)) => images::list(&engine()?, a),
+        Command::Inspect(a) | Command::Image(ImageCommand::Inspect(a)) => {
+            images::inspect(&engine()?, a)
+        }
+        Command::Tag(a) | Command::Image(ImageCommand::Tag(a)) => images::tag(&engine()?, a),
+        Command::Rmi(a) | Command::Image(ImageCommand::Rm(a)) => images::rmi(&engine()?, a),
+        Command::History(a) | Command::Image(ImageCommand::History(a)) => {
+            images::history(&engine()?, a)
+        }
+        Command::Image(ImageCommand::Prune(a)) => images::prune(&engine()?, a),
+        Command::Image(ImageCommand::Exists(a)) => images::exists(&engine()?, a),
+        Command::Login(a) => login::login(&engine()?, a),
+        Command::Logout(a) => login::logout(&engine()?, a),
+        Command::Version => {
+            println!("skiff version {}", env!("CARGO_PKG_VERSION"));
+            Ok(0)
+        }
+        Command::Other(args) => {
+            let name = args.first().map(String::as_str).unwrap_or("");
+            if LATER.contains(&name) {
+                Err(Error::NotSupported(format!("'skiff {name}'")))
+            } else {
+                Err(Error::Invalid(format!(
+                    "'{name}' is not a skiff command; see 'skiff --help'"
+                )))
+            }
+        }
+    }
+}
+
+/// Errors are one line: a registry's multi-line body must not spill over several.
+fn one_line(s: &str) -> String {
+    s.split_whitespace().collect::<Vec<_>>().join(" ")
+}
+
+/// `--tls-verify` takes an optional value like Podman's (`--tls-verify`, `--tls-verify=false`).
+#[derive(Args, Debug, Clone, Default)]
+pub struct TlsArgs {
+    /// Require HTTPS and verify certificates (default: true, except for loopback registries).
+    #[arg(long, value_name = "BOOL", num_args = 0..=1, default_missing_value = "true", require_equals = true)]
+    pub tls_verify: Option<bool>,
+}
+
+/// Splits Podman's `--creds USER[:PASS]`.
+pub fn parse_creds(s: &str) -> Result<crate::config::Credentials, Error> {
+    let (user, pass) = s.split_once(':').unwrap_or((s, ""));
+    if user.is_empty() {
+        return Err(Error::Invalid("--creds needs USERNAME[:PASSWORD]".into()));
+    }
+    let password = if pass.is_empty() {
+        read_secret("Password: ")?
+    } else {
+        pass.to_string()
+    };
+    Ok(crate::config::Credentials::new(user, password))
+}
+
+/// Reads a secret from the terminal without echo; refuses when there is no terminal.
+pub fn read_secret(prompt: &str) -> Result<String, Error> {
+    use std::io::{BufRead, Write};
+    use std::os::fd::AsFd;
+    let stdin = std::io::stdin();
+    if !crate::sys::is_terminal(stdin.as_fd()) {
+        return Err(Error::Invalid(
+            "a password is needed but stdin is not a terminal: pass it with --password-stdin or -p".into(),
+        ));
+    }
+    eprint!("{prompt}");
+    let _ = std::io::stderr().flush();
+    let fd = stdin.as_fd();
+    let saved = rustix::termios::tcgetattr(fd).ok();
+    if let Some(mut t) = saved.clone() {
+        t.local_modes.remove(rustix::termios::LocalModes::ECHO);
+        let _ = rustix::termios::tcsetattr(fd, rustix::termios::OptionalActions::Now, &t);
+    }
+    let mut line = String::new();
+    let read = stdin.lock().read_line(&mut line);
+    if let Some(t) = saved {
+        let _ = rustix::termios::tcsetattr(fd, rustix::termios::OptionalActions::Now, &t);
+    }
+    eprintln!();
+    read.map_err(|e| Error::Other(format!("reading password: {e}")))?;
+    Ok(line.trim_end_matches(['\n', '\r']).to_string())
+}

@@ -1,0 +1,188 @@
+//! Work on layer files that must happen as the container's root: unpacking and removing. A
+//! rootless user does it in a `skiff` helper started inside its user namespace; root does it in
+//! this process. The helpers' entry points (`helper_main`) are hidden subcommands.
+
+use std::io::{self, Read, Write};
+use std::path::{Path, PathBuf};
+use std::process::{Child, ChildStdin, Command, Stdio};
+
+use serde::{Deserialize, Serialize};
+
+use super::Engine;
+use crate::runtime::userns::{self, UserNs};
+use crate::runtime::RuntimeError;
+use crate::store::unpack::{self, IdLimits, Unpacked};
+use crate::Error;
+
+pub const UNPACK_CMD: &str = "__unpack";
+pub const RMTREE_CMD: &str = "__rmtree";
+
+/// Where a layer's compressed bytes go to be unpacked, and how to learn the result.
+pub struct LayerSink {
+    writer: Option<Box<dyn Write + Send>>,
+    done: Done,
+}
+
+enum Done {
+    Helper(Child),
+    Thread(std::thread::JoinHandle<Result<Unpacked, unpack::UnpackError>>),
+}
+
+#[derive(Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+enum Reply {
+    Ok(Unpacked),
+    Error(String),
+}
+
+impl LayerSink {
+    pub fn writer(&mut self) -> &mut (dyn Write + Send) {
+        self.writer.as_mut().expect("writer used after finish").as_mut()
+    }
+
+    /// Closes the stream and waits for the unpacker's verdict.
+    pub fn finish(mut self) -> Result<Unpacked, Error> {
+        drop(self.writer.take());
+        match self.done {
+            Done::Thread(handle) => handle
+                .join()
+                .map_err(|_| Error::Other("the unpacking thread panicked".into()))?
+                .map_err(Error::from),
+            Done::Helper(mut child) => {
+                let mut out = String::new();
+                if let Some(mut stdout) = child.stdout.take() {
+                    let _ = stdout.read_to_string(&mut out);
+                }
+                let status = child.wait().map_err(RuntimeError::Io)?;
+                match serde_json::from_str::<Reply>(out.trim()) {
+                    Ok(Reply::Ok(u)) => Ok(u),
+                    Ok(Reply::Error(e)) => Err(Error::Other(e)),
+                    Err(_) => Err(RuntimeError::Helper(format!(
+                        "the unpacking helper failed ({status}) without saying why"
+                    ))
+                    .into()),
+                }
+            }
+        }
+    }
+
+    /// Stops the unpacker after a failed download; its staging directory is removed by the caller.
+    pub fn abort(mut self) {
+        drop(self.writer.take());
+        match self.done {
+            Done::Helper(mut child) => {
+                let _ = child.kill();
+                let _ = child.wait();
+            }
+            Done::Thread(handle) => {
+                let _ = handle.join();
+            }
+        }
+    }
+}
+
+impl Engine {
+    /// Starts an unpacker for one layer into `dest` (an empty directory).
+    pub fn layer_sink(&self, dest: &Path) -> Result<LayerSink, Error> {
+        if !self.user.rootless() {
+            let (reader, writer) = io::pipe().map_err(RuntimeError::Io)?;
+            let dest = dest.to_path_buf();
+            let handle =
+                std::thread::spawn(move || unpack::unpack_layer(reader, &dest, IdLimits::ALL));
+            return Ok(LayerSink {
+                writer: Some(Box::new(writer)),
+                done: Done::Thread(handle),
+            });
+        }
+        let ns = self.userns();
+        let limits = IdLimits {
+            uids: UserNs::contiguous(&ns.uid_map),
+            gids: UserNs::contiguous(&ns.gid_map),
+        };
+        let mut cmd = Command::new("/proc/self/exe");
+        cmd.arg(UNPACK_CMD)
+            .arg(dest)
+            .arg(limits.uids.to_string())
+            .arg(limits.gids.to_string())
+            .stdin(Stdio::piped())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::inherit());
+        let mut child = userns::spawn(cmd, &ns)?;
+        let stdin: ChildStdin = child.stdin.take().expect("piped stdin");
+        Ok(LayerSink {
+            writer: Some(Box::new(io::BufWriter::with_capacity(256 * 1024, stdin))),
+            done: Done::Helper(child),
+        })
+    }
+
+    /// Deletes directory trees that hold layer files (owned by the user's subordinate ids).
+    pub fn remove_trees(&self, paths: &[PathBuf]) -> Result<(), Error> {
+        if paths.is_empty() {
+            return Ok(());
+        }
+        let ns = self.userns();
+        if !self.user.rootless() || !ns.needs_helpers {
+            // Everything there is ours already.
+            for p in paths {
+                unpack::remove_tree(p).map_err(|e| Error::Other(format!("removing {}: {e}", p.display())))?;
+            }
+            return Ok(());
+        }
+        let mut cmd = Command::new("/proc/self/exe");
+        cmd.arg(RMTREE_CMD)
+            .args(paths)
+            .stdin(Stdio::null())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::inherit());
+        let child = userns::spawn(cmd, &ns)?;
+        let out = child.wait_with_output().map_err(RuntimeError::Io)?;
+        if out.status.success() {
+            Ok(())
+        } else {
+            Err(RuntimeError::Helper(format!(
+                "removing layer files failed: {}",
+                String::from_utf8_lossy(&out.stdout).trim()
+            ))
+            .into())
+        }
+    }
+}
+
+/// Entry point of the hidden helper commands; runs inside the user namespace already.
+pub fn helper_main(cmd: &str, args: &[String]) -> i32 {
+    match cmd {
+        UNPACK_CMD => unpack_main(args),
+        RMTREE_CMD => {
+            let mut failed = false;
+            for p in args {
+                if let Err(e) = unpack::remove_tree(Path::new(p)) {
+                    println!("{p}: {e}");
+                    failed = true;
+                }
+            }
+            i32::from(failed)
+        }
+        _ => 125,
+    }
+}
+
+fn unpack_main(args: &[String]) -> i32 {
+    let reply = match args {
+        [dest, uids, gids] => match (uids.parse(), gids.parse()) {
+            (Ok(uids), Ok(gids)) => {
+                let stdin = io::stdin().lock();
+                match unpack::unpack_layer(stdin, Path::new(dest), IdLimits { uids, gids }) {
+                    Ok(u) => Reply::Ok(u),
+                    // Exiting closes the pipe: the sender stops at once and reads this verdict.
+                    Err(e) => Reply::Error(e.to_string()),
+                }
+            }
+            _ => Reply::Error("bad id limits".into()),
+        },
+        _ => Reply::Error("usage: __unpack DEST UIDS GIDS".into()),
+    };
+    let ok = matches!(reply, Reply::Ok(_));
+    let text = serde_json::to_string(&reply).unwrap_or_else(|_| "{}".into());
+    println!("{text}");
+    i32::from(!ok)
+}

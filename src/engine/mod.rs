@@ -1,0 +1,93 @@
+//! One function per user-visible operation. The engine owns the order in which locks are taken:
+//! a layer's lock before the store lock, never the other way round.
+
+pub mod helpers;
+pub mod images;
+pub mod login;
+pub mod pull;
+
+use std::path::PathBuf;
+
+use crate::config::{self, Paths, Registries};
+use crate::runtime::userns::UserNs;
+use crate::store::Store;
+use crate::Error;
+
+/// Options every command takes (`--root`, `--runroot`).
+#[derive(Debug, Clone, Default)]
+pub struct GlobalOptions {
+    pub root: Option<PathBuf>,
+    pub runroot: Option<PathBuf>,
+}
+
+/// Who runs skiff.
+#[derive(Debug, Clone)]
+pub struct User {
+    pub uid: u32,
+    pub euid: u32,
+    pub gid: u32,
+    pub name: Option<String>,
+}
+
+impl User {
+    pub fn current() -> User {
+        let (uid, euid, gid) = crate::sys::ids();
+        User {
+            uid,
+            euid,
+            gid,
+            name: config::current_user_name(uid),
+        }
+    }
+
+    pub fn rootless(&self) -> bool {
+        self.euid != 0
+    }
+}
+
+/// The state one command works on.
+pub struct Engine {
+    pub paths: Paths,
+    pub store: Store,
+    pub user: User,
+    registries: std::sync::OnceLock<Registries>,
+}
+
+impl Engine {
+    pub fn new(opts: &GlobalOptions) -> Result<Engine, Error> {
+        let user = User::current();
+        let paths = Paths::resolve(
+            &config::PathOptions {
+                root: opts.root.clone(),
+                runroot: opts.runroot.clone(),
+            },
+            &config::ProcessEnv,
+            user.euid,
+        )?;
+        let store = Store::open(&paths.data_root)?;
+        Ok(Engine {
+            paths,
+            store,
+            user,
+            registries: std::sync::OnceLock::new(),
+        })
+    }
+
+    /// registries.conf, read on first use.
+    pub fn registries(&self) -> Result<&Registries, Error> {
+        if let Some(r) = self.registries.get() {
+            return Ok(r);
+        }
+        let loaded = Registries::load(&config::ProcessEnv)?;
+        Ok(self.registries.get_or_init(|| loaded))
+    }
+
+    /// The id maps of this user's namespace, from /etc/subuid and /etc/subgid.
+    pub fn userns(&self) -> UserNs {
+        let name = self.user.name.as_deref().unwrap_or("");
+        // An unreadable /etc/subuid is the same as no range: the single-uid map still works.
+        let subuids = config::read_subuids(name, self.user.uid).unwrap_or_default();
+        let subgids = config::read_subgids(name, self.user.uid).unwrap_or_default();
+        UserNs::for_user(self.user.uid, self.user.gid, &subuids, &subgids)
+    }
+}

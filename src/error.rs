@@ -1,0 +1,42 @@
+//! The crate's error: each module's own error gathered in one type. The CLI turns any of these
+//! into one line on stderr and exit status 125.
+
+use crate::config::ConfigError;
+use crate::image::manifest::ManifestError;
+use crate::image::reference::ReferenceError;
+use crate::image::registry::RegistryError;
+use crate::runtime::RuntimeError;
+use crate::store::unpack::UnpackError;
+use crate::store::StoreError;
+
+#[derive(Debug, thiserror::Error)]
+pub enum Error {
+    #[error(transparent)]
+    Reference(#[from] ReferenceError),
+    #[error(transparent)]
+    Config(#[from] ConfigError),
+    #[error(transparent)]
+    Registry(#[from] RegistryError),
+    #[error(transparent)]
+    Manifest(#[from] ManifestError),
+    #[error(transparent)]
+    Store(#[from] StoreError),
+    #[error(transparent)]
+    Unpack(#[from] UnpackError),
+    #[error(transparent)]
+    Runtime(#[from] RuntimeError),
+    /// No such image (or tag) in the local store.
+    #[error("{0}")]
+    NoSuchImage(String),
+    /// The operation conflicts with the store's state (Docker's "conflict: …").
+    #[error("{0}")]
+    Conflict(String),
+    /// The request itself is wrong.
+    #[error("{0}")]
+    Invalid(String),
+    /// A feature that is not there yet.
+    #[error("{0} is not supported yet")]
+    NotSupported(String),
+    #[error("{0}")]
+    Other(String),
+}

@@ -1,0 +1,13 @@
+//! skiff: a daemonless, rootless container engine that speaks the Docker command line.
+//!
+//! Data flows one way: `cli` → `engine` → {`image`, `store`, `runtime`} → {`sys`, `config`}.
+pub mod cli;
+pub mod config;
+pub mod engine;
+pub mod error;
+pub mod image;
+pub mod runtime;
+pub mod store;
+pub mod sys;
+
+pub use error::Error;

@@ -1,0 +1,13 @@
+//! The only module that talks to namespaces, mounts and credentials.
+
+pub mod userns;
+
+#[derive(Debug, thiserror::Error)]
+pub enum RuntimeError {
+    #[error("{0}")]
+    Userns(String),
+    #[error("{0}")]
+    Helper(String),
+    #[error(transparent)]
+    Io(#[from] std::io::Error),
+}

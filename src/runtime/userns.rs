@@ -1,0 +1,228 @@
+//! User namespaces for helper processes.
+//!
+//! A rootless user can only own files as its subuid range from inside a user namespace, and only a
+//! single-threaded process may create one. So work that must create such files (unpacking a layer,
+//! removing one) runs in a fresh `skiff` helper process: it unshares first thing in `main`, tells
+//! the parent over an inherited socket, the parent writes its id maps (newuidmap/newgidmap for
+//! subuid ranges, a plain write for a single-uid map), and the helper carries on as root inside.
+
+use std::io::{self, Read, Write};
+use std::os::fd::{AsRawFd, FromRawFd};
+use std::os::unix::net::UnixStream;
+use std::os::unix::process::CommandExt;
+use std::process::{Child, Command, Stdio};
+
+use crate::config::IdRange;
+use crate::runtime::RuntimeError;
+
+/// The fd number the helper finds its end of the sync socket on.
+const SYNC_FD: i32 = 3;
+/// Set in the helper's environment; its presence makes `main` unshare before anything else.
+pub const SYNC_ENV: &str = "_SKIFF_USERNS_SYNC";
+
+/// One line of a uid_map or gid_map: `size` ids from `container` inside are `host` outside.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct IdMapping {
+    pub container: u32,
+    pub host: u32,
+    pub size: u32,
+}
+
+/// The id maps of a user's namespace.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct UserNs {
+    pub uid_map: Vec<IdMapping>,
+    pub gid_map: Vec<IdMapping>,
+    /// Whether the maps go through the setuid helpers (anything beyond the user's own id does).
+    pub needs_helpers: bool,
+}
+
+impl UserNs {
+    /// Container root is the user; ids 1.. are the user's subordinate ranges, in file order.
+    /// Without ranges only root is mapped, and image owners collapse to it.
+    pub fn for_user(uid: u32, gid: u32, subuids: &[IdRange], subgids: &[IdRange]) -> UserNs {
+        let map = |own: u32, ranges: &[IdRange]| {
+            let mut out = vec![IdMapping {
+                container: 0,
+                host: own,
+                size: 1,
+            }];
+            let mut next = 1u32;
+            for r in ranges.iter().filter(|r| r.count > 0) {
+                out.push(IdMapping {
+                    container: next,
+                    host: r.start,
+                    size: r.count,
+                });
+                next = next.saturating_add(r.count);
+            }
+            out
+        };
+        let uid_map = map(uid, subuids);
+        let gid_map = map(gid, subgids);
+        let needs_helpers = uid_map.len() > 1 || gid_map.len() > 1;
+        UserNs {
+            uid_map,
+            gid_map,
+            needs_helpers,
+        }
+    }
+
+    /// How many ids, counting from 0, are mapped without a gap.
+    pub fn contiguous(map: &[IdMapping]) -> u32 {
+        let mut next = 0u32;
+        let mut sorted = map.to_vec();
+        sorted.sort_by_key(|m| m.container);
+        for m in sorted {
+            if m.container != next {
+                break;
+            }
+            next = next.saturating_add(m.size);
+        }
+        next
+    }
+
+    pub fn has_subids(&self) -> bool {
+        self.uid_map.len() > 1 && self.gid_map.len() > 1
+    }
+}
+
+/// Starts `cmd` (a skiff helper) and returns once it is inside a new user namespace with `ns`'s maps.
+pub fn spawn(mut cmd: Command, ns: &UserNs) -> Result<Child, RuntimeError> {
+    let (mut ours, theirs) = UnixStream::pair().map_err(RuntimeError::Io)?;
+    let theirs_fd = theirs.as_raw_fd();
+    cmd.env(SYNC_ENV, SYNC_FD.to_string());
+    // SAFETY: the closure runs between fork and exec and only calls async-signal-safe dup2/fcntl.
+    unsafe {
+        cmd.pre_exec(move || {
+            if theirs_fd == SYNC_FD {
+                if libc::fcntl(SYNC_FD, libc::F_SETFD, 0) < 0 {
+                    return Err(io::Error::last_os_error());
+                }
+            } else if libc::dup2(theirs_fd, SYNC_FD) < 0 {
+                return Err(io::Error::last_os_error());
+            }
+            Ok(())
+        });
+    }
+    let mut child = cmd.spawn().map_err(RuntimeError::Io)?;
+    drop(theirs);
+    let mut byte = [0u8; 1];
+    let ready = ours.read(&mut byte).map_err(RuntimeError::Io)?;
+    if ready != 1 || byte[0] != b'U' {
+        let _ = child.kill();
+        let _ = child.wait();
+        return Err(RuntimeError::Userns(
+            "the helper could not create a user namespace (are unprivileged user namespaces \
+             disabled? check sysctl kernel.unprivileged_userns_clone and user.max_user_namespaces)"
+                .into(),
+        ));
+    }
+    if let Err(e) = write_maps(child.id(), ns) {
+        let _ = ours.write_all(b"E");
+        let _ = child.kill();
+        let _ = child.wait();
+        return Err(e);
+    }
+    ours.write_all(b"M").map_err(RuntimeError::Io)?;
+    Ok(child)
+}
+
+fn write_maps(pid: u32, ns: &UserNs) -> Result<(), RuntimeError> {
+    if ns.needs_helpers {
+        run_map_tool("newuidmap", pid, &ns.uid_map)?;
+        run_map_tool("newgidmap", pid, &ns.gid_map)
+    } else {
+        // Our own id alone needs no helper, but setgroups must be denied before gid_map is written.
+        let write = |file: &str, text: String| {
+            std::fs::write(format!("/proc/{pid}/{file}"), text).map_err(|e| {
+                RuntimeError::Userns(format!("writing /proc/{pid}/{file}: {e}"))
+            })
+        };
+        write("uid_map", map_text(&ns.uid_map))?;
+        write("setgroups", "deny".into())?;
+        write("gid_map", map_text(&ns.gid_map))
+    }
+}
+
+fn map_text(map: &[IdMapping]) -> String {
+    map.iter()
+        .map(|m| format!("{} {} {}\n", m.container, m.host, m.size))
+        .collect()
+}
+
+fn run_map_tool(tool: &str, pid: u32, map: &[IdMapping]) -> Result<(), RuntimeError> {
+    let mut cmd = Command::new(tool);
+    cmd.arg(pid.to_string());
+    for m in map {
+        cmd.args([m.container, m.host, m.size].map(|n| n.to_string()));
+    }
+    let out = cmd
+        .stdin(Stdio::null())
+        .stdout(Stdio::null())
+        .stderr(Stdio::piped())
+        .output()
+        .map_err(|e| match e.kind() {
+            io::ErrorKind::NotFound => RuntimeError::Userns(format!(
+                "{tool} is not installed: install the uidmap package (apt-get install uidmap)"
+            )),
+            _ => RuntimeError::Userns(format!("running {tool}: {e}")),
+        })?;
+    if !out.status.success() {
+        let why = String::from_utf8_lossy(&out.stderr).trim().replace('\n', "; ");
+        return Err(RuntimeError::Userns(format!(
+            "{tool} refused the id map ({why}): check this user's ranges in /etc/subuid and /etc/subgid"
+        )));
+    }
+    Ok(())
+}
+
+/// First thing in `main`: if this process was started by `spawn`, unshare the user namespace,
+/// wait for the maps and become root inside. Returns whether it did.
+pub fn enter_if_helper() -> Result<bool, RuntimeError> {
+    if std::env::var_os(SYNC_ENV).is_none() {
+        return Ok(false);
+    }
+    std::env::remove_var(SYNC_ENV);
+    // SAFETY: fd 3 was set up by `spawn` for this process alone and is owned here from now on.
+    let mut sync = unsafe { UnixStream::from_raw_fd(SYNC_FD) };
+    crate::sys::unshare_user_namespace().map_err(|e| {
+        RuntimeError::Userns(format!("unshare(CLONE_NEWUSER) failed: {e}"))
+    })?;
+    sync.write_all(b"U").map_err(RuntimeError::Io)?;
+    let mut byte = [0u8; 1];
+    let n = sync.read(&mut byte).map_err(RuntimeError::Io)?;
+    if n != 1 || byte[0] != b'M' {
+        return Err(RuntimeError::Userns("the id maps were not written".into()));
+    }
+    drop(sync);
+    crate::sys::become_root().map_err(|e| RuntimeError::Userns(format!("setresuid(0): {e}")))?;
+    Ok(true)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn maps_for_user_with_and_without_ranges() {
+        let ns = UserNs::for_user(
+            1000,
+            1000,
+            &[IdRange {
+                start: 100000,
+                count: 65536,
+            }],
+            &[IdRange {
+                start: 200000,
+                count: 65536,
+            }],
+        );
+        assert!(ns.needs_helpers);
+        assert_eq!(UserNs::contiguous(&ns.uid_map), 65537);
+        assert_eq!(map_text(&ns.gid_map), "0 1000 1\n1 200000 65536\n");
+        let single = UserNs::for_user(1000, 1000, &[], &[]);
+        assert!(!single.needs_helpers);
+        assert_eq!(UserNs::contiguous(&single.uid_map), 1);
+    }
+}

@@ -1,0 +1,530 @@
+//! The per-user store: content-addressed blobs, unpacked layers by diff id, and image records.
+//!
+//! ```text
+//! ROOT/blobs/sha256/HEX        manifests, configs and compressed layers, exactly as pulled
+//! ROOT/layers/HEX/diff/        one unpacked layer (HEX of its diff id), an overlay lower dir
+//! ROOT/layers/HEX/layer.json   its record; written before the directory is renamed into place
+//! ROOT/images.json             all image records, replaced whole by rename under the lock
+//! ROOT/tmp/                    staging; anything here is unfinished and may be removed
+//! ROOT/store.lock              serialises writers of images.json
+//! ROOT/locks/HEX.lock          serialises the unpacking of one layer
+//! ```
+//!
+//! Every write goes to a temp name and is renamed into place, so a reader (which takes no lock)
+//! sees the old or the new state and a killed writer leaves only files under `tmp/`.
+
+pub mod unpack;
+
+use std::fs::{self, File, OpenOptions};
+use std::io::{self, Read, Write};
+use std::os::unix::fs::{DirBuilderExt, OpenOptionsExt};
+use std::path::{Path, PathBuf};
+use std::time::{SystemTime, UNIX_EPOCH};
+
+use serde::{Deserialize, Serialize};
+use sha2::{Digest, Sha256};
+
+#[derive(Debug, thiserror::Error)]
+pub enum StoreError {
+    #[error("{action} {path}: {source}")]
+    Io {
+        action: &'static str,
+        path: PathBuf,
+        source: io::Error,
+    },
+    #[error("the store record {path} is damaged: {why}")]
+    Corrupt { path: PathBuf, why: String },
+    #[error("blob {0} is not in the store")]
+    MissingBlob(String),
+    #[error("digest mismatch writing blob: expected {expected}, got {actual}")]
+    DigestMismatch { expected: String, actual: String },
+    #[error("invalid digest {0:?}")]
+    BadDigest(String),
+}
+
+fn io_err<'a>(action: &'static str, path: &'a Path) -> impl FnOnce(io::Error) -> StoreError + 'a {
+    move |source| StoreError::Io {
+        action,
+        path: path.to_path_buf(),
+        source,
+    }
+}
+
+/// A compressed layer blob as named in a manifest.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq)]
+pub struct BlobRef {
+    pub digest: String,
+    pub media_type: String,
+    pub size: u64,
+}
+
+/// One unpacked layer.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq)]
+pub struct LayerRecord {
+    pub diff_id: String,
+    /// Bytes in regular files, as Docker counts a layer's size.
+    pub size: u64,
+    /// The compressed blob it was unpacked from.
+    pub blob: Option<BlobRef>,
+}
+
+/// One image: a config, its layers, and the names that point at it.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq)]
+pub struct ImageRecord {
+    /// `sha256:` + hex of the config blob: Docker's image id.
+    pub id: String,
+    /// Fully qualified `registry/repository:tag` names, most recent first.
+    #[serde(default)]
+    pub names: Vec<String>,
+    /// `registry/repository@sha256:…` of the manifest (or index) pulled by name.
+    #[serde(default)]
+    pub digests: Vec<String>,
+    pub manifest_digest: String,
+    pub manifest_media_type: String,
+    /// Diff ids, lowest layer first.
+    pub layers: Vec<String>,
+    /// Compressed blobs, parallel to `layers`.
+    #[serde(default)]
+    pub blobs: Vec<BlobRef>,
+    /// Sum of the layers' sizes.
+    pub size: u64,
+    #[serde(default)]
+    pub created: Option<String>,
+    #[serde(default)]
+    pub architecture: String,
+    #[serde(default)]
+    pub os: String,
+    #[serde(default)]
+    pub variant: Option<String>,
+    /// When a name was last put on it (RFC 3339).
+    #[serde(default)]
+    pub tagged: Option<String>,
+}
+
+#[derive(Debug, Default, Serialize, Deserialize)]
+struct ImageIndex {
+    #[serde(default)]
+    images: Vec<ImageRecord>,
+}
+
+pub struct Store {
+    root: PathBuf,
+}
+
+/// The writer lock; released on drop.
+pub struct StoreLock {
+    _file: File,
+}
+
+impl Store {
+    /// Opens (creating as needed) the store at `root`.
+    pub fn open(root: &Path) -> Result<Store, StoreError> {
+        for dir in ["", "blobs/sha256", "layers", "tmp", "locks"] {
+            let path = root.join(dir);
+            fs::DirBuilder::new()
+                .recursive(true)
+                .mode(0o700)
+                .create(&path)
+                .map_err(io_err("creating", &path))?;
+        }
+        Ok(Store {
+            root: root.to_path_buf(),
+        })
+    }
+
+    pub fn root(&self) -> &Path {
+        &self.root
+    }
+
+    /// Takes the writer lock on image records. Readers never need it.
+    pub fn lock(&self) -> Result<StoreLock, StoreError> {
+        let path = self.root.join("store.lock");
+        let file = lock_file(&path)?;
+        Ok(StoreLock { _file: file })
+    }
+
+    /// Takes the lock that serialises the unpacking of one layer.
+    pub fn lock_layer(&self, diff_id: &str) -> Result<File, StoreError> {
+        let hex = hex_of(diff_id)?;
+        lock_file(&self.root.join("locks").join(format!("{hex}.lock")))
+    }
+
+    // ---- blobs ----
+
+    pub fn blob_path(&self, digest: &str) -> Result<PathBuf, StoreError> {
+        Ok(self.root.join("blobs/sha256").join(hex_of(digest)?))
+    }
+
+    pub fn has_blob(&self, digest: &str) -> bool {
+        self.blob_path(digest).map(|p| p.exists()).unwrap_or(false)
+    }
+
+    /// Stores a small blob whose bytes are in memory, checking its digest.
+    pub fn put_blob(&self, digest: &str, bytes: &[u8]) -> Result<(), StoreError> {
+        let mut w = self.blob_writer()?;
+        w.write_all(bytes).map_err(io_err("writing", &w.path))?;
+        w.commit(self, digest)
+    }
+
+    pub fn read_blob(&self, digest: &str) -> Result<Vec<u8>, StoreError> {
+        let path = self.blob_path(digest)?;
+        fs::read(&path).map_err(|e| match e.kind() {
+            io::ErrorKind::NotFound => StoreError::MissingBlob(digest.to_string()),
+            _ => StoreError::Io {
+                action: "reading",
+                path,
+                source: e,
+            },
+        })
+    }
+
+    pub fn open_blob(&self, digest: &str) -> Result<File, StoreError> {
+        let path = self.blob_path(digest)?;
+        File::open(&path).map_err(|e| match e.kind() {
+            io::ErrorKind::NotFound => StoreError::MissingBlob(digest.to_string()),
+            _ => StoreError::Io {
+                action: "opening",
+                path,
+                source: e,
+            },
+        })
+    }
+
+    /// A temp file under `tmp/` that hashes what is written; `commit` renames it into place.
+    pub fn blob_writer(&self) -> Result<BlobWriter, StoreError> {
+        let path = self.temp_path("blob");
+        let file = OpenOptions::new()
+            .write(true)
+            .create_new(true)
+            .mode(0o600)
+            .open(&path)
+            .map_err(io_err("creating", &path))?;
+        Ok(BlobWriter {
+            file: io::BufWriter::with_capacity(256 * 1024, file),
+            hasher: Sha256::new(),
+            path,
+        })
+    }
+
+    pub fn remove_blob(&self, digest: &str) -> Result<(), StoreError> {
+        let path = self.blob_path(digest)?;
+        match fs::remove_file(&path) {
+            Err(e) if e.kind() != io::ErrorKind::NotFound => Err(StoreError::Io {
+                action: "removing",
+                path,
+                source: e,
+            }),
+            _ => Ok(()),
+        }
+    }
+
+    /// All blob digests in the store.
+    pub fn blobs(&self) -> Result<Vec<String>, StoreError> {
+        let dir = self.root.join("blobs/sha256");
+        let mut out = Vec::new();
+        for entry in fs::read_dir(&dir).map_err(io_err("listing", &dir))? {
+            let entry = entry.map_err(io_err("listing", &dir))?;
+            if let Some(name) = entry.file_name().to_str() {
+                out.push(format!("sha256:{name}"));
+            }
+        }
+        Ok(out)
+    }
+
+    // ---- layers ----
+
+    pub fn layer_dir(&self, diff_id: &str) -> Result<PathBuf, StoreError> {
+        Ok(self.root.join("layers").join(hex_of(diff_id)?))
+    }
+
+    /// The directory overlayfs stacks for this layer.
+    pub fn layer_diff(&self, diff_id: &str) -> Result<PathBuf, StoreError> {
+        Ok(self.layer_dir(diff_id)?.join("diff"))
+    }
+
+    pub fn layer(&self, diff_id: &str) -> Result<Option<LayerRecord>, StoreError> {
+        let path = self.layer_dir(diff_id)?.join("layer.json");
+        read_json_opt(&path)
+    }
+
+    pub fn has_layer(&self, diff_id: &str) -> bool {
+        self.layer_dir(diff_id)
+            .map(|d| d.join("layer.json").exists())
+            .unwrap_or(false)
+    }
+
+    /// A fresh staging directory `tmp/layer-…/` with an empty `diff/` inside to unpack into.
+    pub fn layer_staging(&self) -> Result<PathBuf, StoreError> {
+        let path = self.temp_path("layer");
+        let diff = path.join("diff");
+        fs::DirBuilder::new()
+            .mode(0o700)
+            .create(&path)
+            .map_err(io_err("creating", &path))?;
+        fs::DirBuilder::new()
+            .mode(0o755)
+            .create(&diff)
+            .map_err(io_err("creating", &diff))?;
+        Ok(path)
+    }
+
+    /// Moves a staged layer into place. Returns false (and leaves the staging directory for the
+    /// caller to remove) when another writer put the same layer there first.
+    pub fn commit_layer(&self, staging: &Path, record: &LayerRecord) -> Result<bool, StoreError> {
+        write_json_atomic(&staging.join("layer.json"), record)?;
+        let dest = self.layer_dir(&record.diff_id)?;
+        match fs::rename(staging, &dest) {
+            Ok(()) => Ok(true),
+            Err(e) if matches!(e.raw_os_error(), Some(libc::ENOTEMPTY) | Some(libc::EEXIST)) => {
+                Ok(false)
+            }
+            Err(e) => Err(StoreError::Io {
+                action: "renaming into",
+                path: dest,
+                source: e,
+            }),
+        }
+    }
+
+    /// Takes a layer out of the store at once (a rename), returning the directory to delete.
+    pub fn detach_layer(&self, diff_id: &str) -> Result<Option<PathBuf>, StoreError> {
+        let dir = self.layer_dir(diff_id)?;
+        let trash = self.temp_path("trash");
+        match fs::rename(&dir, &trash) {
+            Ok(()) => Ok(Some(trash)),
+            Err(e) if e.kind() == io::ErrorKind::NotFound => Ok(None),
+            Err(e) => Err(StoreError::Io {
+                action: "removing",
+                path: dir,
+                source: e,
+            }),
+        }
+    }
+
+    /// Every diff id that has a layer directory.
+    pub fn layers(&self) -> Result<Vec<String>, StoreError> {
+        let dir = self.root.join("layers");
+        let mut out = Vec::new();
+        for entry in fs::read_dir(&dir).map_err(io_err("listing", &dir))? {
+            let entry = entry.map_err(io_err("listing", &dir))?;
+            if let Some(name) = entry.file_name().to_str() {
+                out.push(format!("sha256:{name}"));
+            }
+        }
+        Ok(out)
+    }
+
+    /// Leftovers of interrupted writers: everything in `tmp/` not touched for `min_age`.
+    pub fn stale_temps(&self, min_age: std::time::Duration) -> Vec<PathBuf> {
+        let dir = self.root.join("tmp");
+        let Ok(entries) = fs::read_dir(&dir) else {
+            return Vec::new();
+        };
+        let now = SystemTime::now();
+        entries
+            .flatten()
+            .filter(|e| {
+                e.metadata()
+                    .and_then(|m| m.modified())
+                    .map(|t| now.duration_since(t).unwrap_or_default() >= min_age)
+                    .unwrap_or(false)
+            })
+            .map(|e| e.path())
+            .collect()
+    }
+
+    // ---- images ----
+
+    /// All image records. Takes no lock: the file is only ever replaced whole.
+    pub fn images(&self) -> Result<Vec<ImageRecord>, StoreError> {
+        let index: Option<ImageIndex> = read_json_opt(&self.root.join("images.json"))?;
+        Ok(index.unwrap_or_default().images)
+    }
+
+    /// Replaces the image records; the caller holds the lock and read them under it.
+    pub fn write_images(&self, _lock: &StoreLock, images: Vec<ImageRecord>) -> Result<(), StoreError> {
+        write_json_atomic(&self.root.join("images.json"), &ImageIndex { images })
+    }
+
+    fn temp_path(&self, kind: &str) -> PathBuf {
+        self.root.join("tmp").join(unique_name(kind))
+    }
+}
+
+/// A blob being written; hashed as it goes.
+pub struct BlobWriter {
+    file: io::BufWriter<File>,
+    hasher: Sha256,
+    path: PathBuf,
+}
+
+impl Write for BlobWriter {
+    fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
+        let n = self.file.write(buf)?;
+        self.hasher.update(&buf[..n]);
+        Ok(n)
+    }
+
+    fn flush(&mut self) -> io::Result<()> {
+        self.file.flush()
+    }
+}
+
+impl BlobWriter {
+    /// Checks the digest and renames the blob into place (replacing an identical one is harmless).
+    pub fn commit(mut self, store: &Store, digest: &str) -> Result<(), StoreError> {
+        let dest = store.blob_path(digest)?;
+        self.file.flush().map_err(io_err("writing", &self.path))?;
+        let actual = format!("sha256:{}", hex::encode(std::mem::take(&mut self.hasher).finalize()));
+        if actual != digest {
+            return Err(StoreError::DigestMismatch {
+                expected: digest.to_string(),
+                actual,
+            });
+        }
+        fs::rename(&self.path, &dest).map_err(io_err("renaming into", &dest))?;
+        Ok(())
+    }
+}
+
+impl Drop for BlobWriter {
+    fn drop(&mut self) {
+        // After a successful commit the temp name is gone and this does nothing.
+        let _ = fs::remove_file(&self.path);
+    }
+}
+
+fn lock_file(path: &Path) -> Result<File, StoreError> {
+    let file = OpenOptions::new()
+        .read(true)
+        .write(true)
+        .create(true)
+        .truncate(false)
+        .mode(0o600)
+        .open(path)
+        .map_err(io_err("opening", path))?;
+    file.lock().map_err(io_err("locking", path))?;
+    Ok(file)
+}
+
+/// The hex part of a sha256 digest, checked so that it can name a file.
+pub fn hex_of(digest: &str) -> Result<&str, StoreError> {
+    let hex = digest
+        .strip_prefix("sha256:")
+        .ok_or_else(|| StoreError::BadDigest(digest.to_string()))?;
+    if hex.len() == 64 && hex.bytes().all(|b| b.is_ascii_digit() || (b'a'..=b'f').contains(&b)) {
+        Ok(hex)
+    } else {
+        Err(StoreError::BadDigest(digest.to_string()))
+    }
+}
+
+fn unique_name(kind: &str) -> String {
+    use std::sync::atomic::{AtomicU32, Ordering};
+    static COUNTER: AtomicU32 = AtomicU32::new(0);
+    let nanos = SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map(|d| d.subsec_nanos())
+        .unwrap_or(0);
+    format!(
+        "{kind}-{}-{}-{nanos:08x}",
+        std::process::id(),
+        COUNTER.fetch_add(1, Ordering::Relaxed)
+    )
+}
+
+fn read_json_opt<T: serde::de::DeserializeOwned>(path: &Path) -> Result<Option<T>, StoreError> {
+    let mut file = match File::open(path) {
+        Ok(f) => f,
+        Err(e) if e.kind() == io::ErrorKind::NotFound => return Ok(None),
+        Err(e) => {
+            return Err(StoreError::Io {
+                action: "reading",
+                path: path.to_path_buf(),
+                source: e,
+            })
+        }
+    };
+    let mut bytes = Vec::new();
+    file.read_to_end(&mut bytes).map_err(io_err("reading", path))?;
+    serde_json::from_slice(&bytes)
+        .map(Some)
+        .map_err(|e| StoreError::Corrupt {
+            path: path.to_path_buf(),
+            why: e.to_string(),
+        })
+}
+
+/// Writes JSON to a temp file beside `path`, syncs it, and renames it over `path`.
+pub fn write_json_atomic<T: Serialize>(path: &Path, value: &T) -> Result<(), StoreError> {
+    let tmp = path.with_file_name(format!(
+        ".{}.{}",
+        path.file_name().and_then(|n| n.to_str()).unwrap_or("record"),
+        unique_name("tmp")
+    ));
+    let bytes = serde_json::to_vec(value).map_err(|e| StoreError::Corrupt {
+        path: path.to_path_buf(),
+        why: e.to_string(),
+    })?;
+    let result = (|| {
+        let mut file = OpenOptions::new()
+            .write(true)
+            .create_new(true)
+            .mode(0o600)
+            .open(&tmp)?;
+        file.write_all(&bytes)?;
+        file.sync_data()?;
+        fs::rename(&tmp, path)
+    })();
+    if result.is_err() {
+        let _ = fs::remove_file(&tmp);
+    }
+    result.map_err(io_err("writing", path))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn blobs_are_checked_and_atomic() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = Store::open(dir.path()).unwrap();
+        let digest = format!("sha256:{}", hex::encode(Sha256::digest(b"abc")));
+        store.put_blob(&digest, b"abc").unwrap();
+        assert_eq!(store.read_blob(&digest).unwrap(), b"abc");
+        let wrong = format!("sha256:{}", "0".repeat(64));
+        assert!(matches!(
+            store.put_blob(&wrong, b"abc"),
+            Err(StoreError::DigestMismatch { .. })
+        ));
+        assert!(!store.has_blob(&wrong));
+        assert_eq!(fs::read_dir(dir.path().join("tmp")).unwrap().count(), 0);
+        assert!(store.blob_path("sha256:../../x").is_err());
+    }
+
+    #[test]
+    fn images_round_trip() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = Store::open(dir.path()).unwrap();
+        assert!(store.images().unwrap().is_empty());
+        let lock = store.lock().unwrap();
+        let rec = ImageRecord {
+            id: format!("sha256:{}", "a".repeat(64)),
+            names: vec!["r/x:1".into()],
+            digests: vec![],
+            manifest_digest: String::new(),
+            manifest_media_type: String::new(),
+            layers: vec![],
+            blobs: vec![],
+            size: 1,
+            created: None,
+            architecture: "amd64".into(),
+            os: "linux".into(),
+            variant: None,
+            tagged: None,
+        };
+        store.write_images(&lock, vec![rec.clone()]).unwrap();
+        assert_eq!(store.images().unwrap(), vec![rec]);
+    }
+}

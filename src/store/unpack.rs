@@ -1,0 +1,822 @@
+//! Safe unpacking of one image layer (a tar stream, possibly compressed) into a directory laid out
+//! for overlayfs: whiteouts become 0/0 character devices and opaque directories carry the
+//! `user.overlay.opaque` xattr, so the directory can be stacked as a lower layer unchanged.
+//!
+//! Written by hand because no crate unpacks hostile archives the way a container store needs: every
+//! path is resolved with `openat2(RESOLVE_BENEATH | RESOLVE_NO_SYMLINKS)` from the layer's root, so
+//! nothing is ever followed out of it, and whiteouts must be turned into overlay's format.
+//! `tar` parses the headers; this module decides what each entry may do.
+//!
+//! It runs inside the user's user namespace (see `runtime::userns`), so owners land on the subuid
+//! range; ids beyond the mapped range collapse to 0 with one notice.
+
+use std::collections::HashMap;
+use std::ffi::OsStr;
+use std::fs::File;
+use std::io::{self, BufReader, Read};
+use std::os::fd::{AsFd, OwnedFd};
+use std::os::unix::ffi::OsStrExt;
+use std::path::{Path, PathBuf};
+
+use rustix::fs::{
+    self as rfs, AtFlags, Dev, FileType, Mode, OFlags, ResolveFlags, Timestamps, XattrFlags,
+};
+use rustix::io::Errno;
+use serde::{Deserialize, Serialize};
+use sha2::{Digest, Sha256};
+
+/// The largest single file a layer may declare. Anything bigger is taken as hostile.
+const MAX_ENTRY_SIZE: u64 = 1 << 40;
+
+#[derive(Debug, thiserror::Error)]
+pub enum UnpackError {
+    #[error("layer entry {path:?} climbs out of the layer with '..'")]
+    Escape { path: String },
+    #[error("layer entry {path:?} lies beneath a symbolic link; refusing to follow it")]
+    BeneathSymlink { path: String },
+    #[error("layer hard link {path:?} points outside the layer ({target:?})")]
+    HardlinkEscape { path: String, target: String },
+    #[error("layer entry {path:?} declares an absurd size of {size} bytes")]
+    AbsurdSize { path: String, size: u64 },
+    #[error("layer is not a valid tar stream: {0}")]
+    Tar(String),
+    #[error("unpacking layer entry {path:?}: {source}")]
+    Io { path: String, source: io::Error },
+    #[error("reading layer: {0}")]
+    Read(#[source] io::Error),
+}
+
+/// What unpacking learned about the layer.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+pub struct Unpacked {
+    /// sha256 of the uncompressed tar stream, `sha256:…`.
+    pub diff_id: String,
+    /// Sum of the sizes of regular files, as Docker counts a layer's size.
+    pub size: u64,
+    pub notices: Vec<String>,
+}
+
+/// Limits on ids: the user namespace may map only part of the 32-bit range.
+#[derive(Debug, Clone, Copy)]
+pub struct IdLimits {
+    pub uids: u32,
+    pub gids: u32,
+}
+
+impl IdLimits {
+    pub const ALL: IdLimits = IdLimits {
+        uids: u32::MAX,
+        gids: u32::MAX,
+    };
+}
+
+/// Decompresses `input` (gzip, zstd or plain tar, sniffed from the magic bytes as Docker does),
+/// unpacks it into `dest` (an existing empty directory) and drains the stream to its end so the
+/// caller's digest covers every byte.
+pub fn unpack_layer(
+    input: impl Read,
+    dest: &Path,
+    limits: IdLimits,
+) -> Result<Unpacked, UnpackError> {
+    let mut input = BufReader::with_capacity(256 * 1024, input);
+    let magic = peek(&mut input).map_err(UnpackError::Read)?;
+    let decoder: Box<dyn Read> = if magic.starts_with(&[0x1f, 0x8b]) {
+        Box::new(flate2::bufread::MultiGzDecoder::new(input))
+    } else if magic.starts_with(&[0x28, 0xb5, 0x2f, 0xfd]) {
+        Box::new(zstd::stream::read::Decoder::with_buffer(input).map_err(UnpackError::Read)?)
+    } else {
+        Box::new(input)
+    };
+    let mut hashing = HashingReader {
+        inner: decoder,
+        hasher: Sha256::new(),
+    };
+    let root = rfs::open(
+        dest,
+        OFlags::DIRECTORY | OFlags::RDONLY | OFlags::CLOEXEC | OFlags::NOFOLLOW,
+        Mode::empty(),
+    )
+    .map_err(|e| io_err(dest.to_string_lossy(), e.into()))?;
+    let mut state = Unpacker {
+        root,
+        limits,
+        size: 0,
+        dir_times: Vec::new(),
+        notices: Notices::default(),
+    };
+    {
+        let mut archive = tar::Archive::new(&mut hashing);
+        let entries = archive
+            .entries()
+            .map_err(|e| UnpackError::Tar(e.to_string()))?;
+        for entry in entries {
+            let mut entry = entry.map_err(|e| UnpackError::Tar(e.to_string()))?;
+            state.entry(&mut entry)?;
+        }
+    }
+    // Trailing zero blocks and padding belong to the diff id too.
+    io::copy(&mut hashing, &mut io::sink()).map_err(UnpackError::Read)?;
+    state.finish_dirs();
+    Ok(Unpacked {
+        diff_id: format!("sha256:{}", hex::encode(hashing.hasher.finalize())),
+        size: state.size,
+        notices: state.notices.into_list(),
+    })
+}
+
+fn peek(input: &mut BufReader<impl Read>) -> io::Result<Vec<u8>> {
+    use std::io::BufRead;
+    Ok(input.fill_buf()?.iter().take(4).copied().collect())
+}
+
+struct HashingReader<R> {
+    inner: R,
+    hasher: Sha256,
+}
+
+impl<R: Read> Read for HashingReader<R> {
+    fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
+        let n = self.inner.read(buf)?;
+        self.hasher.update(&buf[..n]);
+        Ok(n)
+    }
+}
+
+/// Notices are summarised: one line per kind, however many entries it hit.
+#[derive(Default)]
+struct Notices {
+    counts: HashMap<&'static str, usize>,
+    order: Vec<&'static str>,
+}
+
+impl Notices {
+    fn add(&mut self, what: &'static str) {
+        let count = self.counts.entry(what).or_insert(0);
+        if *count == 0 {
+            self.order.push(what);
+        }
+        *count += 1;
+    }
+
+    fn into_list(self) -> Vec<String> {
+        self.order
+            .iter()
+            .map(|what| format!("{what} ({} entries)", self.counts[what]))
+            .collect()
+    }
+}
+
+struct Unpacker {
+    root: OwnedFd,
+    limits: IdLimits,
+    size: u64,
+    /// Directory mtimes are set last: adding entries to a directory changes its mtime.
+    dir_times: Vec<(PathBuf, Timestamps)>,
+    notices: Notices,
+}
+
+/// The parts of a tar header this module acts on, with PAX overrides applied.
+struct Meta {
+    mode: u32,
+    uid: u64,
+    gid: u64,
+    mtime: i64,
+    xattrs: Vec<(Vec<u8>, Vec<u8>)>,
+}
+
+impl Unpacker {
+    fn entry<R: Read>(&mut self, entry: &mut tar::Entry<R>) -> Result<(), UnpackError> {
+        let raw_path = entry.path_bytes().into_owned();
+        let shown = String::from_utf8_lossy(&raw_path).into_owned();
+        let Some(rel) = clean_path(&raw_path).map_err(|()| UnpackError::Escape {
+            path: shown.clone(),
+        })?
+        else {
+            // The root itself ("./"): only its metadata, which a layer may not change.
+            return Ok(());
+        };
+        let meta = self.meta(entry, &shown)?;
+        let kind = entry.header().entry_type();
+        let size = entry.size();
+        if size > MAX_ENTRY_SIZE {
+            return Err(UnpackError::AbsurdSize { path: shown, size });
+        }
+        let (parent_rel, name) = split_parent(&rel);
+        let name_bytes = name.as_os_str().as_bytes();
+
+        if name_bytes == b".wh..wh..opq" {
+            let dir = self.dir(parent_rel, &shown)?;
+            rfs::fsetxattr(&dir, "user.overlay.opaque", b"y", XattrFlags::empty())
+                .map_err(|e| io_err(&shown, e.into()))?;
+            return Ok(());
+        }
+        if let Some(hidden) = name_bytes.strip_prefix(b".wh.") {
+            let dir = self.dir(parent_rel, &shown)?;
+            let hidden = OsStr::from_bytes(hidden);
+            self.clear(&dir, hidden, &shown)?;
+            rfs::mknodat(
+                &dir,
+                hidden,
+                FileType::CharacterDevice,
+                Mode::empty(),
+                rfs::makedev(0, 0),
+            )
+            .map_err(|e| io_err(&shown, e.into()))?;
+            return Ok(());
+        }
+
+        let dir = self.dir(parent_rel, &shown)?;
+        match kind {
+            tar::EntryType::Directory => self.directory(&dir, &rel, name, &meta, &shown),
+            tar::EntryType::Regular | tar::EntryType::Continuous | tar::EntryType::GNUSparse => {
+                self.clear(&dir, name.as_os_str(), &shown)?;
+                let fd = rfs::openat(
+                    &dir,
+                    name,
+                    OFlags::CREATE | OFlags::EXCL | OFlags::WRONLY | OFlags::CLOEXEC,
+                    Mode::from_raw_mode(0o600),
+                )
+                .map_err(|e| io_err(&shown, e.into()))?;
+                let mut file = File::from(fd);
+                let copied = io::copy(entry, &mut file).map_err(|e| io_err(&shown, e))?;
+                if copied != size {
+                    return Err(UnpackError::Tar(format!("entry {shown:?} is truncated")));
+                }
+                self.size += copied;
+                self.apply_fd(file.as_fd(), &meta, &shown)
+            }
+            tar::EntryType::Symlink => {
+                let target = entry
+                    .link_name_bytes()
+                    .ok_or_else(|| UnpackError::Tar(format!("symlink {shown:?} has no target")))?
+                    .into_owned();
+                self.clear(&dir, name.as_os_str(), &shown)?;
+                // Stored as it is: absolute targets are normal in images. It is never followed here.
+                rfs::symlinkat(OsStr::from_bytes(&target), &dir, name)
+                    .map_err(|e| io_err(&shown, e.into()))?;
+                self.apply_symlink(&dir, name, &meta, &shown)
+            }
+            tar::EntryType::Link => {
+                let target = entry
+                    .link_name_bytes()
+                    .ok_or_else(|| UnpackError::Tar(format!("hard link {shown:?} has no target")))?
+                    .into_owned();
+                self.hardlink(&dir, name, &target, &shown)
+            }
+            tar::EntryType::Char | tar::EntryType::Block | tar::EntryType::Fifo => {
+                self.special(&dir, name, kind, entry.header(), &meta, &shown)
+            }
+            tar::EntryType::XGlobalHeader | tar::EntryType::XHeader => Ok(()),
+            other => {
+                self.notices
+                    .add("skipped tar entries of a type that has no file-system meaning");
+                let _ = other;
+                Ok(())
+            }
+        }
+    }
+
+    fn meta<R: Read>(&mut self, entry: &mut tar::Entry<R>, shown: &str) -> Result<Meta, UnpackError> {
+        let header = entry.header();
+        let bad = |field: &str| UnpackError::Tar(format!("entry {shown:?} has a bad {field} field"));
+        let mut meta = Meta {
+            mode: header.mode().map_err(|_| bad("mode"))? & 0o7777,
+            uid: header.uid().map_err(|_| bad("uid"))?,
+            gid: header.gid().map_err(|_| bad("gid"))?,
+            mtime: header.mtime().map_err(|_| bad("mtime"))? as i64,
+            xattrs: Vec::new(),
+        };
+        if let Some(pax) = entry
+            .pax_extensions()
+            .map_err(|e| UnpackError::Tar(e.to_string()))?
+        {
+            for ext in pax {
+                let ext = ext.map_err(|e| UnpackError::Tar(e.to_string()))?;
+                let key = ext.key_bytes();
+                let value = ext.value_bytes();
+                let number = || {
+                    std::str::from_utf8(value)
+                        .ok()
+                        .and_then(|v| v.split('.').next()?.parse::<i64>().ok())
+                };
+                match key {
+                    b"uid" => meta.uid = number().ok_or_else(|| bad("PAX uid"))? as u64,
+                    b"gid" => meta.gid = number().ok_or_else(|| bad("PAX gid"))? as u64,
+                    b"mtime" => meta.mtime = number().ok_or_else(|| bad("PAX mtime"))?,
+                    _ => {
+                        if let Some(name) = key.strip_prefix(b"SCHILY.xattr.") {
+                            meta.xattrs.push((name.to_vec(), value.to_vec()));
+                        }
+                    }
+                }
+            }
+        }
+        Ok(meta)
+    }
+
+    /// Opens (creating as needed) the directory `rel` beneath the root without following links.
+    fn dir(&mut self, rel: &Path, shown: &str) -> Result<OwnedFd, UnpackError> {
+        let flags = OFlags::DIRECTORY | OFlags::RDONLY | OFlags::CLOEXEC;
+        if rel.as_os_str().is_empty() {
+            return rfs::openat(&self.root, ".", flags, Mode::empty())
+                .map_err(|e| io_err(shown, e.into()));
+        }
+        match open_beneath(&self.root, rel, flags) {
+            Ok(fd) => return Ok(fd),
+            Err(Errno::NOENT) => {}
+            Err(e) => return Err(beneath_err(e, shown)),
+        }
+        // Missing parents are created one component at a time, as root-owned 0755 directories.
+        let mut current = rfs::openat(&self.root, ".", flags, Mode::empty())
+            .map_err(|e| io_err(shown, e.into()))?;
+        for part in rel.components() {
+            match rfs::mkdirat(&current, part.as_os_str(), Mode::from_raw_mode(0o755)) {
+                Ok(()) | Err(Errno::EXIST) => {}
+                Err(e) => return Err(io_err(shown, e.into())),
+            }
+            current = open_beneath(&current, Path::new(part.as_os_str()), flags)
+                .map_err(|e| beneath_err(e, shown))?;
+        }
+        Ok(current)
+    }
+
+    fn directory(
+        &mut self,
+        parent: &OwnedFd,
+        rel: &Path,
+        name: &Path,
+        meta: &Meta,
+        shown: &str,
+    ) -> Result<(), UnpackError> {
+        match rfs::statat(parent, name, AtFlags::SYMLINK_NOFOLLOW) {
+            Ok(st) if FileType::from_raw_mode(st.st_mode) == FileType::Directory => {}
+            Ok(_) => {
+                rfs::unlinkat(parent, name, AtFlags::empty())
+                    .map_err(|e| io_err(shown, e.into()))?;
+                rfs::mkdirat(parent, name, Mode::from_raw_mode(0o700))
+                    .map_err(|e| io_err(shown, e.into()))?;
+            }
+            Err(Errno::NOENT) => rfs::mkdirat(parent, name, Mode::from_raw_mode(0o700))
+                .map_err(|e| io_err(shown, e.into()))?,
+            Err(e) => return Err(io_err(shown, e.into())),
+        }
+        let fd = open_beneath(
+            parent,
+            name,
+            OFlags::DIRECTORY | OFlags::RDONLY | OFlags::CLOEXEC,
+        )
+        .map_err(|e| beneath_err(e, shown))?;
+        self.apply_owner_mode_xattrs(fd.as_fd(), meta, shown)?;
+        self.dir_times.push((rel.to_path_buf(), timestamps(meta.mtime)));
+        Ok(())
+    }
+
+    /// Removes whatever non-directory is in the way of a new entry of the same name.
+    fn clear(&mut self, dir: &OwnedFd, name: &OsStr, shown: &str) -> Result<(), UnpackError> {
+        match rfs::statat(dir, name, AtFlags::SYMLINK_NOFOLLOW) {
+            Ok(st) if FileType::from_raw_mode(st.st_mode) == FileType::Directory => {
+                remove_tree_at(dir, name).map_err(|e| io_err(shown, e.into()))
+            }
+            Ok(_) => rfs::unlinkat(dir, name, AtFlags::empty()).map_err(|e| io_err(shown, e.into())),
+            Err(Errno::NOENT) => Ok(()),
+            Err(e) => Err(io_err(shown, e.into())),
+        }
+    }
+
+    fn hardlink(
+        &mut self,
+        dir: &OwnedFd,
+        name: &Path,
+        target: &[u8],
+        shown: &str,
+    ) -> Result<(), UnpackError> {
+        let escape = || UnpackError::HardlinkEscape {
+            path: shown.to_string(),
+            target: String::from_utf8_lossy(target).into_owned(),
+        };
+        let target_rel = clean_path(target).map_err(|()| escape())?.ok_or_else(escape)?;
+        let (target_parent, target_name) = split_parent(&target_rel);
+        let target_dir = if target_parent.as_os_str().is_empty() {
+            rfs::openat(
+                &self.root,
+                ".",
+                OFlags::DIRECTORY | OFlags::RDONLY | OFlags::CLOEXEC,
+                Mode::empty(),
+            )
+            .map_err(|e| io_err(shown, e.into()))?
+        } else {
+            open_beneath(
+                &self.root,
+                target_parent,
+                OFlags::DIRECTORY | OFlags::RDONLY | OFlags::CLOEXEC,
+            )
+            .map_err(|e| match e {
+                Errno::LOOP | Errno::XDEV => escape(),
+                other => io_err(shown, other.into()),
+            })?
+        };
+        self.clear(dir, name.as_os_str(), shown)?;
+        // Flags 0: a link to a symlink links the symlink itself, never what it points at.
+        rfs::linkat(&target_dir, target_name, dir, name, AtFlags::empty())
+            .map_err(|e| io_err(shown, e.into()))
+    }
+
+    fn special(
+        &mut self,
+        dir: &OwnedFd,
+        name: &Path,
+        kind: tar::EntryType,
+        header: &tar::Header,
+        meta: &Meta,
+        shown: &str,
+    ) -> Result<(), UnpackError> {
+        let major = header.device_major().ok().flatten().unwrap_or(0);
+        let minor = header.device_minor().ok().flatten().unwrap_or(0);
+        let file_type = match kind {
+            tar::EntryType::Char => FileType::CharacterDevice,
+            tar::EntryType::Block => FileType::BlockDevice,
+            _ => FileType::Fifo,
+        };
+        if file_type == FileType::CharacterDevice && major == 0 && minor == 0 {
+            // A 0/0 device would act as an overlay whiteout; layers express those as .wh. files.
+            self.notices.add("skipped 0/0 character devices");
+            return Ok(());
+        }
+        self.clear(dir, name.as_os_str(), shown)?;
+        let dev: Dev = rfs::makedev(major, minor);
+        match rfs::mknodat(dir, name, file_type, Mode::from_raw_mode(0o600), dev) {
+            Ok(()) => {}
+            Err(Errno::PERM) | Err(Errno::ACCESS) if file_type != FileType::Fifo => {
+                self.notices
+                    .add("skipped device nodes: they can't be created without privileges");
+                return Ok(());
+            }
+            Err(e) => return Err(io_err(shown, e.into())),
+        }
+        self.apply_path(dir, name, meta, shown)
+    }
+
+    fn owner(&mut self, meta: &Meta) -> (u32, u32) {
+        let mut clamp = |id: u64, limit: u32| -> u32 {
+            if id < u64::from(limit) {
+                id as u32
+            } else {
+                self.notices.add(
+                    "file owners outside the user's id range were mapped to root in the container",
+                );
+                0
+            }
+        };
+        let uid = clamp(meta.uid, self.limits.uids);
+        let gid = clamp(meta.gid, self.limits.gids);
+        (uid, gid)
+    }
+
+    fn apply_owner_mode_xattrs(
+        &mut self,
+        fd: std::os::fd::BorrowedFd<'_>,
+        meta: &Meta,
+        shown: &str,
+    ) -> Result<(), UnpackError> {
+        let (uid, gid) = self.owner(meta);
+        // Owner first: chown clears the setuid and setgid bits.
+        rfs::fchown(
+            fd,
+            Some(rfs::Uid::from_raw(uid)),
+            Some(rfs::Gid::from_raw(gid)),
+        )
+        .map_err(|e| io_err(shown, e.into()))?;
+        rfs::fchmod(fd, Mode::from_raw_mode(meta.mode)).map_err(|e| io_err(shown, e.into()))?;
+        for (key, value) in &meta.xattrs {
+            if let Err(e) = rfs::fsetxattr(fd, OsStr::from_bytes(key), value, XattrFlags::empty())
+            {
+                let _ = e;
+                self.notices
+                    .add("skipped extended attributes the file system or user namespace refused");
+            }
+        }
+        Ok(())
+    }
+
+    fn apply_fd(
+        &mut self,
+        fd: std::os::fd::BorrowedFd<'_>,
+        meta: &Meta,
+        shown: &str,
+    ) -> Result<(), UnpackError> {
+        self.apply_owner_mode_xattrs(fd, meta, shown)?;
+        rfs::futimens(fd, &timestamps(meta.mtime)).map_err(|e| io_err(shown, e.into()))
+    }
+
+    fn apply_symlink(
+        &mut self,
+        dir: &OwnedFd,
+        name: &Path,
+        meta: &Meta,
+        shown: &str,
+    ) -> Result<(), UnpackError> {
+        let (uid, gid) = self.owner(meta);
+        rfs::chownat(
+            dir,
+            name,
+            Some(rfs::Uid::from_raw(uid)),
+            Some(rfs::Gid::from_raw(gid)),
+            AtFlags::SYMLINK_NOFOLLOW,
+        )
+        .map_err(|e| io_err(shown, e.into()))?;
+        rfs::utimensat(dir, name, &timestamps(meta.mtime), AtFlags::SYMLINK_NOFOLLOW)
+            .map_err(|e| io_err(shown, e.into()))
+    }
+
+    fn apply_path(
+        &mut self,
+        dir: &OwnedFd,
+        name: &Path,
+        meta: &Meta,
+        shown: &str,
+    ) -> Result<(), UnpackError> {
+        self.apply_symlink(dir, name, meta, shown)?;
+        rfs::chmodat(dir, name, Mode::from_raw_mode(meta.mode), AtFlags::empty())
+            .map_err(|e| io_err(shown, e.into()))
+    }
+
+    fn finish_dirs(&mut self) {
+        for (rel, times) in self.dir_times.iter().rev() {
+            // Best effort: a directory replaced later in the layer is simply gone.
+            if let Ok(fd) = open_beneath(
+                &self.root,
+                rel,
+                OFlags::DIRECTORY | OFlags::RDONLY | OFlags::CLOEXEC,
+            ) {
+                let _ = rfs::futimens(&fd, times);
+            }
+        }
+    }
+}
+
+fn open_beneath(dir: &OwnedFd, rel: &Path, flags: OFlags) -> Result<OwnedFd, Errno> {
+    rfs::openat2(
+        dir,
+        rel,
+        flags | OFlags::NOFOLLOW,
+        Mode::empty(),
+        ResolveFlags::BENEATH | ResolveFlags::NO_SYMLINKS | ResolveFlags::NO_MAGICLINKS,
+    )
+}
+
+fn beneath_err(e: Errno, shown: &str) -> UnpackError {
+    match e {
+        Errno::LOOP | Errno::NOTDIR => UnpackError::BeneathSymlink {
+            path: shown.to_string(),
+        },
+        Errno::XDEV => UnpackError::Escape {
+            path: shown.to_string(),
+        },
+        other => io_err(shown, other.into()),
+    }
+}
+
+fn io_err(path: impl Into<String>, source: io::Error) -> UnpackError {
+    UnpackError::Io {
+        path: path.into(),
+        source,
+    }
+}
+
+fn timestamps(mtime: i64) -> Timestamps {
+    let t = rfs::Timespec {
+        tv_sec: mtime,
+        tv_nsec: 0,
+    };
+    Timestamps {
+        last_access: t,
+        last_modification: t,
+    }
+}
+
+/// Lexically cleans an entry name. Absolute names are taken relative to the layer root; a name
+/// that climbs above the root is an error; the root itself is `None`.
+pub fn clean_path(raw: &[u8]) -> Result<Option<PathBuf>, ()> {
+    let mut parts: Vec<&[u8]> = Vec::new();
+    for part in raw.split(|b| *b == b'/') {
+        match part {
+            b"" | b"." => {}
+            b".." => {
+                if parts.pop().is_none() {
+                    return Err(());
+                }
+            }
+            other => parts.push(other),
+        }
+    }
+    if parts.is_empty() {
+        return Ok(None);
+    }
+    Ok(Some(PathBuf::from(OsStr::from_bytes(&parts.join(&b'/')))))
+}
+
+fn split_parent(rel: &Path) -> (&Path, &Path) {
+    let parent = rel.parent().unwrap_or(Path::new(""));
+    let name = rel.file_name().map(Path::new).unwrap_or(rel);
+    (parent, name)
+}
+
+/// Removes a directory tree beneath `dir` without following symlinks.
+pub fn remove_tree_at(dir: &impl AsFd, name: &OsStr) -> Result<(), Errno> {
+    let fd = rfs::openat2(
+        dir,
+        name,
+        OFlags::DIRECTORY | OFlags::RDONLY | OFlags::CLOEXEC | OFlags::NOFOLLOW,
+        Mode::empty(),
+        ResolveFlags::BENEATH | ResolveFlags::NO_SYMLINKS,
+    )?;
+    // Make sure we may list and delete what is inside, whatever mode the layer gave it.
+    let _ = rfs::fchmod(&fd, Mode::from_raw_mode(0o700));
+    let mut names = Vec::new();
+    let mut reader = rfs::Dir::read_from(&fd)?;
+    while let Some(entry) = reader.next() {
+        let entry = entry?;
+        let n = entry.file_name().to_bytes();
+        if n == b"." || n == b".." {
+            continue;
+        }
+        names.push((n.to_vec(), entry.file_type()));
+    }
+    for (n, kind) in names {
+        let n = OsStr::from_bytes(&n);
+        if kind == FileType::Directory {
+            remove_tree_at(&fd, n)?;
+        } else {
+            rfs::unlinkat(&fd, n, AtFlags::empty())?;
+        }
+    }
+    rfs::unlinkat(dir, name, AtFlags::REMOVEDIR)
+}
+
+/// Removes `path` and everything beneath it; a missing path is not an error.
+pub fn remove_tree(path: &Path) -> io::Result<()> {
+    let (Some(parent), Some(name)) = (path.parent(), path.file_name()) else {
+        return Err(io::Error::new(io::ErrorKind::InvalidInput, "bad path"));
+    };
+    let dir = match rfs::open(
+        parent,
+        OFlags::DIRECTORY | OFlags::RDONLY | OFlags::CLOEXEC,
+        Mode::empty(),
+    ) {
+        Ok(fd) => fd,
+        Err(Errno::NOENT) => return Ok(()),
+        Err(e) => return Err(e.into()),
+    };
+    match rfs::statat(&dir, name, AtFlags::SYMLINK_NOFOLLOW) {
+        Err(Errno::NOENT) => Ok(()),
+        Err(e) => Err(e.into()),
+        Ok(st) if FileType::from_raw_mode(st.st_mode) == FileType::Directory => {
+            Ok(remove_tree_at(&dir, name)?)
+        }
+        Ok(_) => Ok(rfs::unlinkat(&dir, name, AtFlags::empty())?),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::io::Write;
+
+    #[test]
+    fn clean_paths() {
+        let c = |s: &str| clean_path(s.as_bytes()).map(|p| p.map(|p| p.display().to_string()));
+        assert_eq!(c("./a/b"), Ok(Some("a/b".into())));
+        assert_eq!(c("/tmp/x"), Ok(Some("tmp/x".into())));
+        assert_eq!(c("a/../b"), Ok(Some("b".into())));
+        assert_eq!(c("./"), Ok(None));
+        assert_eq!(c("../x"), Err(()));
+        assert_eq!(c("a/../../x"), Err(()));
+    }
+
+    fn tar_with(build: impl FnOnce(&mut tar::Builder<Vec<u8>>)) -> Vec<u8> {
+        let mut b = tar::Builder::new(Vec::new());
+        build(&mut b);
+        b.into_inner().unwrap()
+    }
+
+    fn file(b: &mut tar::Builder<Vec<u8>>, path: &str, data: &[u8]) {
+        let mut h = tar::Header::new_gnu();
+        h.set_size(data.len() as u64);
+        h.set_mode(0o644);
+        h.set_entry_type(tar::EntryType::Regular);
+        h.set_mtime(1_000_000_000);
+        b.append_data(&mut h, path, data).unwrap();
+    }
+
+    fn link(b: &mut tar::Builder<Vec<u8>>, kind: tar::EntryType, path: &str, target: &str) {
+        let mut h = tar::Header::new_gnu();
+        h.set_size(0);
+        h.set_mode(0o777);
+        h.set_entry_type(kind);
+        b.append_link(&mut h, path, target).unwrap();
+    }
+
+    fn limits() -> IdLimits {
+        // Unit tests run unprivileged or as root; chown to our own ids always works.
+        IdLimits { uids: 1, gids: 1 }
+    }
+
+    #[test]
+    fn unpacks_files_links_and_whiteouts() {
+        let data = tar_with(|b| {
+            file(b, "a/b.txt", b"hello");
+            link(b, tar::EntryType::Symlink, "a/link", "/etc/passwd");
+            link(b, tar::EntryType::Link, "a/hard", "a/b.txt");
+            file(b, "a/.wh.gone", b"");
+            file(b, "o/.wh..wh..opq", b"");
+        });
+        let dir = tempfile::tempdir().unwrap();
+        let got = unpack_layer(&data[..], dir.path(), limits());
+        // Whiteouts need mknod of 0/0, which some sandboxes forbid; everything else must work.
+        let got = got.unwrap();
+        assert_eq!(got.size, 5);
+        assert_eq!(
+            got.diff_id,
+            format!("sha256:{}", hex::encode(Sha256::digest(&data)))
+        );
+        let root = dir.path();
+        assert_eq!(std::fs::read(root.join("a/b.txt")).unwrap(), b"hello");
+        assert_eq!(
+            std::fs::read_link(root.join("a/link")).unwrap(),
+            Path::new("/etc/passwd")
+        );
+        use std::os::unix::fs::MetadataExt;
+        assert_eq!(
+            std::fs::metadata(root.join("a/hard")).unwrap().ino(),
+            std::fs::metadata(root.join("a/b.txt")).unwrap().ino()
+        );
+        let wh = std::fs::symlink_metadata(root.join("a/gone")).unwrap();
+        assert_eq!(wh.rdev(), 0);
+        use std::os::unix::fs::FileTypeExt;
+        assert!(wh.file_type().is_char_device());
+    }
+
+    #[test]
+    fn refuses_escapes() {
+        let dir = tempfile::tempdir().unwrap();
+        let outside = dir.path().join("outside");
+        std::fs::create_dir(&outside).unwrap();
+        let layer = dir.path().join("layer");
+        let cases: Vec<(Vec<u8>, &str)> = vec![
+            (
+                tar_with(|b| {
+                    let mut h = tar::Header::new_gnu();
+                    h.set_size(1);
+                    h.set_mode(0o644);
+                    h.set_entry_type(tar::EntryType::Regular);
+                    // Set the name bytes directly: the builder itself refuses '..'.
+                    h.as_old_mut().name[..12].copy_from_slice(b"../outside/x");
+                    h.set_cksum();
+                    b.append(&h, &b"x"[..]).unwrap();
+                }),
+                "climbs out",
+            ),
+            (
+                tar_with(|b| {
+                    link(b, tar::EntryType::Symlink, "esc", "../outside");
+                    file(b, "esc/pwned", b"x");
+                }),
+                "beneath a symbolic link",
+            ),
+            (
+                tar_with(|b| {
+                    let mut h = tar::Header::new_gnu();
+                    h.set_size(0);
+                    h.set_entry_type(tar::EntryType::Link);
+                    h.as_old_mut().name[..2].copy_from_slice(b"hl");
+                    h.as_old_mut().linkname[..12].copy_from_slice(b"../outside/y");
+                    h.set_cksum();
+                    b.append(&h, &b""[..]).unwrap();
+                }),
+                "points outside",
+            ),
+        ];
+        for (data, want) in cases {
+            let _ = remove_tree(&layer);
+            std::fs::create_dir(&layer).unwrap();
+            let err = unpack_layer(&data[..], &layer, limits()).unwrap_err();
+            assert!(err.to_string().contains(want), "{err} should say {want}");
+            assert_eq!(std::fs::read_dir(&outside).unwrap().count(), 0);
+        }
+    }
+
+    #[test]
+    fn gzip_and_zstd_are_sniffed() {
+        let data = tar_with(|b| file(b, "f", b"1"));
+        let want = format!("sha256:{}", hex::encode(Sha256::digest(&data)));
+        let mut gz = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::fast());
+        gz.write_all(&data).unwrap();
+        let gz = gz.finish().unwrap();
+        let zst = zstd::encode_all(&data[..], 1).unwrap();
+        for blob in [gz, zst] {
+            let dir = tempfile::tempdir().unwrap();
+            let got = unpack_layer(&blob[..], dir.path(), limits()).unwrap();
+            assert_eq!(got.diff_id, want);
+        }
+    }
+}
