@@ -334,7 +334,9 @@ fn check_component(path: &Path, parent: &Path, uid: u32, is_last: bool) -> Resul
         Some("it is a symbolic link".to_string())
     } else if !meta.is_dir() {
         Some("it is not a directory".to_string())
-    } else if meta.uid() != uid {
+    } else if meta.uid() != uid && (is_last || meta.uid() != 0) {
+        // Root's own directories in /tmp or /var/tmp are safe to pass through (the sticky bit
+        // keeps others from replacing them); the run root itself must be ours.
         Some(format!("it is owned by uid {}", meta.uid()))
     } else if meta.mode() & forbidden_mode != 0 {
         Some(format!(

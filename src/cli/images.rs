@@ -105,18 +105,54 @@ pub struct HistoryArgs {
 }
 
 const IMAGE_COLUMNS: &[Column] = &[
-    Column { field: "Repository", heading: "REPOSITORY" },
-    Column { field: "Tag", heading: "TAG" },
-    Column { field: "Digest", heading: "DIGEST" },
-    Column { field: "ID", heading: "IMAGE ID" },
-    Column { field: "CreatedSince", heading: "CREATED" },
-    Column { field: "CreatedAt", heading: "CREATED AT" },
-    Column { field: "Size", heading: "SIZE" },
-    Column { field: "VirtualSize", heading: "SIZE" },
-    Column { field: "SharedSize", heading: "SHARED SIZE" },
-    Column { field: "UniqueSize", heading: "UNIQUE SIZE" },
-    Column { field: "Containers", heading: "CONTAINERS" },
-    Column { field: "Labels", heading: "LABELS" },
+    Column {
+        field: "Repository",
+        heading: "REPOSITORY",
+    },
+    Column {
+        field: "Tag",
+        heading: "TAG",
+    },
+    Column {
+        field: "Digest",
+        heading: "DIGEST",
+    },
+    Column {
+        field: "ID",
+        heading: "IMAGE ID",
+    },
+    Column {
+        field: "CreatedSince",
+        heading: "CREATED",
+    },
+    Column {
+        field: "CreatedAt",
+        heading: "CREATED AT",
+    },
+    Column {
+        field: "Size",
+        heading: "SIZE",
+    },
+    Column {
+        field: "VirtualSize",
+        heading: "SIZE",
+    },
+    Column {
+        field: "SharedSize",
+        heading: "SHARED SIZE",
+    },
+    Column {
+        field: "UniqueSize",
+        heading: "UNIQUE SIZE",
+    },
+    Column {
+        field: "Containers",
+        heading: "CONTAINERS",
+    },
+    Column {
+        field: "Labels",
+        heading: "LABELS",
+    },
 ];
 
 pub fn list(engine: &Engine, args: ImagesArgs) -> Result<i32, Error> {
@@ -139,9 +175,13 @@ pub fn list(engine: &Engine, args: ImagesArgs) -> Result<i32, Error> {
         return Ok(0);
     }
     let now = Utc::now();
-    let values: Vec<Value> = rows.iter().map(|r| image_row(r, args.no_trunc, now)).collect();
+    let values: Vec<Value> = rows
+        .iter()
+        .map(|r| image_row(r, args.no_trunc, now))
+        .collect();
     let mut default = if args.digests {
-        "table {{.Repository}}\t{{.Tag}}\t{{.Digest}}\t{{.ID}}\t{{.CreatedSince}}\t{{.Size}}".to_string()
+        "table {{.Repository}}\t{{.Tag}}\t{{.Digest}}\t{{.ID}}\t{{.CreatedSince}}\t{{.Size}}"
+            .to_string()
     } else {
         "table {{.Repository}}\t{{.Tag}}\t{{.ID}}\t{{.CreatedSince}}\t{{.Size}}".to_string()
     };
@@ -301,16 +341,38 @@ pub fn prune(engine: &Engine, args: PruneArgs) -> Result<i32, Error> {
 }
 
 pub fn exists(engine: &Engine, args: ExistsArgs) -> Result<i32, Error> {
-    Ok(if engine.image_exists(&args.image)? { 0 } else { 1 })
+    Ok(if engine.image_exists(&args.image)? {
+        0
+    } else {
+        1
+    })
 }
 
 const HISTORY_COLUMNS: &[Column] = &[
-    Column { field: "ID", heading: "IMAGE" },
-    Column { field: "CreatedSince", heading: "CREATED" },
-    Column { field: "CreatedAt", heading: "CREATED AT" },
-    Column { field: "CreatedBy", heading: "CREATED BY" },
-    Column { field: "Size", heading: "SIZE" },
-    Column { field: "Comment", heading: "COMMENT" },
+    Column {
+        field: "ID",
+        heading: "IMAGE",
+    },
+    Column {
+        field: "CreatedSince",
+        heading: "CREATED",
+    },
+    Column {
+        field: "CreatedAt",
+        heading: "CREATED AT",
+    },
+    Column {
+        field: "CreatedBy",
+        heading: "CREATED BY",
+    },
+    Column {
+        field: "Size",
+        heading: "SIZE",
+    },
+    Column {
+        field: "Comment",
+        heading: "COMMENT",
+    },
 ];
 
 pub fn history(engine: &Engine, args: HistoryArgs) -> Result<i32, Error> {

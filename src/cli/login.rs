@@ -108,7 +108,10 @@ pub fn logout(engine: &Engine, args: LogoutArgs) -> Result<i32, Error> {
     }
     let server = args.server.clone().unwrap_or_else(|| "docker.io".into());
     if engine.logout(Some(&server), false)? {
-        println!("Removing login credentials for {}", normalize_server(&server));
+        println!(
+            "Removing login credentials for {}",
+            normalize_server(&server)
+        );
         Ok(0)
     } else {
         Err(Error::Invalid(format!(

@@ -91,10 +91,45 @@ pub enum ImageCommand {
 
 /// Docker commands skiff will have; until then they are refused clearly.
 const LATER: &[&str] = &[
-    "run", "create", "start", "stop", "restart", "kill", "rm", "ps", "exec", "logs", "attach",
-    "wait", "top", "cp", "diff", "port", "stats", "pause", "unpause", "rename", "commit",
-    "build", "push", "save", "load", "import", "export", "network", "volume", "system", "info",
-    "container", "events", "update", "search", "builder", "buildx", "compose", "manifest",
+    "run",
+    "create",
+    "start",
+    "stop",
+    "restart",
+    "kill",
+    "rm",
+    "ps",
+    "exec",
+    "logs",
+    "attach",
+    "wait",
+    "top",
+    "cp",
+    "diff",
+    "port",
+    "stats",
+    "pause",
+    "unpause",
+    "rename",
+    "commit",
+    "build",
+    "push",
+    "save",
+    "load",
+    "import",
+    "export",
+    "network",
+    "volume",
+    "system",
+    "info",
+    "container",
+    "events",
+    "update",
+    "search",
+    "builder",
+    "buildx",
+    "compose",
+    "manifest",
 ];
 
 /// Runs the command line and returns the process exit status.
@@ -103,7 +138,10 @@ pub fn main() -> i32 {
     match crate::runtime::userns::enter_if_helper() {
         Ok(true) => {
             let args: Vec<String> = std::env::args().skip(1).collect();
-            let (cmd, rest) = args.split_first().map(|(c, r)| (c.as_str(), r)).unwrap_or(("", &[]));
+            let (cmd, rest) = args
+                .split_first()
+                .map(|(c, r)| (c.as_str(), r))
+                .unwrap_or(("", &[]));
             return crate::engine::helpers::helper_main(cmd, rest);
         }
         Ok(false) => {}
@@ -133,8 +171,16 @@ fn clap_exit(e: clap::Error) -> i32 {
             0
         }
         _ => {
-            // clap's message plus its usage lines; Docker's flag errors exit 125 too.
-            let _ = e.print();
+            // One line, as for every other error; Docker's flag errors exit 125 too.
+            let text = e.to_string();
+            let first: Vec<&str> = text
+                .lines()
+                .take_while(|l| !l.trim().is_empty())
+                .map(str::trim)
+                .collect();
+            let msg = first.join(" ");
+            let msg = msg.strip_prefix("error: ").unwrap_or(&msg);
+            eprintln!("Error: {msg}; see 'skiff --help'");
             EXIT_ENGINE
         }
     }
@@ -212,7 +258,8 @@ pub fn read_secret(prompt: &str) -> Result<String, Error> {
     let stdin = std::io::stdin();
     if !crate::sys::is_terminal(stdin.as_fd()) {
         return Err(Error::Invalid(
-            "a password is needed but stdin is not a terminal: pass it with --password-stdin or -p".into(),
+            "a password is needed but stdin is not a terminal: pass it with --password-stdin or -p"
+                .into(),
         ));
     }
     eprint!("{prompt}");

@@ -88,7 +88,9 @@ pub fn pull(engine: &Engine, args: PullArgs) -> Result<i32, Error> {
 }
 
 fn last_component_has_tag(name: &str) -> bool {
-    name.rsplit('/').next().is_some_and(|last| last.contains(':'))
+    name.rsplit('/')
+        .next()
+        .is_some_and(|last| last.contains(':'))
 }
 
 /// Draws pull events the way `docker pull` does.

@@ -37,7 +37,10 @@ enum Reply {
 
 impl LayerSink {
     pub fn writer(&mut self) -> &mut (dyn Write + Send) {
-        self.writer.as_mut().expect("writer used after finish").as_mut()
+        self.writer
+            .as_mut()
+            .expect("writer used after finish")
+            .as_mut()
     }
 
     /// Closes the stream and waits for the unpacker's verdict.
@@ -124,7 +127,8 @@ impl Engine {
         if !self.user.rootless() || !ns.needs_helpers {
             // Everything there is ours already.
             for p in paths {
-                unpack::remove_tree(p).map_err(|e| Error::Other(format!("removing {}: {e}", p.display())))?;
+                unpack::remove_tree(p)
+                    .map_err(|e| Error::Other(format!("removing {}: {e}", p.display())))?;
             }
             return Ok(());
         }
@@ -156,7 +160,7 @@ pub fn helper_main(cmd: &str, args: &[String]) -> i32 {
             let mut failed = false;
             for p in args {
                 if let Err(e) = unpack::remove_tree(Path::new(p)) {
-                    println!("{p}: {e}");
+                    let _ = writeln!(io::stdout(), "{p}: {e}");
                     failed = true;
                 }
             }
@@ -183,6 +187,7 @@ fn unpack_main(args: &[String]) -> i32 {
     };
     let ok = matches!(reply, Reply::Ok(_));
     let text = serde_json::to_string(&reply).unwrap_or_else(|_| "{}".into());
-    println!("{text}");
+    // The parent may be gone (killed): nobody to tell, and no reason to panic.
+    let _ = writeln!(io::stdout(), "{text}");
     i32::from(!ok)
 }

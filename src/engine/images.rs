@@ -39,7 +39,9 @@ impl ImageFilters {
         let mut f = ImageFilters::default();
         for term in terms {
             let (key, value) = term.split_once('=').ok_or_else(|| {
-                Error::Invalid(format!("bad format of filter (expected name=value): {term}"))
+                Error::Invalid(format!(
+                    "bad format of filter (expected name=value): {term}"
+                ))
             })?;
             match key {
                 "dangling" => {
@@ -160,7 +162,10 @@ impl Engine {
                     many => {
                         return Err(Error::Conflict(format!(
                             "{name} is ambiguous: it could be {}; use the full name",
-                            many.iter().map(|(_, n)| familiar(n)).collect::<Vec<_>>().join(", ")
+                            many.iter()
+                                .map(|(_, n)| familiar(n))
+                                .collect::<Vec<_>>()
+                                .join(", ")
                         )))
                     }
                 }
@@ -184,7 +189,10 @@ impl Engine {
         let mut rows = Vec::new();
         for image in &images {
             let created = created_of(image);
-            if filters.dangling.is_some_and(|d| d != image.names.is_empty()) {
+            if filters
+                .dangling
+                .is_some_and(|d| d != image.names.is_empty())
+            {
                 continue;
             }
             if before.is_some_and(|b| created >= b) || since.is_some_and(|s| created <= s) {
@@ -247,7 +255,11 @@ impl Engine {
                 push(shown, tag.to_string(), digest_for(repo));
             }
         }
-        rows.sort_by(|a, b| b.created.cmp(&a.created).then(a.repository.cmp(&b.repository)));
+        rows.sort_by(|a, b| {
+            b.created
+                .cmp(&a.created)
+                .then(a.repository.cmp(&b.repository))
+        });
         Ok(rows)
     }
 
@@ -365,7 +377,12 @@ impl Engine {
         let lock = self.store.lock()?;
         let mut images = self.store.images()?;
         let mut out = Removed::default();
-        let i = match self.resolve(&images, name)? {
+        let matched = self.resolve(&images, name)?;
+        let before = images[match &matched {
+            Match::Id(i) | Match::Name(i, _) | Match::Digest(i, _) => *i,
+        }]
+        .clone();
+        let i = match matched {
             Match::Name(i, full) => {
                 images[i].names.retain(|n| n != &full);
                 out.untagged.push(familiar(&full));
@@ -404,8 +421,10 @@ impl Engine {
         };
         let image = images.remove(i);
         out.untagged.extend(image.names.iter().map(|n| familiar(n)));
-        out.untagged.extend(image.digests.iter().map(|d| familiar(d)));
-        let (deleted, reclaimed, trash) = self.delete_unreferenced(&lock, images, &image)?;
+        out.untagged
+            .extend(image.digests.iter().map(|d| familiar(d)));
+        // `before` still lists the digests untagged above: their manifests go too.
+        let (deleted, reclaimed, trash) = self.delete_unreferenced(&lock, images, &before)?;
         out.deleted = deleted;
         out.reclaimed = reclaimed;
         drop(lock);
@@ -432,7 +451,13 @@ impl Engine {
             if used_layers.contains(layer) || !seen.insert(layer) {
                 continue;
             }
-            let size = self.store.layer(layer).ok().flatten().map(|l| l.size).unwrap_or(0);
+            let size = self
+                .store
+                .layer(layer)
+                .ok()
+                .flatten()
+                .map(|l| l.size)
+                .unwrap_or(0);
             if let Some(dir) = self.store.detach_layer(layer)? {
                 reclaimed += size;
                 trash.push(dir);
@@ -475,10 +500,14 @@ impl Engine {
     pub fn history(&self, name: &str) -> Result<Vec<HistoryRow>, Error> {
         let image = self.find_image(name)?;
         let (config, _) = self.image_config(&image)?;
-        let mut sizes = image
-            .layers
-            .iter()
-            .map(|l| self.store.layer(l).ok().flatten().map(|r| r.size).unwrap_or(0));
+        let mut sizes = image.layers.iter().map(|l| {
+            self.store
+                .layer(l)
+                .ok()
+                .flatten()
+                .map(|r| r.size)
+                .unwrap_or(0)
+        });
         let mut rows: Vec<HistoryRow> = if config.history.is_empty() {
             image
                 .layers
@@ -497,9 +526,17 @@ impl Engine {
                 .iter()
                 .map(|h| HistoryRow {
                     id: "<missing>".into(),
-                    created: h.created.as_deref().and_then(|c| DateTime::parse_from_rfc3339(c).ok()).map(|t| t.with_timezone(&Utc)),
+                    created: h
+                        .created
+                        .as_deref()
+                        .and_then(|c| DateTime::parse_from_rfc3339(c).ok())
+                        .map(|t| t.with_timezone(&Utc)),
                     created_by: h.created_by.clone().unwrap_or_default(),
-                    size: if h.empty_layer { 0 } else { sizes.next().unwrap_or(0) },
+                    size: if h.empty_layer {
+                        0
+                    } else {
+                        sizes.next().unwrap_or(0)
+                    },
                     comment: h.comment.clone().unwrap_or_default(),
                 })
                 .collect()
@@ -522,7 +559,12 @@ fn match_id(images: &[ImageRecord], name: &str) -> Result<Option<usize>, Error> 
     let hits: Vec<usize> = images
         .iter()
         .enumerate()
-        .filter(|(_, im)| im.id.strip_prefix("sha256:").unwrap_or(&im.id).starts_with(hex))
+        .filter(|(_, im)| {
+            im.id
+                .strip_prefix("sha256:")
+                .unwrap_or(&im.id)
+                .starts_with(hex)
+        })
         .map(|(i, _)| i)
         .collect();
     match hits.as_slice() {
@@ -537,7 +579,12 @@ fn match_id(images: &[ImageRecord], name: &str) -> Result<Option<usize>, Error> 
 
 fn blobs_of(image: &ImageRecord) -> Vec<String> {
     let mut out = vec![image.id.clone(), image.manifest_digest.clone()];
-    out.extend(image.digests.iter().filter_map(|d| d.split_once('@').map(|(_, h)| h.to_string())));
+    out.extend(
+        image
+            .digests
+            .iter()
+            .filter_map(|d| d.split_once('@').map(|(_, h)| h.to_string())),
+    );
     out.extend(image.blobs.iter().map(|b| b.digest.clone()));
     out
 }
@@ -572,7 +619,11 @@ pub fn familiar(name: &str) -> String {
 }
 
 pub fn short_hex(id: &str) -> String {
-    id.strip_prefix("sha256:").unwrap_or(id).chars().take(12).collect()
+    id.strip_prefix("sha256:")
+        .unwrap_or(id)
+        .chars()
+        .take(12)
+        .collect()
 }
 
 fn parse_time(t: Option<&str>) -> Option<DateTime<Utc>> {
@@ -593,9 +644,7 @@ fn reference_matches(pattern: &str, shown: &str, full_repo: &str, tag: &str) -> 
 fn glob(p: &[u8], s: &[u8]) -> bool {
     match (p.first(), s.first()) {
         (None, None) => true,
-        (Some(b'*'), _) => {
-            glob(&p[1..], s) || (!s.is_empty() && s[0] != b'/' && glob(p, &s[1..]))
-        }
+        (Some(b'*'), _) => glob(&p[1..], s) || (!s.is_empty() && s[0] != b'/' && glob(p, &s[1..])),
         (Some(b'?'), Some(c)) if *c != b'/' => glob(&p[1..], &s[1..]),
         (Some(a), Some(b)) if a == b => glob(&p[1..], &s[1..]),
         _ => false,
@@ -608,9 +657,15 @@ mod tests {
 
     #[test]
     fn names() {
-        assert_eq!(split_tag("127.0.0.1:5000/a/b:1"), ("127.0.0.1:5000/a/b", "1"));
+        assert_eq!(
+            split_tag("127.0.0.1:5000/a/b:1"),
+            ("127.0.0.1:5000/a/b", "1")
+        );
         assert_eq!(split_tag("127.0.0.1:5000/a"), ("127.0.0.1:5000/a", ""));
-        assert_eq!(familiar("docker.io/library/busybox:latest"), "busybox:latest");
+        assert_eq!(
+            familiar("docker.io/library/busybox:latest"),
+            "busybox:latest"
+        );
         assert_eq!(familiar("docker.io/user/x:1"), "user/x:1");
         assert_eq!(familiar("quay.io/a/b:1"), "quay.io/a/b:1");
     }

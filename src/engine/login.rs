@@ -12,15 +12,26 @@ impl Engine {
     }
 
     /// Stored credentials for a repository, if any.
-    pub fn credentials(&self, registry: &str, repository: &str) -> Result<Option<Credentials>, Error> {
+    pub fn credentials(
+        &self,
+        registry: &str,
+        repository: &str,
+    ) -> Result<Option<Credentials>, Error> {
         Ok(self.auth_store()?.lookup(registry, repository))
     }
 
     /// Checks the credentials against the registry, then stores them.
-    pub fn login(&self, server: &str, creds: Credentials, tls_verify: Option<bool>) -> Result<(), Error> {
+    pub fn login(
+        &self,
+        server: &str,
+        creds: Credentials,
+        tls_verify: Option<bool>,
+    ) -> Result<(), Error> {
         let host = normalize_server(server);
         let registry = host.split('/').next().unwrap_or(&host);
-        let endpoint = self.registries()?.endpoint_with_tls(registry, "", tls_verify);
+        let endpoint = self
+            .registries()?
+            .endpoint_with_tls(registry, "", tls_verify);
         let api_host = if registry == "docker.io" {
             "registry-1.docker.io".to_string()
         } else {
@@ -47,7 +58,8 @@ impl Engine {
             store.remove_all()?;
             return Ok(true);
         }
-        let server = server.ok_or_else(|| Error::Invalid("logout needs a registry or --all".into()))?;
+        let server =
+            server.ok_or_else(|| Error::Invalid("logout needs a registry or --all".into()))?;
         Ok(store.remove(&normalize_server(server))?)
     }
 }

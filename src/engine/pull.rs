@@ -32,7 +32,10 @@ pub struct PullOptions {
 #[derive(Debug, Clone)]
 pub enum PullEvent {
     /// `TAG: Pulling from REPO`.
-    Pulling { tag: String, repository: String },
+    Pulling {
+        tag: String,
+        repository: String,
+    },
     Layer {
         id: String,
         status: LayerStatus,
@@ -64,8 +67,15 @@ type Progress<'a> = &'a (dyn Fn(PullEvent) + Sync);
 
 impl Engine {
     /// Pulls `name` (or, with `all_tags`, every tag of its repository).
-    pub fn pull(&self, name: &str, opts: &PullOptions, progress: Progress<'_>) -> Result<Vec<Pulled>, Error> {
+    pub fn pull(
+        &self,
+        name: &str,
+        opts: &PullOptions,
+        progress: Progress<'_>,
+    ) -> Result<Vec<Pulled>, Error> {
         let candidates = self.candidates(name)?;
+        // What an earlier, killed pull left half-done goes first; failing that is no reason to stop.
+        let _ = self.remove_trees(&self.store.orphaned_temps());
         if opts.all_tags {
             if candidates[0].tag.is_some() || candidates[0].digest.is_some() {
                 return Err(Error::Invalid(
@@ -79,18 +89,14 @@ impl Engine {
             let reference = with_default_tag(reference.clone());
             match self.pull_one(&reference, opts, progress) {
                 Ok(p) => return Ok(vec![p]),
-                // A short name moves on to the next registry only when this one lacks the image.
-                Err(e) if candidates.len() > 1 && is_not_found(&e) => errors.push(e),
+                // A short name moves on to the next search registry, as Podman does.
+                Err(e) if candidates.len() > 1 => errors.push(format!("{reference}: {e}")),
                 Err(e) => return Err(e),
             }
         }
         Err(Error::NoSuchImage(format!(
-            "{name}: image not found in any of the search registries ({})",
-            errors
-                .iter()
-                .map(|e| e.to_string())
-                .collect::<Vec<_>>()
-                .join("; ")
+            "{name}: no search registry could provide it ({})",
+            errors.join("; ")
         )))
     }
 
@@ -121,8 +127,11 @@ impl Engine {
     /// Sessions for the places `reference` may be pulled from: mirrors first, then the registry.
     fn session(&self, reference: &Reference, opts: &PullOptions) -> Result<Vec<Session>, Error> {
         let registries = self.registries()?;
-        let endpoint =
-            registries.endpoint_with_tls(&reference.registry, &reference.repository, opts.tls_verify);
+        let endpoint = registries.endpoint_with_tls(
+            &reference.registry,
+            &reference.repository,
+            opts.tls_verify,
+        );
         if endpoint.blocked {
             return Err(Error::Invalid(format!(
                 "registry {} is blocked in registries.conf",
@@ -176,7 +185,12 @@ impl Engine {
         Ok(out)
     }
 
-    fn pull_one(&self, reference: &Reference, opts: &PullOptions, progress: Progress<'_>) -> Result<Pulled, Error> {
+    fn pull_one(
+        &self,
+        reference: &Reference,
+        opts: &PullOptions,
+        progress: Progress<'_>,
+    ) -> Result<Pulled, Error> {
         let sessions = self.session(reference, opts)?;
         let wanted = reference
             .digest
@@ -211,7 +225,8 @@ impl Engine {
         let (parsed, media_type) = Manifest::parse(&top.bytes, top.content_type.as_deref())?;
         let explicit_platform = opts.platform.is_some();
         let platform = opts.platform.clone().unwrap_or_else(PlatformSpec::host);
-        let mut blobs_to_keep: Vec<(String, Vec<u8>)> = vec![(top.digest.clone(), top.bytes.clone())];
+        let mut blobs_to_keep: Vec<(String, Vec<u8>)> =
+            vec![(top.digest.clone(), top.bytes.clone())];
         let (image, image_digest, image_media_type) = match parsed {
             Manifest::Image(m) => (m, top.digest.clone(), media_type),
             Manifest::Index(index) => {
@@ -236,7 +251,9 @@ impl Engine {
         let config_bytes = session.small_blob(&image.config.digest, image.config.size)?;
         let config = ImageConfig::parse(&config_bytes)?;
         check_layers(&image, &config)?;
-        if explicit_platform && !platform.matches(&config.os, &config.architecture, config.variant.as_deref()) {
+        if explicit_platform
+            && !platform.matches(&config.os, &config.architecture, config.variant.as_deref())
+        {
             return Err(Error::NoSuchImage(format!(
                 "image with reference {} was found but does not match the specified platform: wanted {platform}, actual: {}/{}",
                 reference.familiar(),
@@ -268,7 +285,9 @@ impl Engine {
         let mut size = 0;
         for (desc, diff_id) in image.layers.iter().zip(&config.rootfs.diff_ids) {
             let record = self.store.layer(diff_id)?.ok_or_else(|| {
-                Error::Other(format!("layer {diff_id} vanished from the store during the pull"))
+                Error::Other(format!(
+                    "layer {diff_id} vanished from the store during the pull"
+                ))
             })?;
             size += record.size;
             layers.push(diff_id.clone());
@@ -280,7 +299,11 @@ impl Engine {
         }
         let record = ImageRecord {
             id: image_id.clone(),
-            names: reference.tag.as_ref().map(|_| vec![reference.to_string()]).unwrap_or_default(),
+            names: reference
+                .tag
+                .as_ref()
+                .map(|_| vec![reference.to_string()])
+                .unwrap_or_default(),
             digests: vec![format!("{}@{}", reference.repo_name(), top.digest)],
             manifest_digest: image_digest,
             manifest_media_type: image_media_type,
@@ -375,7 +398,11 @@ impl Engine {
     fn explain_notice(&self, notice: &str) -> String {
         let kind = notice.split(" (").next().unwrap_or(notice);
         if kind.starts_with("file owners outside") && !self.userns().has_subids() {
-            let user = self.user.name.clone().unwrap_or_else(|| self.user.uid.to_string());
+            let user = self
+                .user
+                .name
+                .clone()
+                .unwrap_or_else(|| self.user.uid.to_string());
             return format!(
                 "user {user} has no subordinate id range in /etc/subuid and /etc/subgid, so file \
                  owners in the image were mapped to your own user (ask an administrator for a \
@@ -528,10 +555,6 @@ fn with_default_tag(mut r: Reference) -> Reference {
     r
 }
 
-fn is_not_found(e: &Error) -> bool {
-    matches!(e, Error::NoSuchImage(_) | Error::Registry(RegistryError::NotFound { .. }))
-}
-
 fn check_layers(image: &ImageManifest, config: &ImageConfig) -> Result<(), Error> {
     if image.layers.len() != config.rootfs.diff_ids.len() {
         return Err(manifest::ManifestError::Invalid(format!(
@@ -541,7 +564,12 @@ fn check_layers(image: &ImageManifest, config: &ImageConfig) -> Result<(), Error
         ))
         .into());
     }
-    for d in image.layers.iter().map(|l| &l.digest).chain(&config.rootfs.diff_ids) {
+    for d in image
+        .layers
+        .iter()
+        .map(|l| &l.digest)
+        .chain(&config.rootfs.diff_ids)
+    {
         manifest::check_digest(d)?;
     }
     manifest::check_digest(&image.config.digest)?;

@@ -27,7 +27,9 @@ pub enum ManifestError {
     },
     #[error("unsupported manifest type {0:?}")]
     Unsupported(String),
-    #[error("Docker schema 1 manifests are not supported; push the image again with a current client")]
+    #[error(
+        "Docker schema 1 manifests are not supported; push the image again with a current client"
+    )]
     Schema1,
     #[error("malformed {0}")]
     Invalid(String),
@@ -85,7 +87,10 @@ pub enum Manifest {
 impl Manifest {
     /// Parses a manifest whose type comes from its `mediaType` field or, when that is absent (it
     /// is optional in OCI), from the registry's Content-Type.
-    pub fn parse(bytes: &[u8], content_type: Option<&str>) -> Result<(Manifest, String), ManifestError> {
+    pub fn parse(
+        bytes: &[u8],
+        content_type: Option<&str>,
+    ) -> Result<(Manifest, String), ManifestError> {
         #[derive(Deserialize)]
         #[serde(rename_all = "camelCase")]
         struct Probe {
@@ -218,10 +223,14 @@ impl ImageConfig {
 
 /// Checks the shape of a digest string so it can name a file: `sha256:` and 64 lowercase hex.
 pub fn check_digest(digest: &str) -> Result<&str, ManifestError> {
-    let hex = digest
-        .strip_prefix("sha256:")
-        .ok_or_else(|| ManifestError::Invalid(format!("digest {digest:?} (only sha256 is supported)")))?;
-    if hex.len() == 64 && hex.bytes().all(|b| b.is_ascii_digit() || (b'a'..=b'f').contains(&b)) {
+    let hex = digest.strip_prefix("sha256:").ok_or_else(|| {
+        ManifestError::Invalid(format!("digest {digest:?} (only sha256 is supported)"))
+    })?;
+    if hex.len() == 64
+        && hex
+            .bytes()
+            .all(|b| b.is_ascii_digit() || (b'a'..=b'f').contains(&b))
+    {
         Ok(hex)
     } else {
         Err(ManifestError::Invalid(format!("digest {digest:?}")))
@@ -235,7 +244,8 @@ mod tests {
     #[test]
     fn media_type_from_content_type_when_field_is_missing() {
         let body = br#"{"schemaVersion":2,"config":{"digest":"sha256:aa","size":1},"layers":[]}"#;
-        let (m, t) = Manifest::parse(body, Some("application/vnd.oci.image.manifest.v1+json")).unwrap();
+        let (m, t) =
+            Manifest::parse(body, Some("application/vnd.oci.image.manifest.v1+json")).unwrap();
         assert!(matches!(m, Manifest::Image(_)));
         assert_eq!(t, OCI_MANIFEST);
         let idx = br#"{"schemaVersion":2,"manifests":[]}"#;
@@ -246,7 +256,10 @@ mod tests {
     #[test]
     fn schema1_is_refused() {
         let body = br#"{"schemaVersion":1,"fsLayers":[]}"#;
-        assert!(matches!(Manifest::parse(body, None), Err(ManifestError::Schema1)));
+        assert!(matches!(
+            Manifest::parse(body, None),
+            Err(ManifestError::Schema1)
+        ));
     }
 
     #[test]

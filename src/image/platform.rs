@@ -44,7 +44,8 @@ impl PlatformSpec {
     /// Parses `os/arch[/variant]` (or `arch` alone) as `--platform` takes it.
     pub fn parse(s: &str) -> Result<PlatformSpec, String> {
         let parts: Vec<&str> = s.split('/').collect();
-        let bad = || format!("invalid platform {s:?}: expected os/arch[/variant], e.g. linux/arm64");
+        let bad =
+            || format!("invalid platform {s:?}: expected os/arch[/variant], e.g. linux/arm64");
         let (os, arch, variant) = match parts.as_slice() {
             [arch] if !arch.is_empty() => ("linux", *arch, None),
             [os, arch] if !os.is_empty() && !arch.is_empty() => (*os, *arch, None),
@@ -135,7 +136,11 @@ mod tests {
     fn parse_and_choose() {
         let p = PlatformSpec::parse("linux/arm64").unwrap();
         assert_eq!(p.to_string(), "linux/arm64/v8");
-        let entries = vec![desc("amd64", None), desc("arm64", None), desc("arm", Some("v7"))];
+        let entries = vec![
+            desc("amd64", None),
+            desc("arm64", None),
+            desc("arm", Some("v7")),
+        ];
         assert_eq!(p.choose(&entries).unwrap().digest, "sha256:arm64");
         let amd = PlatformSpec::parse("linux/amd64").unwrap();
         assert_eq!(amd.choose(&entries).unwrap().digest, "sha256:amd64");

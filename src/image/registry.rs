@@ -127,7 +127,11 @@ impl Session {
     }
 
     fn base(&self) -> String {
-        let scheme = if self.target.plain_http { "http" } else { "https" };
+        let scheme = if self.target.plain_http {
+            "http"
+        } else {
+            "https"
+        };
         format!("{scheme}://{}", self.target.host)
     }
 
@@ -143,9 +147,8 @@ impl Session {
         let resp = self.get(&url, &[("Accept", manifest::ACCEPT)], &what)?;
         let content_type = resp.header("Content-Type").map(str::to_string);
         let header_digest = resp.header("Docker-Content-Digest").map(str::to_string);
-        let bytes = read_limited(resp.into_reader(), MAX_MANIFEST).map_err(|e| {
-            self.unreachable(format!("reading {what}: {e}"))
-        })?;
+        let bytes = read_limited(resp.into_reader(), MAX_MANIFEST)
+            .map_err(|e| self.unreachable(format!("reading {what}: {e}")))?;
         let digest = sha256_digest(&bytes);
         let expected = if reference.contains(':') {
             Some(reference.to_string())
@@ -191,7 +194,12 @@ impl Session {
         progress: &mut dyn FnMut(u64),
     ) -> Result<(), RegistryError> {
         let what = format!("blob {digest}");
-        let url = format!("{}/v2/{}/blobs/{}", self.base(), self.target.repository, digest);
+        let url = format!(
+            "{}/v2/{}/blobs/{}",
+            self.base(),
+            self.target.repository,
+            digest
+        );
         let mut hasher = Sha256::new();
         let mut written = 0u64;
         let mut attempt = 0;
@@ -267,17 +275,22 @@ impl Session {
             tags: Option<Vec<String>>,
         }
         let what = format!("tags of {}", self.target.repository);
-        let mut url = format!("{}/v2/{}/tags/list?n=1000", self.base(), self.target.repository);
+        let mut url = format!(
+            "{}/v2/{}/tags/list?n=1000",
+            self.base(),
+            self.target.repository
+        );
         let mut out = Vec::new();
         for _ in 0..1000 {
             let resp = self.get(&url, &[("Accept", "application/json")], &what)?;
             let next = resp.header("Link").and_then(parse_next_link);
             let bytes = read_limited(resp.into_reader(), MAX_MANIFEST)
                 .map_err(|e| self.unreachable(format!("reading {what}: {e}")))?;
-            let list: TagList = serde_json::from_slice(&bytes).map_err(|e| RegistryError::Protocol {
-                host: self.target.host.clone(),
-                why: format!("malformed tag list: {e}"),
-            })?;
+            let list: TagList =
+                serde_json::from_slice(&bytes).map_err(|e| RegistryError::Protocol {
+                    host: self.target.host.clone(),
+                    why: format!("malformed tag list: {e}"),
+                })?;
             out.extend(list.tags.unwrap_or_default());
             match next {
                 Some(n) if n.starts_with('/') => url = format!("{}{n}", self.base()),
@@ -406,10 +419,11 @@ impl Session {
         }
         let bytes = read_limited(resp.into_reader(), 1 << 20)
             .map_err(|e| self.unreachable(format!("reading token: {e}")))?;
-        let reply: TokenReply = serde_json::from_slice(&bytes).map_err(|e| RegistryError::Protocol {
-            host: self.target.host.clone(),
-            why: format!("malformed token reply: {e}"),
-        })?;
+        let reply: TokenReply =
+            serde_json::from_slice(&bytes).map_err(|e| RegistryError::Protocol {
+                host: self.target.host.clone(),
+                why: format!("malformed token reply: {e}"),
+            })?;
         reply
             .token
             .or(reply.access_token)
@@ -421,13 +435,23 @@ impl Session {
             })
     }
 
-    fn status_error(&self, code: u16, resp: ureq::Response, what: &str, auth: &Auth) -> RegistryError {
+    fn status_error(
+        &self,
+        code: u16,
+        resp: ureq::Response,
+        what: &str,
+        auth: &Auth,
+    ) -> RegistryError {
         let host = self.target.host.clone();
         let detail = error_detail(resp);
         match code {
             404 => RegistryError::NotFound {
                 what: what.to_string(),
-                detail: if detail.is_empty() { "not found".into() } else { detail },
+                detail: if detail.is_empty() {
+                    "not found".into()
+                } else {
+                    detail
+                },
             },
             401 if self.creds.is_some() && !matches!(auth, Auth::None) => {
                 RegistryError::AuthRefused { host, detail }
@@ -514,7 +538,10 @@ fn read_limited(reader: impl Read, limit: u64) -> io::Result<Vec<u8>> {
     let mut out = Vec::new();
     reader.take(limit + 1).read_to_end(&mut out)?;
     if out.len() as u64 > limit {
-        return Err(io::Error::new(io::ErrorKind::InvalidData, "reply too large"));
+        return Err(io::Error::new(
+            io::ErrorKind::InvalidData,
+            "reply too large",
+        ));
     }
     Ok(out)
 }
@@ -552,8 +579,12 @@ fn parse_challenge(header: &str) -> (String, Vec<(String, String)>) {
 fn parse_next_link(header: &str) -> Option<String> {
     header.split(',').find_map(|part| {
         let (url, rel) = part.split_once(';')?;
-        rel.contains("next")
-            .then(|| url.trim().trim_start_matches('<').trim_end_matches('>').to_string())
+        rel.contains("next").then(|| {
+            url.trim()
+                .trim_start_matches('<')
+                .trim_end_matches('>')
+                .to_string()
+        })
     })
 }
 

@@ -135,9 +135,8 @@ fn write_maps(pid: u32, ns: &UserNs) -> Result<(), RuntimeError> {
     } else {
         // Our own id alone needs no helper, but setgroups must be denied before gid_map is written.
         let write = |file: &str, text: String| {
-            std::fs::write(format!("/proc/{pid}/{file}"), text).map_err(|e| {
-                RuntimeError::Userns(format!("writing /proc/{pid}/{file}: {e}"))
-            })
+            std::fs::write(format!("/proc/{pid}/{file}"), text)
+                .map_err(|e| RuntimeError::Userns(format!("writing /proc/{pid}/{file}: {e}")))
         };
         write("uid_map", map_text(&ns.uid_map))?;
         write("setgroups", "deny".into())?;
@@ -169,7 +168,9 @@ fn run_map_tool(tool: &str, pid: u32, map: &[IdMapping]) -> Result<(), RuntimeEr
             _ => RuntimeError::Userns(format!("running {tool}: {e}")),
         })?;
     if !out.status.success() {
-        let why = String::from_utf8_lossy(&out.stderr).trim().replace('\n', "; ");
+        let why = String::from_utf8_lossy(&out.stderr)
+            .trim()
+            .replace('\n', "; ");
         return Err(RuntimeError::Userns(format!(
             "{tool} refused the id map ({why}): check this user's ranges in /etc/subuid and /etc/subgid"
         )));
@@ -186,9 +187,8 @@ pub fn enter_if_helper() -> Result<bool, RuntimeError> {
     std::env::remove_var(SYNC_ENV);
     // SAFETY: fd 3 was set up by `spawn` for this process alone and is owned here from now on.
     let mut sync = unsafe { UnixStream::from_raw_fd(SYNC_FD) };
-    crate::sys::unshare_user_namespace().map_err(|e| {
-        RuntimeError::Userns(format!("unshare(CLONE_NEWUSER) failed: {e}"))
-    })?;
+    crate::sys::unshare_user_namespace()
+        .map_err(|e| RuntimeError::Userns(format!("unshare(CLONE_NEWUSER) failed: {e}")))?;
     sync.write_all(b"U").map_err(RuntimeError::Io)?;
     let mut byte = [0u8; 1];
     let n = sync.read(&mut byte).map_err(RuntimeError::Io)?;

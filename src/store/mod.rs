@@ -333,6 +333,29 @@ impl Store {
             .collect()
     }
 
+    /// Leftovers of writers that died (killed pulls): temp entries whose process is gone.
+    /// Temp names carry their writer's pid; a live writer's entries are never returned.
+    pub fn orphaned_temps(&self) -> Vec<PathBuf> {
+        let dir = self.root.join("tmp");
+        let Ok(entries) = fs::read_dir(&dir) else {
+            return Vec::new();
+        };
+        entries
+            .flatten()
+            .filter(|e| {
+                let name = e.file_name();
+                let pid = name
+                    .to_str()
+                    .and_then(|n| n.split('-').nth(1)?.parse::<u32>().ok());
+                match pid {
+                    Some(pid) => !Path::new(&format!("/proc/{pid}")).exists(),
+                    None => false,
+                }
+            })
+            .map(|e| e.path())
+            .collect()
+    }
+
     // ---- images ----
 
     /// All image records. Takes no lock: the file is only ever replaced whole.
@@ -342,7 +365,11 @@ impl Store {
     }
 
     /// Replaces the image records; the caller holds the lock and read them under it.
-    pub fn write_images(&self, _lock: &StoreLock, images: Vec<ImageRecord>) -> Result<(), StoreError> {
+    pub fn write_images(
+        &self,
+        _lock: &StoreLock,
+        images: Vec<ImageRecord>,
+    ) -> Result<(), StoreError> {
         write_json_atomic(&self.root.join("images.json"), &ImageIndex { images })
     }
 
@@ -375,7 +402,10 @@ impl BlobWriter {
     pub fn commit(mut self, store: &Store, digest: &str) -> Result<(), StoreError> {
         let dest = store.blob_path(digest)?;
         self.file.flush().map_err(io_err("writing", &self.path))?;
-        let actual = format!("sha256:{}", hex::encode(std::mem::take(&mut self.hasher).finalize()));
+        let actual = format!(
+            "sha256:{}",
+            hex::encode(std::mem::take(&mut self.hasher).finalize())
+        );
         if actual != digest {
             return Err(StoreError::DigestMismatch {
                 expected: digest.to_string(),
@@ -412,7 +442,11 @@ pub fn hex_of(digest: &str) -> Result<&str, StoreError> {
     let hex = digest
         .strip_prefix("sha256:")
         .ok_or_else(|| StoreError::BadDigest(digest.to_string()))?;
-    if hex.len() == 64 && hex.bytes().all(|b| b.is_ascii_digit() || (b'a'..=b'f').contains(&b)) {
+    if hex.len() == 64
+        && hex
+            .bytes()
+            .all(|b| b.is_ascii_digit() || (b'a'..=b'f').contains(&b))
+    {
         Ok(hex)
     } else {
         Err(StoreError::BadDigest(digest.to_string()))
@@ -446,7 +480,8 @@ fn read_json_opt<T: serde::de::DeserializeOwned>(path: &Path) -> Result<Option<T
         }
     };
     let mut bytes = Vec::new();
-    file.read_to_end(&mut bytes).map_err(io_err("reading", path))?;
+    file.read_to_end(&mut bytes)
+        .map_err(io_err("reading", path))?;
     serde_json::from_slice(&bytes)
         .map(Some)
         .map_err(|e| StoreError::Corrupt {
@@ -459,7 +494,9 @@ fn read_json_opt<T: serde::de::DeserializeOwned>(path: &Path) -> Result<Option<T
 pub fn write_json_atomic<T: Serialize>(path: &Path, value: &T) -> Result<(), StoreError> {
     let tmp = path.with_file_name(format!(
         ".{}.{}",
-        path.file_name().and_then(|n| n.to_str()).unwrap_or("record"),
+        path.file_name()
+            .and_then(|n| n.to_str())
+            .unwrap_or("record"),
         unique_name("tmp")
     ));
     let bytes = serde_json::to_vec(value).map_err(|e| StoreError::Corrupt {

@@ -25,8 +25,8 @@ use rustix::io::Errno;
 use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
 
-/// The largest single file a layer may declare. Anything bigger is taken as hostile.
-const MAX_ENTRY_SIZE: u64 = 1 << 40;
+/// The largest single file a layer may declare (256 GiB). Anything bigger is taken as hostile.
+const MAX_ENTRY_SIZE: u64 = 1 << 38;
 
 #[derive(Debug, thiserror::Error)]
 pub enum UnpackError {
@@ -188,7 +188,7 @@ impl Unpacker {
     fn entry<R: Read>(&mut self, entry: &mut tar::Entry<R>) -> Result<(), UnpackError> {
         let raw_path = entry.path_bytes().into_owned();
         let shown = String::from_utf8_lossy(&raw_path).into_owned();
-        let Some(rel) = clean_path(&raw_path).map_err(|()| UnpackError::Escape {
+        let Some(rel) = clean_path(&raw_path).map_err(|ClimbsOut| UnpackError::Escape {
             path: shown.clone(),
         })?
         else {
@@ -276,9 +276,14 @@ impl Unpacker {
         }
     }
 
-    fn meta<R: Read>(&mut self, entry: &mut tar::Entry<R>, shown: &str) -> Result<Meta, UnpackError> {
+    fn meta<R: Read>(
+        &mut self,
+        entry: &mut tar::Entry<R>,
+        shown: &str,
+    ) -> Result<Meta, UnpackError> {
         let header = entry.header();
-        let bad = |field: &str| UnpackError::Tar(format!("entry {shown:?} has a bad {field} field"));
+        let bad =
+            |field: &str| UnpackError::Tar(format!("entry {shown:?} has a bad {field} field"));
         let mut meta = Meta {
             mode: header.mode().map_err(|_| bad("mode"))? & 0o7777,
             uid: header.uid().map_err(|_| bad("uid"))?,
@@ -367,7 +372,8 @@ impl Unpacker {
         )
         .map_err(|e| beneath_err(e, shown))?;
         self.apply_owner_mode_xattrs(fd.as_fd(), meta, shown)?;
-        self.dir_times.push((rel.to_path_buf(), timestamps(meta.mtime)));
+        self.dir_times
+            .push((rel.to_path_buf(), timestamps(meta.mtime)));
         Ok(())
     }
 
@@ -377,7 +383,9 @@ impl Unpacker {
             Ok(st) if FileType::from_raw_mode(st.st_mode) == FileType::Directory => {
                 remove_tree_at(dir, name).map_err(|e| io_err(shown, e.into()))
             }
-            Ok(_) => rfs::unlinkat(dir, name, AtFlags::empty()).map_err(|e| io_err(shown, e.into())),
+            Ok(_) => {
+                rfs::unlinkat(dir, name, AtFlags::empty()).map_err(|e| io_err(shown, e.into()))
+            }
             Err(Errno::NOENT) => Ok(()),
             Err(e) => Err(io_err(shown, e.into())),
         }
@@ -394,7 +402,9 @@ impl Unpacker {
             path: shown.to_string(),
             target: String::from_utf8_lossy(target).into_owned(),
         };
-        let target_rel = clean_path(target).map_err(|()| escape())?.ok_or_else(escape)?;
+        let target_rel = clean_path(target)
+            .map_err(|ClimbsOut| escape())?
+            .ok_or_else(escape)?;
         let (target_parent, target_name) = split_parent(&target_rel);
         let target_dir = if target_parent.as_os_str().is_empty() {
             rfs::openat(
@@ -411,7 +421,8 @@ impl Unpacker {
                 OFlags::DIRECTORY | OFlags::RDONLY | OFlags::CLOEXEC,
             )
             .map_err(|e| match e {
-                Errno::LOOP | Errno::XDEV => escape(),
+                // Through a symlink (ELOOP, or ENOTDIR for the last component) or out (EXDEV).
+                Errno::LOOP | Errno::XDEV | Errno::NOTDIR => escape(),
                 other => io_err(shown, other.into()),
             })?
         };
@@ -488,8 +499,7 @@ impl Unpacker {
         .map_err(|e| io_err(shown, e.into()))?;
         rfs::fchmod(fd, Mode::from_raw_mode(meta.mode)).map_err(|e| io_err(shown, e.into()))?;
         for (key, value) in &meta.xattrs {
-            if let Err(e) = rfs::fsetxattr(fd, OsStr::from_bytes(key), value, XattrFlags::empty())
-            {
+            if let Err(e) = rfs::fsetxattr(fd, OsStr::from_bytes(key), value, XattrFlags::empty()) {
                 let _ = e;
                 self.notices
                     .add("skipped extended attributes the file system or user namespace refused");
@@ -524,8 +534,13 @@ impl Unpacker {
             AtFlags::SYMLINK_NOFOLLOW,
         )
         .map_err(|e| io_err(shown, e.into()))?;
-        rfs::utimensat(dir, name, &timestamps(meta.mtime), AtFlags::SYMLINK_NOFOLLOW)
-            .map_err(|e| io_err(shown, e.into()))
+        rfs::utimensat(
+            dir,
+            name,
+            &timestamps(meta.mtime),
+            AtFlags::SYMLINK_NOFOLLOW,
+        )
+        .map_err(|e| io_err(shown, e.into()))
     }
 
     fn apply_path(
@@ -594,16 +609,20 @@ fn timestamps(mtime: i64) -> Timestamps {
     }
 }
 
+/// A name that climbs above the layer root.
+#[derive(Debug, PartialEq, Eq)]
+pub struct ClimbsOut;
+
 /// Lexically cleans an entry name. Absolute names are taken relative to the layer root; a name
 /// that climbs above the root is an error; the root itself is `None`.
-pub fn clean_path(raw: &[u8]) -> Result<Option<PathBuf>, ()> {
+pub fn clean_path(raw: &[u8]) -> Result<Option<PathBuf>, ClimbsOut> {
     let mut parts: Vec<&[u8]> = Vec::new();
     for part in raw.split(|b| *b == b'/') {
         match part {
             b"" | b"." => {}
             b".." => {
                 if parts.pop().is_none() {
-                    return Err(());
+                    return Err(ClimbsOut);
                 }
             }
             other => parts.push(other),
@@ -633,8 +652,7 @@ pub fn remove_tree_at(dir: &impl AsFd, name: &OsStr) -> Result<(), Errno> {
     // Make sure we may list and delete what is inside, whatever mode the layer gave it.
     let _ = rfs::fchmod(&fd, Mode::from_raw_mode(0o700));
     let mut names = Vec::new();
-    let mut reader = rfs::Dir::read_from(&fd)?;
-    while let Some(entry) = reader.next() {
+    for entry in rfs::Dir::read_from(&fd)? {
         let entry = entry?;
         let n = entry.file_name().to_bytes();
         if n == b"." || n == b".." {
@@ -689,8 +707,8 @@ mod tests {
         assert_eq!(c("/tmp/x"), Ok(Some("tmp/x".into())));
         assert_eq!(c("a/../b"), Ok(Some("b".into())));
         assert_eq!(c("./"), Ok(None));
-        assert_eq!(c("../x"), Err(()));
-        assert_eq!(c("a/../../x"), Err(()));
+        assert_eq!(c("../x"), Err(ClimbsOut));
+        assert_eq!(c("a/../../x"), Err(ClimbsOut));
     }
 
     fn tar_with(build: impl FnOnce(&mut tar::Builder<Vec<u8>>)) -> Vec<u8> {

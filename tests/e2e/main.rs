@@ -1,0 +1,10 @@
+//! End-to-end tests: the built binary, run as unprivileged users, against real registries.
+//! Set up by contrib/test-env.sh (the README's test command runs it first).
+
+mod harness;
+
+mod auth;
+mod hostile;
+mod images;
+mod pull;
+mod store;
