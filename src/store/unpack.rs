@@ -286,9 +286,10 @@ impl Unpacker {
             |field: &str| UnpackError::Tar(format!("entry {shown:?} has a bad {field} field"));
         let mut meta = Meta {
             mode: header.mode().map_err(|_| bad("mode"))? & 0o7777,
-            uid: header.uid().map_err(|_| bad("uid"))?,
-            gid: header.gid().map_err(|_| bad("gid"))?,
-            mtime: header.mtime().map_err(|_| bad("mtime"))? as i64,
+            // Empty numeric fields mean 0, as Go's archive/tar reads them.
+            uid: header.uid().unwrap_or(0),
+            gid: header.gid().unwrap_or(0),
+            mtime: header.mtime().unwrap_or(0) as i64,
             xattrs: Vec::new(),
         };
         if let Some(pax) = entry
@@ -805,6 +806,7 @@ mod tests {
                 tar_with(|b| {
                     let mut h = tar::Header::new_gnu();
                     h.set_size(0);
+                    h.set_mode(0o644);
                     h.set_entry_type(tar::EntryType::Link);
                     h.as_old_mut().name[..2].copy_from_slice(b"hl");
                     h.as_old_mut().linkname[..12].copy_from_slice(b"../outside/y");
