@@ -145,6 +145,7 @@ pub fn main() -> i32 {
             return crate::engine::helpers::helper_main(cmd, rest);
         }
         Ok(false) => {}
+        Err(crate::runtime::RuntimeError::ParentGone) => return EXIT_ENGINE,
         Err(e) => {
             eprintln!("Error: {e}");
             return EXIT_ENGINE;

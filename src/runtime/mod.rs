@@ -8,6 +8,9 @@ pub enum RuntimeError {
     Userns(String),
     #[error("{0}")]
     Helper(String),
+    /// The process that started a helper died before the helper got going.
+    #[error("the parent process is gone")]
+    ParentGone,
     #[error(transparent)]
     Io(#[from] std::io::Error),
 }

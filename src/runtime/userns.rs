@@ -185,18 +185,27 @@ pub fn enter_if_helper() -> Result<bool, RuntimeError> {
         return Ok(false);
     }
     std::env::remove_var(SYNC_ENV);
+    let parent = rustix::process::getppid();
     // SAFETY: fd 3 was set up by `spawn` for this process alone and is owned here from now on.
     let mut sync = unsafe { UnixStream::from_raw_fd(SYNC_FD) };
     crate::sys::unshare_user_namespace()
         .map_err(|e| RuntimeError::Userns(format!("unshare(CLONE_NEWUSER) failed: {e}")))?;
     sync.write_all(b"U").map_err(RuntimeError::Io)?;
     let mut byte = [0u8; 1];
-    let n = sync.read(&mut byte).map_err(RuntimeError::Io)?;
+    // A failed read means the parent is gone: nobody is left to tell.
+    let n = sync.read(&mut byte).map_err(|_| RuntimeError::ParentGone)?;
     if n != 1 || byte[0] != b'M' {
-        return Err(RuntimeError::Userns("the id maps were not written".into()));
+        return Err(RuntimeError::ParentGone);
     }
     drop(sync);
     crate::sys::become_root().map_err(|e| RuntimeError::Userns(format!("setresuid(0): {e}")))?;
+    // A helper must not outlive the command that started it (a killed pull): set after the
+    // credentials change, which would clear it, then check the parent did not die meanwhile.
+    rustix::process::set_parent_process_death_signal(Some(rustix::process::Signal::KILL))
+        .map_err(|e| RuntimeError::Userns(format!("prctl(PR_SET_PDEATHSIG): {e}")))?;
+    if rustix::process::getppid() != parent {
+        return Err(RuntimeError::ParentGone);
+    }
     Ok(true)
 }
 

@@ -2,6 +2,7 @@
 
 use std::fs;
 use std::os::unix::fs::{FileTypeExt, MetadataExt};
+use std::os::unix::process::CommandExt;
 
 use crate::harness::{env, owner, Sandbox, User};
 
@@ -269,4 +270,48 @@ fn root_mode_works_too() {
     let nobody = &s.find_in_layers("data/nobody")[0];
     assert_eq!(owner(nobody), 65534);
     s.check("rmi $REG/layers", 0, "Deleted:");
+}
+
+#[test]
+fn progress_on_a_terminal() {
+    let s = Sandbox::user();
+    let e = env();
+    // script(1) gives skiff a pseudo-terminal as stdout.
+    let cmdline = format!(
+        "{} pull {}/debian:bookworm",
+        crate::harness::skiff_bin().display(),
+        e.registry
+    );
+    let base = s.command(&[]);
+    let cmd = std::process::Command::new("script")
+        .args(["-qec", &cmdline, "/dev/null"])
+        .env_clear()
+        .envs(
+            base.get_envs()
+                .filter_map(|(k, v)| Some((k.to_owned(), v?.to_owned()))),
+        )
+        .uid(s.user.uid)
+        .gid(s.user.gid)
+        .current_dir(&s.dir)
+        .output()
+        .unwrap();
+    let out = String::from_utf8_lossy(&cmd.stdout);
+    assert!(cmd.status.success(), "{out}");
+    assert!(out.contains("Downloading ["), "a progress bar: {out}");
+    assert!(out.contains("/s"), "a speed: {out}");
+    assert!(out.contains("\x1b["), "lines redrawn in place: {out}");
+    assert!(out.contains("Pull complete"), "{out}");
+}
+
+#[test]
+fn list_filters_by_time() {
+    let s = Sandbox::user();
+    s.check("pull $REG/busybox", 0, "");
+    s.check("pull $REG/debian:bookworm", 0, "");
+    let since = s.run("images --format '{{.Repository}}' --filter since=$REG/busybox");
+    let before = s.run("images --format '{{.Repository}}' --filter before=$REG/busybox");
+    // One of the two images was built before the other; each filter shows only the other one.
+    let both = format!("{}{}", since.ok().stdout, before.ok().stdout);
+    assert_eq!(both.lines().count(), 1, "{both}");
+    assert!(both.contains("debian"), "{both}");
 }

@@ -89,3 +89,40 @@ fn a_pull_killed_at_any_point_leaves_a_usable_store() {
     assert!(!s.find_in_layers("usr/bin/bash").is_empty());
     assert!(s.temp_entries().is_empty(), "{:?}", s.temp_entries());
 }
+
+#[test]
+fn a_full_disk_fails_cleanly() {
+    let mut s = Sandbox::user();
+    // A 3 MiB file system: busybox fits, debian (127 MB unpacked) does not.
+    let small = s.dir.join("small");
+    std::fs::create_dir(&small).unwrap();
+    let mounted = std::process::Command::new("mount")
+        .args(["-t", "tmpfs", "-o", "size=3m,mode=0700", "tmpfs"])
+        .arg(&small)
+        .status()
+        .unwrap();
+    assert!(
+        mounted.success(),
+        "mounting a small tmpfs (the tests run as root)"
+    );
+    struct Unmount(std::path::PathBuf);
+    impl Drop for Unmount {
+        fn drop(&mut self) {
+            let _ = std::process::Command::new("umount").arg(&self.0).status();
+        }
+    }
+    let _guard = Unmount(small.clone());
+    std::os::unix::fs::chown(&small, Some(s.user.uid), Some(s.user.gid)).unwrap();
+    s.global = vec!["--root".into(), small.join("store").display().to_string()];
+    s.check("pull $REG/busybox", 0, "Pull complete");
+    let out = s.check("pull $REG/debian:bookworm", 125, "No space left on device");
+    assert!(!out.stderr.contains("panicked"), "{out:?}");
+    let tmp: Vec<_> = std::fs::read_dir(small.join("store/tmp"))
+        .unwrap()
+        .flatten()
+        .collect();
+    assert!(tmp.is_empty(), "{tmp:?}");
+    let listed = s.run("images --format '{{.Repository}}:{{.Tag}}'");
+    assert_eq!(listed.stdout.trim(), "127.0.0.1:5790/busybox:latest");
+    s.check("inspect -f '{{.Os}}' $REG/busybox", 0, "linux");
+}
