@@ -6,6 +6,7 @@ pub mod config;
 pub mod engine;
 pub mod error;
 pub mod image;
+pub mod log;
 pub mod runtime;
 pub mod store;
 pub mod sys;

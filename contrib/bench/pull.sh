@@ -8,7 +8,8 @@
 #
 # Environment:
 #   BENCH_RUNS    timed runs per engine and image (default 5)
-#   BENCH_WARMUP  untimed runs first, to warm the page cache (default 1)
+#   BENCH_WARMUP  untimed runs first, for first-use setup (default 1)
+#   BENCH_DROP_CACHES  1 (default): drop the page cache before each run; 0: keep it
 #   BENCH_IMAGES  images to pull (default: busybox:latest debian:bookworm)
 #   SKIFF_BIN     skiff binary (default: target/release/skiff, built if missing)
 set -euo pipefail
@@ -19,6 +20,7 @@ REPO=$(cd "$SCRIPT_DIR/../.." && pwd)
 REGISTRY=127.0.0.1:5790
 RUNS=${BENCH_RUNS:-5}
 WARMUP=${BENCH_WARMUP:-1}
+DROP_CACHES=${BENCH_DROP_CACHES:-1}
 read -r -a IMAGES <<<"${BENCH_IMAGES:-busybox:latest debian:bookworm}"
 SKIFF_BIN=${SKIFF_BIN:-$REPO/target/release/skiff}
 
@@ -36,6 +38,7 @@ die() { log "ERROR: $*"; exit 1; }
 [ "$(id -u)" = 0 ] || die "must run as root"
 [[ $RUNS =~ ^[1-9][0-9]*$ ]] || die "BENCH_RUNS must be a positive integer"
 [[ $WARMUP =~ ^[0-9]+$ ]] || die "BENCH_WARMUP must be a non-negative integer"
+[[ $DROP_CACHES =~ ^[01]$ ]] || die "BENCH_DROP_CACHES must be 0 or 1"
 
 mkdir -p "$STATE" "$LOGS"
 chmod 0755 "$STATE"
@@ -196,10 +199,25 @@ empty_store() {
   sync   # do not let the previous run's writeback land in this run
 }
 
+# settle ENGINE: same starting point for every run. On this VM, writing
+# files gets slower the more page cache there is (even a plain 'tar xzf' of
+# the debian layer goes 1 s -> 2 s -> 3.6 s run after run, and back to 0.8 s
+# after a drop), so without a drop the medians mostly measure run order.
+settle() {
+  [ "$DROP_CACHES" = 1 ] || return 0
+  echo 1 >/proc/sys/vm/drop_caches
+  # Page the engine's binary back in: we time the pull, not a cold exec.
+  case $1 in
+    skiff) skiff version ;;
+    podman) podman --version ;;
+  esac >/dev/null 2>&1
+}
+
 # pull_once ENGINE REF: prints the pull's wall time in ms; fails loudly.
 pull_once() {
   local engine=$1 ref=$2 t0 t1 log=$LOGS/$1-pull.log
   empty_store "$engine"
+  settle "$engine"
   t0=$(now_ns)
   case $engine in
     skiff) skiff pull -q "$ref" >"$log" 2>&1 ;;
@@ -230,7 +248,8 @@ echo "load:    $(cut -d' ' -f1-3 /proc/loadavg) (1/5/15 min) at start"
 echo "skiff:   $skiff_version"
 echo "podman:  $podman_version"
 [ "$HAVE_PODMAN" = 1 ] && echo "         (rootless, $(graph_driver) storage, runc)"
-echo "runs:    $RUNS timed + $WARMUP warm-up per engine and image; pull into an empty store"
+echo "runs:    $RUNS timed + $WARMUP warm-up per engine and image; pull into an empty store;" \
+  "page cache $([ "$DROP_CACHES" = 1 ] && echo "dropped" || echo "kept") before each run"
 echo
 
 engines=(skiff)

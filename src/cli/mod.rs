@@ -136,25 +136,30 @@ const LATER: &[&str] = &[
 pub fn main() -> i32 {
     // A helper started inside a user namespace must unshare before anything else happens.
     match crate::runtime::userns::enter_if_helper() {
-        Ok(true) => {
+        Ok(entered) => {
+            // Hidden helper commands also run directly (as root, or to debug one by hand).
             let args: Vec<String> = std::env::args().skip(1).collect();
             let (cmd, rest) = args
                 .split_first()
                 .map(|(c, r)| (c.as_str(), r))
                 .unwrap_or(("", &[]));
-            return crate::engine::helpers::helper_main(cmd, rest);
+            if entered || cmd.starts_with("__") {
+                return crate::engine::helpers::helper_main(cmd, rest);
+            }
         }
-        Ok(false) => {}
         Err(crate::runtime::RuntimeError::ParentGone) => return EXIT_ENGINE,
         Err(e) => {
             eprintln!("Error: {e}");
             return EXIT_ENGINE;
         }
     }
+    crate::log::init(false);
     let cli = match Cli::try_parse() {
         Ok(c) => c,
         Err(e) => return clap_exit(e),
     };
+    crate::log::init(cli.log_level.eq_ignore_ascii_case("debug"));
+    crate::debug!("parsed the command line");
     match run(cli) {
         Ok(code) => code,
         Err(e) => {

@@ -174,8 +174,7 @@ fn unpack_main(args: &[String]) -> i32 {
     let reply = match args {
         [dest, uids, gids] => match (uids.parse(), gids.parse()) {
             (Ok(uids), Ok(gids)) => {
-                let stdin = io::stdin().lock();
-                match unpack::unpack_layer(stdin, Path::new(dest), IdLimits { uids, gids }) {
+                match unpack::unpack_layer(io::stdin(), Path::new(dest), IdLimits { uids, gids }) {
                     Ok(u) => Reply::Ok(u),
                     // Exiting closes the pipe: the sender stops at once and reads this verdict.
                     Err(e) => Reply::Error(e.to_string()),

@@ -74,6 +74,7 @@ impl Engine {
         progress: Progress<'_>,
     ) -> Result<Vec<Pulled>, Error> {
         let candidates = self.candidates(name)?;
+        crate::debug!("candidates: {candidates:?}");
         // What an earlier, killed pull left half-done goes first; failing that is no reason to stop.
         let _ = self.remove_trees(&self.store.orphaned_temps());
         if opts.all_tags {
@@ -199,7 +200,13 @@ impl Engine {
             .unwrap_or_else(|| "latest".into());
         let mut last_err = None;
         for session in &sessions {
-            match session.manifest(&wanted) {
+            let fetched = session.manifest(&wanted);
+            crate::debug!(
+                "manifest {wanted} from {}: {}",
+                session.target().host,
+                fetched.is_ok()
+            );
+            match fetched {
                 Ok(top) => return self.pull_from(session, reference, top, opts, progress),
                 Err(e) => last_err = Some(e),
             }
@@ -251,6 +258,11 @@ impl Engine {
         let config_bytes = session.small_blob(&image.config.digest, image.config.size)?;
         let config = ImageConfig::parse(&config_bytes)?;
         check_layers(&image, &config)?;
+        crate::debug!(
+            "config {} with {} layers",
+            image.config.digest,
+            image.layers.len()
+        );
         if explicit_platform
             && !platform.matches(&config.os, &config.architecture, config.variant.as_deref())
         {
@@ -274,6 +286,7 @@ impl Engine {
         let missing = self.missing_layers(&image, &config, progress);
         let downloaded = !missing.is_empty();
         self.fetch_layers(session, &missing, progress)?;
+        crate::debug!("{} layers fetched", missing.len());
 
         for (digest, bytes) in &blobs_to_keep {
             self.store.put_blob(digest, bytes)?;
@@ -317,6 +330,7 @@ impl Engine {
             tagged: Some(chrono::Utc::now().to_rfc3339()),
         };
         let changed = self.add_image(record)?;
+        crate::debug!("image record written");
         Ok(Pulled {
             reference: reference.clone(),
             image_id,
@@ -468,6 +482,7 @@ impl Engine {
         progress: Progress<'_>,
     ) -> Result<crate::store::unpack::Unpacked, Error> {
         let mut sink = self.layer_sink(&staging.join("diff"))?;
+        crate::debug!("unpacker for {} ready", desc.digest);
         let mut blob = self.store.blob_writer()?;
         let total = desc.size;
         let mut last_report = 0u64;
@@ -501,7 +516,9 @@ impl Engine {
                 return Err(e.into());
             }
         }
+        crate::debug!("downloaded {}", desc.digest);
         let unpacked = sink.finish()?;
+        crate::debug!("unpacked {}", desc.digest);
         if unpacked.diff_id != diff_id {
             return Err(RegistryError::DigestMismatch {
                 what: format!("uncompressed layer {}", desc.digest),
