@@ -106,7 +106,10 @@ as() {
   local user=$1 uid home
   shift
   uid=$(id -u "$user") home=$(getent passwd "$user" | cut -d: -f6)
-  runuser -u "$user" -- env -i PATH=/usr/local/bin:/usr/bin:/bin LC_ALL=C.UTF-8 \
+  # setpriv, not runuser: no PAM session, so the wrapper adds ~1 ms instead of ~15 ms to both
+  # engines' times and the ratio measures the engines.
+  setpriv --reuid="$user" --regid="$user" --init-groups \
+    env -i PATH=/usr/local/bin:/usr/bin:/bin LC_ALL=C.UTF-8 \
     HOME="$home" USER="$user" XDG_RUNTIME_DIR="/run/user/$uid" "$@"
 }
 

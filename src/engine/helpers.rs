@@ -4,7 +4,7 @@
 
 use std::io::{self, Read, Write};
 use std::path::{Path, PathBuf};
-use std::process::{Child, ChildStdin, Command, Stdio};
+use std::process::{ChildStdin, Command, Stdio};
 
 use serde::{Deserialize, Serialize};
 
@@ -16,6 +16,8 @@ use crate::Error;
 
 pub const UNPACK_CMD: &str = "__unpack";
 pub const RMTREE_CMD: &str = "__rmtree";
+/// Set for helpers when the command runs with debug logging.
+const DEBUG_ENV: &str = "_SKIFF_DEBUG";
 
 /// Where a layer's compressed bytes go to be unpacked, and how to learn the result.
 pub struct LayerSink {
@@ -24,7 +26,7 @@ pub struct LayerSink {
 }
 
 enum Done {
-    Helper(Child),
+    Helper(userns::Helper),
     Thread(std::thread::JoinHandle<Result<Unpacked, unpack::UnpackError>>),
 }
 
@@ -51,12 +53,12 @@ impl LayerSink {
                 .join()
                 .map_err(|_| Error::Other("the unpacking thread panicked".into()))?
                 .map_err(Error::from),
-            Done::Helper(mut child) => {
+            Done::Helper(mut helper) => {
                 let mut out = String::new();
-                if let Some(mut stdout) = child.stdout.take() {
+                if let Some(mut stdout) = helper.child.stdout.take() {
                     let _ = stdout.read_to_string(&mut out);
                 }
-                let status = child.wait().map_err(RuntimeError::Io)?;
+                let status = helper.child.wait().map_err(RuntimeError::Io)?;
                 match serde_json::from_str::<Reply>(out.trim()) {
                     Ok(Reply::Ok(u)) => Ok(u),
                     Ok(Reply::Error(e)) => Err(Error::Other(e)),
@@ -73,9 +75,9 @@ impl LayerSink {
     pub fn abort(mut self) {
         drop(self.writer.take());
         match self.done {
-            Done::Helper(mut child) => {
-                let _ = child.kill();
-                let _ = child.wait();
+            Done::Helper(mut helper) => {
+                let _ = helper.child.kill();
+                let _ = helper.child.wait();
             }
             Done::Thread(handle) => {
                 let _ = handle.join();
@@ -103,6 +105,9 @@ impl Engine {
             gids: UserNs::contiguous(&ns.gid_map),
         };
         let mut cmd = Command::new("/proc/self/exe");
+        if crate::log::enabled() {
+            cmd.env(DEBUG_ENV, "1");
+        }
         cmd.arg(UNPACK_CMD)
             .arg(dest)
             .arg(limits.uids.to_string())
@@ -110,11 +115,11 @@ impl Engine {
             .stdin(Stdio::piped())
             .stdout(Stdio::piped())
             .stderr(Stdio::inherit());
-        let mut child = userns::spawn(cmd, &ns)?;
-        let stdin: ChildStdin = child.stdin.take().expect("piped stdin");
+        let mut helper = userns::spawn(cmd, &ns)?;
+        let stdin: ChildStdin = helper.child.stdin.take().expect("piped stdin");
         Ok(LayerSink {
             writer: Some(Box::new(io::BufWriter::with_capacity(256 * 1024, stdin))),
-            done: Done::Helper(child),
+            done: Done::Helper(helper),
         })
     }
 
@@ -138,8 +143,9 @@ impl Engine {
             .stdin(Stdio::null())
             .stdout(Stdio::piped())
             .stderr(Stdio::inherit());
-        let child = userns::spawn(cmd, &ns)?;
-        let out = child.wait_with_output().map_err(RuntimeError::Io)?;
+        let helper = userns::spawn(cmd, &ns)?;
+        let out = helper.child.wait_with_output().map_err(RuntimeError::Io)?;
+        drop(helper.lifeline);
         if out.status.success() {
             Ok(())
         } else {
@@ -154,6 +160,8 @@ impl Engine {
 
 /// Entry point of the hidden helper commands; runs inside the user namespace already.
 pub fn helper_main(cmd: &str, args: &[String]) -> i32 {
+    crate::log::init(std::env::var_os(DEBUG_ENV).is_some());
+    crate::debug!("helper {cmd} started");
     match cmd {
         UNPACK_CMD => unpack_main(args),
         RMTREE_CMD => {

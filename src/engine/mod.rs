@@ -51,6 +51,8 @@ pub struct Engine {
     pub store: Store,
     pub user: User,
     registries: std::sync::OnceLock<Registries>,
+    /// An unpacker started ahead of need by `pull`.
+    spare: pull::SpareUnpacker,
 }
 
 impl Engine {
@@ -70,6 +72,7 @@ impl Engine {
             store,
             user,
             registries: std::sync::OnceLock::new(),
+            spare: pull::SpareUnpacker::default(),
         })
     }
 

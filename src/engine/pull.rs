@@ -5,8 +5,9 @@
 use std::collections::HashSet;
 use std::io::{self, Write};
 use std::sync::atomic::{AtomicUsize, Ordering};
-use std::sync::Mutex;
+use std::sync::{Condvar, Mutex};
 
+use super::helpers::LayerSink;
 use super::Engine;
 use crate::config::Credentials;
 use crate::image::manifest::{self, Descriptor, ImageConfig, ImageManifest, Manifest};
@@ -68,6 +69,27 @@ type Progress<'a> = &'a (dyn Fn(PullEvent) + Sync);
 impl Engine {
     /// Pulls `name` (or, with `all_tags`, every tag of its repository).
     pub fn pull(
+        &self,
+        name: &str,
+        opts: &PullOptions,
+        progress: Progress<'_>,
+    ) -> Result<Vec<Pulled>, Error> {
+        std::thread::scope(|scope| {
+            if self.user.rootless() {
+                // Start an unpacker in the user namespace while the manifest is fetched: it
+                // costs a few milliseconds (fork, exec, newuidmap) that need not wait.
+                self.spare.start();
+                scope.spawn(|| self.spare.finish(self.prepare_unpacker()));
+            }
+            let result = self.pull_names(name, opts, progress);
+            if let Some(Ok(unused)) = self.spare.take() {
+                unused.discard(self);
+            }
+            result
+        })
+    }
+
+    fn pull_names(
         &self,
         name: &str,
         opts: &PullOptions,
@@ -444,8 +466,12 @@ impl Engine {
             });
             return Ok(Vec::new());
         }
-        let staging = self.store.layer_staging()?;
-        let result = self.stream_layer(session, desc, diff_id, &staging, &id, progress);
+        let prepared = match self.spare.take() {
+            Some(ready) => ready?,
+            None => self.prepare_unpacker()?,
+        };
+        let staging = prepared.staging.clone();
+        let result = self.stream_layer(session, desc, diff_id, prepared, &id, progress);
         let unpacked = match result {
             Ok(u) => u,
             Err(e) => {
@@ -477,11 +503,11 @@ impl Engine {
         session: &Session,
         desc: &Descriptor,
         diff_id: &str,
-        staging: &std::path::Path,
+        prepared: Prepared,
         id: &str,
         progress: Progress<'_>,
     ) -> Result<crate::store::unpack::Unpacked, Error> {
-        let mut sink = self.layer_sink(&staging.join("diff"))?;
+        let mut sink = prepared.sink;
         crate::debug!("unpacker for {} ready", desc.digest);
         let mut blob = self.store.blob_writer()?;
         let total = desc.size;
@@ -609,6 +635,70 @@ fn platforms_of(entries: &[Descriptor]) -> String {
 pub fn short_id(digest: &str) -> String {
     let hex = digest.split_once(':').map(|(_, h)| h).unwrap_or(digest);
     hex.chars().take(12).collect()
+}
+
+/// A staging directory with an unpacker already running for it.
+pub struct Prepared {
+    staging: std::path::PathBuf,
+    sink: LayerSink,
+}
+
+impl Prepared {
+    /// Stops an unpacker nobody needed and removes its (empty) staging directory.
+    fn discard(self, engine: &Engine) {
+        self.sink.abort();
+        let _ = engine.remove_trees(&[self.staging]);
+    }
+}
+
+/// The unpacker started ahead of need; `take` waits for it if it is still starting.
+#[derive(Default)]
+pub struct SpareUnpacker {
+    state: Mutex<Spare>,
+    ready: Condvar,
+}
+
+#[derive(Default)]
+enum Spare {
+    #[default]
+    None,
+    Starting,
+    Ready(Result<Prepared, Error>),
+}
+
+impl SpareUnpacker {
+    fn start(&self) {
+        *self.state.lock().expect("spare lock") = Spare::Starting;
+    }
+
+    fn finish(&self, result: Result<Prepared, Error>) {
+        *self.state.lock().expect("spare lock") = Spare::Ready(result);
+        self.ready.notify_all();
+    }
+
+    fn take(&self) -> Option<Result<Prepared, Error>> {
+        let mut state = self.state.lock().expect("spare lock");
+        while matches!(*state, Spare::Starting) {
+            state = self.ready.wait(state).expect("spare lock");
+        }
+        match std::mem::take(&mut *state) {
+            Spare::Ready(r) => Some(r),
+            _ => None,
+        }
+    }
+}
+
+impl Engine {
+    fn prepare_unpacker(&self) -> Result<Prepared, Error> {
+        let staging = self.store.layer_staging()?;
+        match self.layer_sink(&staging.join("diff")) {
+            Ok(sink) => Ok(Prepared { staging, sink }),
+            Err(e) => {
+                let _ = std::fs::remove_dir_all(&staging);
+                Err(e)
+            }
+        }
+    }
 }
 
 /// Writes every byte to both writers.

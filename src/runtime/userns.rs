@@ -87,8 +87,16 @@ impl UserNs {
     }
 }
 
+/// A helper process inside its user namespace. The helper watches `lifeline`: when this process
+/// dies (a killed pull) the socket closes and the helper exits at once, so it never works on in a
+/// staging directory that a later command is cleaning up. Keep it until the child is reaped.
+pub struct Helper {
+    pub child: Child,
+    pub lifeline: UnixStream,
+}
+
 /// Starts `cmd` (a skiff helper) and returns once it is inside a new user namespace with `ns`'s maps.
-pub fn spawn(mut cmd: Command, ns: &UserNs) -> Result<Child, RuntimeError> {
+pub fn spawn(mut cmd: Command, ns: &UserNs) -> Result<Helper, RuntimeError> {
     let (mut ours, theirs) = UnixStream::pair().map_err(RuntimeError::Io)?;
     let theirs_fd = theirs.as_raw_fd();
     cmd.env(SYNC_ENV, SYNC_FD.to_string());
@@ -125,13 +133,20 @@ pub fn spawn(mut cmd: Command, ns: &UserNs) -> Result<Child, RuntimeError> {
         return Err(e);
     }
     ours.write_all(b"M").map_err(RuntimeError::Io)?;
-    Ok(child)
+    Ok(Helper {
+        child,
+        lifeline: ours,
+    })
 }
 
 fn write_maps(pid: u32, ns: &UserNs) -> Result<(), RuntimeError> {
     if ns.needs_helpers {
-        run_map_tool("newuidmap", pid, &ns.uid_map)?;
-        run_map_tool("newgidmap", pid, &ns.gid_map)
+        // Both at once: each is a setuid program that takes a few milliseconds to start.
+        let uid_tool = start_map_tool("newuidmap", pid, &ns.uid_map)?;
+        let gid_tool = start_map_tool("newgidmap", pid, &ns.gid_map);
+        let uid_result = finish_map_tool("newuidmap", uid_tool);
+        finish_map_tool("newgidmap", gid_tool?)?;
+        uid_result
     } else {
         // Our own id alone needs no helper, but setgroups must be denied before gid_map is written.
         let write = |file: &str, text: String| {
@@ -150,23 +165,28 @@ fn map_text(map: &[IdMapping]) -> String {
         .collect()
 }
 
-fn run_map_tool(tool: &str, pid: u32, map: &[IdMapping]) -> Result<(), RuntimeError> {
+fn start_map_tool(tool: &str, pid: u32, map: &[IdMapping]) -> Result<Child, RuntimeError> {
     let mut cmd = Command::new(tool);
     cmd.arg(pid.to_string());
     for m in map {
         cmd.args([m.container, m.host, m.size].map(|n| n.to_string()));
     }
-    let out = cmd
-        .stdin(Stdio::null())
+    cmd.stdin(Stdio::null())
         .stdout(Stdio::null())
         .stderr(Stdio::piped())
-        .output()
+        .spawn()
         .map_err(|e| match e.kind() {
             io::ErrorKind::NotFound => RuntimeError::Userns(format!(
                 "{tool} is not installed: install the uidmap package (apt-get install uidmap)"
             )),
             _ => RuntimeError::Userns(format!("running {tool}: {e}")),
-        })?;
+        })
+}
+
+fn finish_map_tool(tool: &str, child: Child) -> Result<(), RuntimeError> {
+    let out = child
+        .wait_with_output()
+        .map_err(|e| RuntimeError::Userns(format!("running {tool}: {e}")))?;
     if !out.status.success() {
         let why = String::from_utf8_lossy(&out.stderr)
             .trim()
@@ -185,7 +205,6 @@ pub fn enter_if_helper() -> Result<bool, RuntimeError> {
         return Ok(false);
     }
     std::env::remove_var(SYNC_ENV);
-    let parent = rustix::process::getppid();
     // SAFETY: fd 3 was set up by `spawn` for this process alone and is owned here from now on.
     let mut sync = unsafe { UnixStream::from_raw_fd(SYNC_FD) };
     crate::sys::unshare_user_namespace()
@@ -197,15 +216,13 @@ pub fn enter_if_helper() -> Result<bool, RuntimeError> {
     if n != 1 || byte[0] != b'M' {
         return Err(RuntimeError::ParentGone);
     }
-    drop(sync);
     crate::sys::become_root().map_err(|e| RuntimeError::Userns(format!("setresuid(0): {e}")))?;
-    // A helper must not outlive the command that started it (a killed pull): set after the
-    // credentials change, which would clear it, then check the parent did not die meanwhile.
-    rustix::process::set_parent_process_death_signal(Some(rustix::process::Signal::KILL))
-        .map_err(|e| RuntimeError::Userns(format!("prctl(PR_SET_PDEATHSIG): {e}")))?;
-    if rustix::process::getppid() != parent {
-        return Err(RuntimeError::ParentGone);
-    }
+    // The parent never writes again: end of file means it is gone.
+    std::thread::spawn(move || {
+        let mut byte = [0u8; 1];
+        let _ = sync.read(&mut byte);
+        std::process::exit(125);
+    });
     Ok(true)
 }
 

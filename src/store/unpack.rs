@@ -13,7 +13,7 @@
 use std::collections::{HashMap, HashSet};
 use std::ffi::OsStr;
 use std::fs::File;
-use std::io::{self, BufReader, Read};
+use std::io::{self, BufReader, Read, Write};
 use std::os::fd::{AsFd, OwnedFd};
 use std::os::unix::ffi::OsStrExt;
 use std::path::{Path, PathBuf};
@@ -107,6 +107,7 @@ pub fn unpack_layer(
             chunk: Vec::new(),
             pos: 0,
         };
+        crate::debug!("unpacking");
         let result = state.entries(&mut reader).and_then(|()| {
             // Trailing zero blocks and padding belong to the diff id too.
             io::copy(&mut reader, &mut io::sink())
@@ -120,6 +121,7 @@ pub fn unpack_layer(
             .expect("the decompressing thread does not panic");
         result?;
         let digest = digest.map_err(UnpackError::Read)?;
+        crate::debug!("unpacked all entries");
         state.finish_dirs();
         Ok(Unpacked {
             diff_id: format!("sha256:{digest}"),
@@ -172,6 +174,23 @@ fn decompress(input: impl Read, tx: mpsc::SyncSender<io::Result<Vec<u8>>>) -> io
         }
     }
     Ok(hex::encode(hasher.finalize()))
+}
+
+/// `io::copy` with a large buffer: a layer's big files then take a few hundred writes, not tens
+/// of thousands.
+fn copy_large(from: &mut impl Read, to: &mut impl Write) -> io::Result<u64> {
+    let mut buf = vec![0u8; CHUNK];
+    let mut total = 0u64;
+    loop {
+        let n = match from.read(&mut buf) {
+            Ok(0) => return Ok(total),
+            Ok(n) => n,
+            Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
+            Err(e) => return Err(e),
+        };
+        to.write_all(&buf[..n])?;
+        total += n as u64;
+    }
 }
 
 /// The receiving end of `decompress`, as a `Read`.
@@ -321,9 +340,9 @@ impl Unpacker {
                 };
                 let fd = self
                     .create_or_replace(&dir, name, &shown, create)
-                    .map_err(|e| io_err(&shown, e.into()))?;
+                    .map_err(|e| io_err(&shown, e))?;
                 let mut file = File::from(fd);
-                let copied = io::copy(entry, &mut file).map_err(|e| io_err(&shown, e))?;
+                let copied = copy_large(entry, &mut file).map_err(|e| io_err(&shown, e))?;
                 if copied != size {
                     return Err(UnpackError::Tar(format!("entry {shown:?} is truncated")));
                 }
@@ -338,7 +357,7 @@ impl Unpacker {
                 // Stored as it is: absolute targets are normal in images. It is never followed here.
                 let create = || rfs::symlinkat(OsStr::from_bytes(&target), &*dir, name);
                 self.create_or_replace(&dir, name, &shown, create)
-                    .map_err(|e| io_err(&shown, e.into()))?;
+                    .map_err(|e| io_err(&shown, e))?;
                 self.apply_symlink(&dir, name, &meta, &shown)
             }
             tar::EntryType::Link => {
@@ -830,7 +849,6 @@ pub fn remove_tree(path: &Path) -> io::Result<()> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use std::io::Write;
 
     #[test]
     fn clean_paths() {
