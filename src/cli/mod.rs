@@ -2,6 +2,7 @@
 //! mapping of errors to one line on stderr and Docker's exit codes.
 
 pub mod format;
+mod generate;
 pub mod human;
 mod images;
 mod login;
@@ -143,6 +144,9 @@ pub fn main() -> i32 {
                 .split_first()
                 .map(|(c, r)| (c.as_str(), r))
                 .unwrap_or(("", &[]));
+            if cmd == "__generate" {
+                return generate::main(rest);
+            }
             if entered || cmd.starts_with("__") {
                 return crate::engine::helpers::helper_main(cmd, rest);
             }

@@ -38,11 +38,11 @@ impl Engine {
             endpoint.host.clone()
         };
         let session = Session::new(
-            registry::agent(),
+            registry::agents(),
             Target {
                 host: api_host,
                 repository: String::new(),
-                plain_http: endpoint.insecure,
+                insecure: endpoint.insecure,
             },
             Some(creds.clone()),
         );

@@ -165,7 +165,7 @@ impl Engine {
             Some(c) => Some(c.clone()),
             None => self.credentials(&reference.registry, &reference.repository)?,
         };
-        let agent = registry::agent();
+        let agent = registry::agents();
         Ok(endpoint
             .pull_sources(reference.digest.is_some())
             .into_iter()
@@ -180,7 +180,7 @@ impl Engine {
                     Target {
                         host,
                         repository: source.repository.clone(),
-                        plain_http: source.insecure,
+                        insecure: source.insecure,
                     },
                     creds.clone(),
                 )

@@ -4,3 +4,4 @@ pub mod manifest;
 pub mod platform;
 pub mod reference;
 pub mod registry;
+mod tls;

@@ -81,8 +81,33 @@ pub struct Target {
     /// `host[:port]` as the API is reached.
     pub host: String,
     pub repository: String,
-    /// Plain HTTP (loopback, or marked insecure).
-    pub plain_http: bool,
+    /// May use plain HTTP or unverified TLS (loopback, or marked insecure).
+    pub insecure: bool,
+}
+
+/// How a session reaches its registry.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Scheme {
+    Https,
+    /// HTTPS without checking the certificate: insecure registries only.
+    HttpsUnverified,
+    Http,
+}
+
+impl Scheme {
+    fn prefix(self) -> &'static str {
+        match self {
+            Scheme::Https | Scheme::HttpsUnverified => "https",
+            Scheme::Http => "http",
+        }
+    }
+}
+
+/// The HTTP clients a session may use; connections are pooled per agent.
+#[derive(Clone)]
+pub struct Agents {
+    verified: ureq::Agent,
+    unverified: ureq::Agent,
 }
 
 #[derive(Debug, Clone)]
@@ -94,28 +119,38 @@ enum Auth {
 
 /// One repository on one registry, with the auth it has negotiated so far.
 pub struct Session {
-    agent: ureq::Agent,
+    agents: Agents,
     target: Target,
+    /// Settled by the first request that gets an answer (insecure registries try two).
+    scheme: Mutex<Option<Scheme>>,
     creds: Option<Credentials>,
     /// `pull` or `pull,push`.
     actions: &'static str,
     auth: Mutex<Auth>,
 }
 
-pub fn agent() -> ureq::Agent {
-    ureq::AgentBuilder::new()
-        .timeout_connect(Duration::from_secs(15))
-        .timeout_read(Duration::from_secs(60))
-        .redirects(8)
-        .user_agent(concat!("skiff/", env!("CARGO_PKG_VERSION")))
-        .build()
+pub fn agents() -> Agents {
+    let builder = || {
+        ureq::AgentBuilder::new()
+            .timeout_connect(Duration::from_secs(15))
+            .timeout_read(Duration::from_secs(60))
+            .redirects(8)
+            .user_agent(concat!("skiff/", env!("CARGO_PKG_VERSION")))
+    };
+    Agents {
+        verified: builder().build(),
+        unverified: builder()
+            .tls_config(super::tls::unverified_config())
+            .build(),
+    }
 }
 
 impl Session {
-    pub fn new(agent: ureq::Agent, target: Target, creds: Option<Credentials>) -> Session {
+    pub fn new(agents: Agents, target: Target, creds: Option<Credentials>) -> Session {
         Session {
-            agent,
+            agents,
             target,
+            scheme: Mutex::new(None),
             creds,
             actions: "pull",
             auth: Mutex::new(Auth::None),
@@ -126,13 +161,23 @@ impl Session {
         &self.target
     }
 
-    fn base(&self) -> String {
-        let scheme = if self.target.plain_http {
-            "http"
+    /// The schemes to try, best first. Docker tries HTTP first on loopback (where registries
+    /// usually speak it) and HTTPS first elsewhere, falling back to the other when insecure.
+    fn schemes(&self) -> Vec<Scheme> {
+        if let Some(s) = *self.scheme.lock().expect("scheme lock") {
+            return vec![s];
+        }
+        if !self.target.insecure {
+            vec![Scheme::Https]
+        } else if crate::config::is_loopback_host(&self.target.host) {
+            vec![Scheme::Http, Scheme::HttpsUnverified]
         } else {
-            "https"
-        };
-        format!("{scheme}://{}", self.target.host)
+            vec![Scheme::HttpsUnverified, Scheme::Http]
+        }
+    }
+
+    fn base(&self) -> String {
+        format!("{}://{}", self.schemes()[0].prefix(), self.target.host)
     }
 
     /// Fetches a manifest by tag or digest and checks its digest.
@@ -314,10 +359,47 @@ impl Session {
         headers: &[(&str, &str)],
         what: &str,
     ) -> Result<ureq::Response, RegistryError> {
+        let schemes = self.schemes();
+        let mut result = self.get_with(schemes[0], url, headers, what);
+        if let (Some(&other), Err(e)) = (schemes.get(1), &result) {
+            // The other scheme, when this one got no answer or an answer meant for the other
+            // (a server speaking TLS answers plain HTTP with 400).
+            let wrong_scheme = matches!(e, RegistryError::Unreachable { .. })
+                || matches!(e, RegistryError::Status { status: 400, .. });
+            if wrong_scheme {
+                let rest = url.split_once("://").map(|(_, r)| r).unwrap_or(url);
+                let url = format!("{}://{rest}", other.prefix());
+                let second = self.get_with(other, &url, headers, what);
+                if second.is_ok() {
+                    result = second;
+                    *self.scheme.lock().expect("scheme lock") = Some(other);
+                }
+            }
+        }
+        if result.is_ok() {
+            self.scheme
+                .lock()
+                .expect("scheme lock")
+                .get_or_insert(schemes[0]);
+        }
+        result
+    }
+
+    fn get_with(
+        &self,
+        scheme: Scheme,
+        url: &str,
+        headers: &[(&str, &str)],
+        what: &str,
+    ) -> Result<ureq::Response, RegistryError> {
+        let agent = match scheme {
+            Scheme::HttpsUnverified => &self.agents.unverified,
+            _ => &self.agents.verified,
+        };
         let mut challenged = false;
         loop {
             let auth = self.auth.lock().expect("auth lock").clone();
-            let mut req = self.agent.get(url);
+            let mut req = agent.get(url);
             for (k, v) in headers {
                 req = req.set(k, v);
             }
@@ -369,7 +451,11 @@ impl Session {
             host: self.target.host.clone(),
             why: "Bearer challenge without a realm".into(),
         })?;
-        let mut req = self.agent.get(&realm);
+        let agent = match *self.scheme.lock().expect("scheme lock") {
+            Some(Scheme::HttpsUnverified) => &self.agents.unverified,
+            _ => &self.agents.verified,
+        };
+        let mut req = agent.get(&realm);
         if let Some(service) = param("service") {
             req = req.query("service", &service);
         }

@@ -209,7 +209,7 @@ pub fn enter_if_helper() -> Result<bool, RuntimeError> {
     let mut sync = unsafe { UnixStream::from_raw_fd(SYNC_FD) };
     crate::sys::unshare_user_namespace()
         .map_err(|e| RuntimeError::Userns(format!("unshare(CLONE_NEWUSER) failed: {e}")))?;
-    sync.write_all(b"U").map_err(RuntimeError::Io)?;
+    sync.write_all(b"U").map_err(|_| RuntimeError::ParentGone)?;
     let mut byte = [0u8; 1];
     // A failed read means the parent is gone: nobody is left to tell.
     let n = sync.read(&mut byte).map_err(|_| RuntimeError::ParentGone)?;
