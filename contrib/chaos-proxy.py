@@ -368,3 +368,4 @@ def main():
 
 if __name__ == "__main__":
     main()
+# tmp

@@ -1,7 +1,8 @@
 #!/bin/bash
 # Sets up everything skiff's integration tests need on a Debian 12 host:
 # packages, test users, three local registries (open / Basic / Bearer token),
-# a token server and a set of fixture images (good, odd and hostile).
+# a token server, a misbehaving proxy in front of the open registry
+# (contrib/chaos-proxy.py) and a set of fixture images (good, odd and hostile).
 #
 # Run as root, no stdin needed. Idempotent: a second run only checks that
 # everything is still there (a few seconds). Stop the daemons with
@@ -15,6 +16,8 @@ PY=/usr/bin/python3          # Debian's python: has python3-jwt; a pyenv/venv py
 REGISTRY_BIN=/usr/bin/docker-registry
 
 OPEN_PORT=5790 BASIC_PORT=5791 TOKEN_REG_PORT=5792 TOKEN_PORT=5793
+# chaos-proxy.py, all in one process in front of the open registry
+REDIRECT_PORT=5794 FLAKY_PORT=5795 BLOBSTORE_PORT=5796 TRUNC_PORT=5797 SLOW_PORT=5798
 REG_USER=testuser REG_PASS=testpass
 TEST_USER=skifftest NOSUB_USER=skiffnosub
 OPEN=127.0.0.1:$OPEN_PORT BASIC=127.0.0.1:$BASIC_PORT TOKENREG=127.0.0.1:$TOKEN_REG_PORT
@@ -167,7 +170,7 @@ our_pid() { # name
   local pf=$RUN/$1.pid pid
   [ -s "$pf" ] || return 1
   pid=$(cat "$pf")
-  [ -d "/proc/$pid" ] && tr '\0' ' ' <"/proc/$pid/cmdline" | grep -qE 'docker-registry|token-server' &&
+  [ -d "/proc/$pid" ] && tr '\0' ' ' <"/proc/$pid/cmdline" | grep -qE 'docker-registry|token-server|chaos-proxy' &&
     echo "$pid"
 }
 stop_ours() { # name
@@ -225,6 +228,15 @@ for port in $OPEN_PORT $BASIC_PORT $TOKEN_REG_PORT; do
   cfg=$STATE/registry/$port/config.yml
   sum=$(cat "$cfg" "$AUTH/htpasswd" "$AUTH/token.crt" | sha256sum | cut -c1-64)
   ensure_daemon "registry-$port" "$port" "$sum" "$REGISTRY_BIN" serve "$cfg"
+done
+# One process serves all chaos ports; ensure_daemon probes the redirect port,
+# the loop below the others (it binds all of them before serving any).
+chaos_args=(--upstream "$OPEN" --redirect 127.0.0.1:$REDIRECT_PORT --flaky 127.0.0.1:$FLAKY_PORT
+  --blob-store 127.0.0.1:$BLOBSTORE_PORT --truncating 127.0.0.1:$TRUNC_PORT --slow 127.0.0.1:$SLOW_PORT)
+chaos_sum=$( { cat "$SCRIPT_DIR/chaos-proxy.py"; echo "${chaos_args[*]}"; } | sha256sum | cut -c1-64)
+ensure_daemon chaos-proxy $REDIRECT_PORT "$chaos_sum" "$PY" "$SCRIPT_DIR/chaos-proxy.py" "${chaos_args[@]}"
+for port in $FLAKY_PORT $BLOBSTORE_PORT $TRUNC_PORT $SLOW_PORT; do
+  answering "$port" || die "chaos-proxy does not answer on port $port; see $LOGS/chaos-proxy.log"
 done
 
 # ---------------------------------------------------------------------------
@@ -739,6 +751,11 @@ export SKIFF_TEST_REGISTRY=$OPEN
 export SKIFF_TEST_AUTH_REGISTRY=$BASIC
 export SKIFF_TEST_TOKEN_REGISTRY=$TOKENREG
 export SKIFF_TEST_TOKEN_SERVER=127.0.0.1:$TOKEN_PORT
+export SKIFF_TEST_REDIRECT_REGISTRY=127.0.0.1:$REDIRECT_PORT
+export SKIFF_TEST_BLOB_STORE=127.0.0.1:$BLOBSTORE_PORT
+export SKIFF_TEST_FLAKY_REGISTRY=127.0.0.1:$FLAKY_PORT
+export SKIFF_TEST_TRUNCATING_REGISTRY=127.0.0.1:$TRUNC_PORT
+export SKIFF_TEST_SLOW_REGISTRY=127.0.0.1:$SLOW_PORT
 export SKIFF_TEST_USER=$TEST_USER
 export SKIFF_TEST_NOSUB_USER=$NOSUB_USER
 export SKIFF_TEST_REG_USER=$REG_USER

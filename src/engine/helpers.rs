@@ -58,7 +58,9 @@ impl LayerSink {
                 if let Some(mut stdout) = helper.child.stdout.take() {
                     let _ = stdout.read_to_string(&mut out);
                 }
+                crate::debug!("unpacker replied");
                 let status = helper.child.wait().map_err(RuntimeError::Io)?;
+                crate::debug!("unpacker exited");
                 match serde_json::from_str::<Reply>(out.trim()) {
                     Ok(Reply::Ok(u)) => Ok(u),
                     Ok(Reply::Error(e)) => Err(Error::Other(e)),
@@ -196,5 +198,6 @@ fn unpack_main(args: &[String]) -> i32 {
     let text = serde_json::to_string(&reply).unwrap_or_else(|_| "{}".into());
     // The parent may be gone (killed): nobody to tell, and no reason to panic.
     let _ = writeln!(io::stdout(), "{text}");
+    crate::debug!("replied");
     i32::from(!ok)
 }

@@ -561,6 +561,13 @@ impl Engine {
     /// anything changed (false when the names already pointed at this image).
     pub fn add_image(&self, mut record: ImageRecord) -> Result<bool, Error> {
         let lock = self.store.lock()?;
+        // Under the lock, so that an `rmi` running meanwhile cannot leave us naming a layer it
+        // just took away.
+        if let Some(gone) = record.layers.iter().find(|l| !self.store.has_layer(l)) {
+            return Err(Error::Conflict(format!(
+                "layer {gone} was removed by another command during the pull; pull again"
+            )));
+        }
         let mut images = self.store.images()?;
         let unchanged = images.iter().any(|i| {
             i.id == record.id

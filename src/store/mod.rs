@@ -178,18 +178,6 @@ impl Store {
         })
     }
 
-    pub fn open_blob(&self, digest: &str) -> Result<File, StoreError> {
-        let path = self.blob_path(digest)?;
-        File::open(&path).map_err(|e| match e.kind() {
-            io::ErrorKind::NotFound => StoreError::MissingBlob(digest.to_string()),
-            _ => StoreError::Io {
-                action: "opening",
-                path,
-                source: e,
-            },
-        })
-    }
-
     /// A temp file under `tmp/` that hashes what is written; `commit` renames it into place.
     pub fn blob_writer(&self) -> Result<BlobWriter, StoreError> {
         let path = self.temp_path("blob");
@@ -216,19 +204,6 @@ impl Store {
             }),
             _ => Ok(()),
         }
-    }
-
-    /// All blob digests in the store.
-    pub fn blobs(&self) -> Result<Vec<String>, StoreError> {
-        let dir = self.root.join("blobs/sha256");
-        let mut out = Vec::new();
-        for entry in fs::read_dir(&dir).map_err(io_err("listing", &dir))? {
-            let entry = entry.map_err(io_err("listing", &dir))?;
-            if let Some(name) = entry.file_name().to_str() {
-                out.push(format!("sha256:{name}"));
-            }
-        }
-        Ok(out)
     }
 
     // ---- layers ----
@@ -299,19 +274,6 @@ impl Store {
                 source: e,
             }),
         }
-    }
-
-    /// Every diff id that has a layer directory.
-    pub fn layers(&self) -> Result<Vec<String>, StoreError> {
-        let dir = self.root.join("layers");
-        let mut out = Vec::new();
-        for entry in fs::read_dir(&dir).map_err(io_err("listing", &dir))? {
-            let entry = entry.map_err(io_err("listing", &dir))?;
-            if let Some(name) = entry.file_name().to_str() {
-                out.push(format!("sha256:{name}"));
-            }
-        }
-        Ok(out)
     }
 
     /// Leftovers of interrupted writers: everything in `tmp/` not touched for `min_age`.
