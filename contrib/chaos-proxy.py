@@ -368,4 +368,3 @@ def main():
 
 if __name__ == "__main__":
     main()
-# tmp

@@ -419,7 +419,16 @@ impl Session {
                 Err(ureq::Error::Status(code, resp)) => {
                     return Err(self.status_error(code, resp, what, &auth))
                 }
-                Err(ureq::Error::Transport(t)) => return Err(self.unreachable(transport_why(&t))),
+                Err(ureq::Error::Transport(t)) => {
+                    let mut why = transport_why(&t);
+                    if why.contains("certificate") {
+                        why.push_str(
+                            " (if you trust this registry, mark it insecure in registries.conf \
+                             or pass --tls-verify=false)",
+                        );
+                    }
+                    return Err(self.unreachable(why));
+                }
             }
         }
     }

@@ -15,6 +15,14 @@ pub struct Env {
     pub registry: String,
     pub auth_registry: String,
     pub token_registry: String,
+    /// Proxies in front of `registry` that misbehave (contrib/chaos-proxy.py).
+    pub redirect_registry: String,
+    pub flaky_registry: String,
+    pub truncating_registry: String,
+    /// The open registry's images over HTTPS with a self-signed certificate, by address and
+    /// by a name that is not a loopback address to skiff.
+    pub tls_registry: String,
+    pub tls_name: String,
     pub user: String,
     pub nosub_user: String,
     pub reg_user: String,
@@ -56,6 +64,11 @@ pub fn env() -> &'static Env {
             registry: var("SKIFF_TEST_REGISTRY"),
             auth_registry: var("SKIFF_TEST_AUTH_REGISTRY"),
             token_registry: var("SKIFF_TEST_TOKEN_REGISTRY"),
+            redirect_registry: var("SKIFF_TEST_REDIRECT_REGISTRY"),
+            flaky_registry: var("SKIFF_TEST_FLAKY_REGISTRY"),
+            truncating_registry: var("SKIFF_TEST_TRUNCATING_REGISTRY"),
+            tls_registry: var("SKIFF_TEST_TLS_REGISTRY"),
+            tls_name: var("SKIFF_TEST_TLS_NAME"),
             user: var("SKIFF_TEST_USER"),
             nosub_user: var("SKIFF_TEST_NOSUB_USER"),
             reg_user: var("SKIFF_TEST_REG_USER"),
@@ -279,13 +292,19 @@ impl Sandbox {
     }
 
     /// Runs `skiff LINE`, where LINE is split like a shell would (quotes, no expansion) after
-    /// `$REG`, `$AUTH`, `$TOKEN` are replaced by the registries' addresses.
+    /// `$REG`, `$AUTH`, `$TOKEN`, `$REDIRECT`, `$FLAKY`, `$TRUNC`, `$TLSREG` and `$TLSNAME` are
+    /// replaced by the registries' addresses.
     pub fn run(&self, line: &str) -> Out {
         let e = env();
         let line = line
             .replace("$REG", &e.registry)
             .replace("$AUTH", &e.auth_registry)
             .replace("$TOKEN", &e.token_registry)
+            .replace("$REDIRECT", &e.redirect_registry)
+            .replace("$FLAKY", &e.flaky_registry)
+            .replace("$TRUNC", &e.truncating_registry)
+            .replace("$TLSREG", &e.tls_registry)
+            .replace("$TLSNAME", &e.tls_name)
             .replace("$USER", &e.reg_user)
             .replace("$PASS", &e.reg_pass);
         self.run_args(&split(&line))

@@ -7,5 +7,6 @@ mod auth;
 mod cli;
 mod hostile;
 mod images;
+mod network;
 mod pull;
 mod store;
