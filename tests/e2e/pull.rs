@@ -156,9 +156,9 @@ fn short_names_resolve_through_registries_conf() {
     s.check("pull busybox", 0, &format!("{}/busybox:latest", e.registry));
     s.write_home_file(
         ".config/containers/registries.conf",
-        "unqualified-search-registries = [\"127.0.0.1:5799\", \"127.0.0.1:5798\"]\n",
+        "unqualified-search-registries = [\"127.0.0.1:5799\", \"127.0.0.1:5781\"]\n",
     );
-    s.check("pull busybox", 125, "127.0.0.1:5798");
+    s.check("pull busybox", 125, "127.0.0.1:5781");
     s.write_home_file(
         ".config/containers/registries.conf",
         &format!(
