@@ -7,6 +7,7 @@ pub mod human;
 mod images;
 mod login;
 mod pull;
+mod run;
 
 use std::path::PathBuf;
 
@@ -44,6 +45,8 @@ pub struct Cli {
 pub enum Command {
     /// Download an image from a registry.
     Pull(pull::PullArgs),
+    /// Run a command in a new container (in the foreground, with --rm).
+    Run(run::RunArgs),
     /// List images.
     #[command(alias = "image-ls")]
     Images(images::ImagesArgs),
@@ -137,7 +140,7 @@ const LATER: &[&str] = &[
 pub fn main() -> i32 {
     // A helper started inside a user namespace must unshare before anything else happens.
     match crate::runtime::userns::enter_if_helper() {
-        Ok(entered) => {
+        Ok(lifeline) => {
             // Hidden helper commands also run directly (as root, or to debug one by hand).
             let args: Vec<String> = std::env::args().skip(1).collect();
             let (cmd, rest) = args
@@ -147,8 +150,8 @@ pub fn main() -> i32 {
             if cmd == "__generate" {
                 return generate::main(rest);
             }
-            if entered || cmd.starts_with("__") {
-                return crate::engine::helpers::helper_main(cmd, rest);
+            if lifeline.is_some() || cmd.starts_with("__") {
+                return crate::engine::helpers::helper_main(cmd, rest, lifeline);
             }
         }
         Err(crate::runtime::RuntimeError::ParentGone) => return EXIT_ENGINE,
@@ -204,6 +207,7 @@ fn run(cli: Cli) -> Result<i32, Error> {
     let engine = || Engine::new(&global);
     match cli.command {
         Command::Pull(a) | Command::Image(ImageCommand::Pull(a)) => pull::pull(&engine()?, a),
+        Command::Run(a) => run::run(&engine()?, a),
         Command::Images(a) | Command::Image(ImageCommand::Ls(a)) => images::list(&engine()?, a),
         Command::Inspect(a) | Command::Image(ImageCommand::Inspect(a)) => {
             images::inspect(&engine()?, a)

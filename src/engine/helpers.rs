@@ -3,6 +3,7 @@
 //! this process. The helpers' entry points (`helper_main`) are hidden subcommands.
 
 use std::io::{self, Read, Write};
+use std::os::unix::net::UnixStream;
 use std::path::{Path, PathBuf};
 use std::process::{ChildStdin, Command, Stdio};
 
@@ -16,8 +17,9 @@ use crate::Error;
 
 pub const UNPACK_CMD: &str = "__unpack";
 pub const RMTREE_CMD: &str = "__rmtree";
+pub const RUN_CMD: &str = "__run";
 /// Set for helpers when the command runs with debug logging.
-const DEBUG_ENV: &str = "_SKIFF_DEBUG";
+pub const DEBUG_ENV: &str = "_SKIFF_DEBUG";
 
 /// Where a layer's compressed bytes go to be unpacked, and how to learn the result.
 pub struct LayerSink {
@@ -130,18 +132,25 @@ impl Engine {
         if paths.is_empty() {
             return Ok(());
         }
-        let ns = self.userns();
-        if !self.user.rootless() || !ns.needs_helpers {
-            // Everything there is ours already.
-            for p in paths {
-                unpack::remove_tree(p)
-                    .map_err(|e| Error::Other(format!("removing {}: {e}", p.display())))?;
+        // Most trees (a container's upper dir, a staging dir) hold only files of container root,
+        // which is us: try without the helper's user namespace first.
+        let mut left = Vec::new();
+        for p in paths {
+            if let Err(e) = unpack::remove_tree(p) {
+                left.push((p.clone(), e));
             }
-            return Ok(());
         }
+        let ns = self.userns();
+        if left.is_empty() || !self.user.rootless() || !ns.needs_helpers {
+            return match left.into_iter().next() {
+                None => Ok(()),
+                Some((p, e)) => Err(Error::Other(format!("removing {}: {e}", p.display()))),
+            };
+        }
+        let paths: Vec<PathBuf> = left.into_iter().map(|(p, _)| p).collect();
         let mut cmd = Command::new("/proc/self/exe");
         cmd.arg(RMTREE_CMD)
-            .args(paths)
+            .args(&paths)
             .stdin(Stdio::null())
             .stdout(Stdio::piped())
             .stderr(Stdio::inherit());
@@ -161,9 +170,16 @@ impl Engine {
 }
 
 /// Entry point of the hidden helper commands; runs inside the user namespace already.
-pub fn helper_main(cmd: &str, args: &[String]) -> i32 {
+pub fn helper_main(cmd: &str, args: &[String], lifeline: Option<UnixStream>) -> i32 {
     crate::log::init(std::env::var_os(DEBUG_ENV).is_some());
     crate::debug!("helper {cmd} started");
+    if cmd == RUN_CMD {
+        return run_main(args, lifeline);
+    }
+    if let Some(lifeline) = lifeline {
+        // Never go on working in a staging directory a later command may be cleaning up.
+        userns::watch_parent(lifeline, || std::process::exit(125));
+    }
     match cmd {
         UNPACK_CMD => unpack_main(args),
         RMTREE_CMD => {
@@ -200,4 +216,23 @@ fn unpack_main(args: &[String]) -> i32 {
     let _ = writeln!(io::stdout(), "{text}");
     crate::debug!("replied");
     i32::from(!ok)
+}
+
+/// The container helper: reads the spec the engine wrote and runs the container.
+fn run_main(args: &[String], lifeline: Option<UnixStream>) -> i32 {
+    let [spec_path] = args else {
+        eprintln!("Error: usage: __run SPEC");
+        return crate::runtime::container::EXIT_RUNTIME;
+    };
+    let spec: crate::runtime::container::Spec = match std::fs::read(spec_path)
+        .map_err(|e| e.to_string())
+        .and_then(|b| serde_json::from_slice(&b).map_err(|e| e.to_string()))
+    {
+        Ok(s) => s,
+        Err(e) => {
+            eprintln!("Error: reading the container spec {spec_path}: {e}");
+            return crate::runtime::container::EXIT_RUNTIME;
+        }
+    };
+    crate::runtime::container::run(&spec, lifeline)
 }

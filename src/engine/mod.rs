@@ -5,6 +5,7 @@ pub mod helpers;
 pub mod images;
 pub mod login;
 pub mod pull;
+pub mod run;
 
 use std::path::PathBuf;
 

@@ -199,10 +199,11 @@ fn finish_map_tool(tool: &str, child: Child) -> Result<(), RuntimeError> {
 }
 
 /// First thing in `main`: if this process was started by `spawn`, unshare the user namespace,
-/// wait for the maps and become root inside. Returns whether it did.
-pub fn enter_if_helper() -> Result<bool, RuntimeError> {
+/// wait for the maps and become root inside. Returns the lifeline to the parent when it did
+/// (see [`watch_parent`]); the process has a single thread still, so it may unshare more.
+pub fn enter_if_helper() -> Result<Option<UnixStream>, RuntimeError> {
     if std::env::var_os(SYNC_ENV).is_none() {
-        return Ok(false);
+        return Ok(None);
     }
     std::env::remove_var(SYNC_ENV);
     // SAFETY: fd 3 was set up by `spawn` for this process alone and is owned here from now on.
@@ -217,13 +218,17 @@ pub fn enter_if_helper() -> Result<bool, RuntimeError> {
         return Err(RuntimeError::ParentGone);
     }
     crate::sys::become_root().map_err(|e| RuntimeError::Userns(format!("setresuid(0): {e}")))?;
-    // The parent never writes again: end of file means it is gone.
+    Ok(Some(sync))
+}
+
+/// Runs `on_death` on a thread of its own once the parent is gone (its end of the lifeline
+/// closes: the parent never writes again). Starts a thread: call after any unshare.
+pub fn watch_parent(mut lifeline: UnixStream, on_death: impl FnOnce() + Send + 'static) {
     std::thread::spawn(move || {
         let mut byte = [0u8; 1];
-        let _ = sync.read(&mut byte);
-        std::process::exit(125);
+        let _ = lifeline.read(&mut byte);
+        on_death();
     });
-    Ok(true)
 }
 
 #[cfg(test)]

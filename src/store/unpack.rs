@@ -793,14 +793,24 @@ fn split_parent(rel: &Path) -> (&Path, &Path) {
 
 /// Removes a directory tree beneath `dir` without following symlinks.
 pub fn remove_tree_at(dir: &impl AsFd, name: &OsStr) -> Result<(), Errno> {
-    let fd = rfs::openat2(
-        dir,
-        name,
-        OFlags::DIRECTORY | OFlags::RDONLY | OFlags::CLOEXEC | OFlags::NOFOLLOW,
-        Mode::empty(),
-        ResolveFlags::BENEATH | ResolveFlags::NO_SYMLINKS,
-    )?;
-    // Make sure we may list and delete what is inside, whatever mode the layer gave it.
+    let open = || {
+        rfs::openat2(
+            dir,
+            name,
+            OFlags::DIRECTORY | OFlags::RDONLY | OFlags::CLOEXEC | OFlags::NOFOLLOW,
+            Mode::empty(),
+            ResolveFlags::BENEATH | ResolveFlags::NO_SYMLINKS,
+        )
+    };
+    // Make sure we may list and delete what is inside, whatever mode the layer (or overlayfs,
+    // whose work directory is mode 000) gave it.
+    let fd = match open() {
+        Err(Errno::ACCESS) => {
+            rfs::chmodat(dir, name, Mode::from_raw_mode(0o700), AtFlags::empty())?;
+            open()?
+        }
+        other => other?,
+    };
     let _ = rfs::fchmod(&fd, Mode::from_raw_mode(0o700));
     let mut names = Vec::new();
     for entry in rfs::Dir::read_from(&fd)? {

@@ -37,3 +37,168 @@ pub fn ids() -> (u32, u32, u32) {
 pub fn is_terminal(fd: std::os::fd::BorrowedFd<'_>) -> bool {
     rustix::termios::isatty(fd)
 }
+
+pub use rustix::thread::UnshareFlags as NamespaceFlags;
+
+/// Moves the calling process into new namespaces (not the user namespace: see
+/// `unshare_user_namespace`). The mount namespace needs a process that shares no file-system
+/// state with other threads.
+pub fn unshare(flags: NamespaceFlags) -> io::Result<()> {
+    // SAFETY: called by the container helper while it has a single thread, before it forks.
+    unsafe { thread::unshare_unsafe(flags) }.map_err(io::Error::from)
+}
+
+/// fork(2). `Ok(None)` in the child, `Ok(Some(pid))` in the parent.
+pub fn fork() -> io::Result<Option<i32>> {
+    // SAFETY: the container helper forks while it has a single thread, so no lock can be held
+    // by a thread that does not exist in the child; the child only execs or exits.
+    let pid = unsafe { libc::fork() };
+    match pid {
+        -1 => Err(io::Error::last_os_error()),
+        0 => Ok(None),
+        pid => Ok(Some(pid)),
+    }
+}
+
+/// Ends the process at once, without running destructors or flushing anything twice.
+pub fn exit_now(code: i32) -> ! {
+    // SAFETY: _exit never returns and touches no memory of ours.
+    unsafe { libc::_exit(code) }
+}
+
+/// Waits for a child and returns its exit status the way a shell reports it (128+N for a
+/// signal).
+pub fn wait_for(pid: i32) -> i32 {
+    let mut status = 0;
+    loop {
+        // SAFETY: waitpid writes only to `status`, which outlives the call.
+        let r = unsafe { libc::waitpid(pid, &mut status, 0) };
+        if r == pid {
+            break;
+        }
+        if r == -1 && io::Error::last_os_error().raw_os_error() != Some(libc::EINTR) {
+            return 125;
+        }
+    }
+    if libc::WIFEXITED(status) {
+        libc::WEXITSTATUS(status)
+    } else if libc::WIFSIGNALED(status) {
+        128 + libc::WTERMSIG(status)
+    } else {
+        125
+    }
+}
+
+/// Marks every file descriptor from 3 up close-on-exec, so nothing of ours reaches the workload.
+pub fn close_fds_on_exec() -> io::Result<()> {
+    const CLOSE_RANGE_CLOEXEC: libc::c_uint = 1 << 2;
+    // SAFETY: close_range only changes flags of this process's descriptors.
+    let r = unsafe { libc::syscall(libc::SYS_close_range, 3u32, u32::MAX, CLOSE_RANGE_CLOEXEC) };
+    if r == 0 {
+        Ok(())
+    } else {
+        Err(io::Error::last_os_error())
+    }
+}
+
+/// Keeps only `keep` in the capability bounding set; for root also as the permitted, effective
+/// and inheritable sets, which execve then carries over.
+pub fn limit_capabilities(keep: &[u32], for_root: bool) -> io::Result<()> {
+    let last = std::fs::read_to_string("/proc/sys/kernel/cap_last_cap")
+        .ok()
+        .and_then(|s| s.trim().parse::<u32>().ok())
+        .unwrap_or(40);
+    for cap in 0..=last {
+        if keep.contains(&cap) {
+            continue;
+        }
+        // SAFETY: prctl with PR_CAPBSET_DROP reads no memory.
+        let r = unsafe { libc::prctl(libc::PR_CAPBSET_DROP, cap as libc::c_ulong, 0, 0, 0) };
+        if r != 0 {
+            return Err(io::Error::last_os_error());
+        }
+    }
+    if for_root {
+        let set = keep.iter().fold(0u64, |acc, cap| acc | (1u64 << cap));
+        let set = thread::CapabilitySet::from_bits_truncate(set);
+        thread::set_capabilities(
+            None,
+            thread::CapabilitySets {
+                effective: set,
+                permitted: set,
+                inheritable: set,
+            },
+        )?;
+    }
+    Ok(())
+}
+
+/// Switches to the container user. With a single-uid map setgroups is denied; that is fine
+/// when no supplementary group is asked for.
+pub fn set_ids(uid: u32, gid: u32, groups: &[u32]) -> io::Result<()> {
+    let groups: Vec<rustix::process::Gid> = groups
+        .iter()
+        .map(|g| rustix::process::Gid::from_raw(*g))
+        .collect();
+    if let Err(e) = thread::set_thread_groups(&groups) {
+        if !groups.is_empty() {
+            return Err(e.into());
+        }
+    }
+    let gid = rustix::process::Gid::from_raw(gid);
+    let uid = rustix::process::Uid::from_raw(uid);
+    thread::set_thread_res_gid(gid, gid, gid)?;
+    thread::set_thread_res_uid(uid, uid, uid)?;
+    Ok(())
+}
+
+/// execve(2); returns only on failure.
+pub fn execve(
+    program: &std::ffi::CStr,
+    args: &[std::ffi::CString],
+    env: &[std::ffi::CString],
+) -> io::Error {
+    let mut argv: Vec<*const libc::c_char> = args.iter().map(|a| a.as_ptr()).collect();
+    argv.push(std::ptr::null());
+    let mut envp: Vec<*const libc::c_char> = env.iter().map(|e| e.as_ptr()).collect();
+    envp.push(std::ptr::null());
+    // SAFETY: every pointer is to a NUL-terminated string that outlives the call, and both
+    // arrays end with a null pointer, as execve requires.
+    unsafe { libc::execve(program.as_ptr(), argv.as_ptr(), envp.as_ptr()) };
+    io::Error::last_os_error()
+}
+
+/// SIGKILL to one process.
+pub fn kill_now(pid: i32) {
+    if let Some(pid) = rustix::process::Pid::from_raw(pid) {
+        let _ = rustix::process::kill_process(pid, rustix::process::Signal::KILL);
+    }
+}
+
+/// Blocks until `pid` exits or `lifeline` is closed at the other end; in the second case kills
+/// `pid`. Either way the caller then reaps it.
+pub fn wait_for_exit_or_hangup(pid: i32, lifeline: &impl std::os::fd::AsFd) {
+    use rustix::event::{poll, PollFd, PollFlags};
+    let Some(p) = rustix::process::Pid::from_raw(pid) else {
+        return;
+    };
+    let Ok(pidfd) = rustix::process::pidfd_open(p, rustix::process::PidfdFlags::empty()) else {
+        return;
+    };
+    loop {
+        let mut fds = [
+            PollFd::new(&pidfd, PollFlags::IN),
+            PollFd::new(lifeline, PollFlags::IN | PollFlags::HUP),
+        ];
+        match poll(&mut fds, None) {
+            Ok(_) => {
+                if !fds[1].revents().is_empty() && fds[0].revents().is_empty() {
+                    kill_now(pid);
+                }
+                return;
+            }
+            Err(rustix::io::Errno::INTR) => continue,
+            Err(_) => return,
+        }
+    }
+}

@@ -9,4 +9,5 @@ mod hostile;
 mod images;
 mod network;
 mod pull;
+mod run;
 mod store;

@@ -1,0 +1,195 @@
+//! `skiff run --rm` in the foreground: ask the container what it sees.
+
+use crate::harness::{Sandbox, User};
+
+fn ready(s: &Sandbox) {
+    s.check("pull -q $REG/busybox", 0, "");
+}
+
+#[test]
+fn run_behaviours() {
+    let s = Sandbox::user();
+    ready(&s);
+    // command | exit | output contains
+    s.check("run --rm $REG/busybox true", 0, "");
+    s.check("run --rm $REG/busybox sh -c 'exit 3'", 3, "");
+    s.check(
+        "run --rm $REG/busybox nosuch",
+        127,
+        "executable file not found in $PATH",
+    );
+    s.check("run --rm $REG/busybox /etc", 126, "permission denied");
+    s.check("run $REG/busybox true", 125, "not supported yet");
+    s.check(
+        "run --rm --network bridge $REG/busybox true",
+        125,
+        "not supported yet",
+    );
+    s.check(
+        "run --rm --pull never $REG/nothere true",
+        125,
+        "No such image",
+    );
+    s.check("run --rm $REG/busybox id", 0, "uid=0(root) gid=0(root)");
+    s.check(
+        "run --rm -u nobody $REG/busybox id",
+        0,
+        "uid=65534(nobody) gid=65534(nogroup)",
+    );
+    s.check("run --rm -u 123:456 $REG/busybox id", 0, "uid=123 gid=456");
+    s.check(
+        "run --rm -u nosuchuser $REG/busybox id",
+        125,
+        "unable to find user nosuchuser",
+    );
+    s.check("run --rm $REG/busybox sh -c 'echo $$'", 0, "1\n");
+    s.check("run --rm -h box1 $REG/busybox hostname", 0, "box1");
+    s.check(
+        "run --rm -h box1 $REG/busybox cat /etc/hostname /etc/hosts",
+        0,
+        "127.0.1.1\tbox1",
+    );
+    s.check(
+        "run --rm -e FOO=bar $REG/busybox sh -c 'echo $FOO'",
+        0,
+        "bar",
+    );
+    s.check(
+        "run --rm $REG/busybox sh -c 'echo $PATH'",
+        0,
+        "/usr/local/sbin:/usr/local/bin",
+    );
+    s.check("run --rm -w /made/here $REG/busybox pwd", 0, "/made/here");
+    s.check("run --rm --entrypoint echo $REG/busybox hello", 0, "hello");
+    s.check(
+        "run --rm --entrypoint '' $REG/busybox echo cleared",
+        0,
+        "cleared",
+    );
+    // Podman's rootless default capabilities, nothing more.
+    s.check(
+        "run --rm $REG/busybox grep CapEff /proc/self/status",
+        0,
+        "00000000800405fb",
+    );
+    s.check(
+        "run --rm $REG/busybox grep CapBnd /proc/self/status",
+        0,
+        "00000000800405fb",
+    );
+    // Masked: the host has 2 kB of interrupt counts there.
+    s.check(
+        "run --rm $REG/busybox wc -c /proc/interrupts",
+        0,
+        "0 /proc/interrupts",
+    );
+    s.check(
+        "run --rm $REG/busybox sh -c 'echo x > /proc/sys/kernel/domainname'",
+        1,
+        "Read-only",
+    );
+    s.check("run --rm $REG/busybox cat /proc/net/dev", 0, "lo:");
+    s.check("run --rm $REG/busybox ls /dev", 0, "urandom");
+    // Only the container's own processes.
+    let ps = s.run("run --rm $REG/busybox ps -o pid,comm");
+    assert_eq!(
+        ps.ok().stdout.lines().count(),
+        2,
+        "header and ps itself: {ps:?}"
+    );
+}
+
+#[test]
+fn no_descriptor_of_skiff_leaks_into_the_container() {
+    let s = Sandbox::user();
+    ready(&s);
+    // `; true` keeps the shell as PID 1 with ls its child, so the shell's own files are listed.
+    let out = s.run("run --rm $REG/busybox sh -c 'ls /proc/$$/fd; true'");
+    let fds: Vec<&str> = out.ok().stdout.split_whitespace().collect();
+    assert_eq!(fds, ["0", "1", "2"], "{out:?}");
+}
+
+#[test]
+fn the_network_is_private_unless_host() {
+    let s = Sandbox::user();
+    ready(&s);
+    let none = s.run("run --rm $REG/busybox cat /proc/net/dev");
+    let devices: Vec<&str> = none.stdout.lines().skip(2).collect();
+    assert_eq!(devices.len(), 1, "only loopback: {none:?}");
+    let host = s.run("run --rm --network host $REG/busybox cat /proc/net/dev");
+    assert!(host.ok().stdout.lines().count() > 3, "{host:?}");
+}
+
+#[test]
+fn writes_stay_in_the_container_and_nothing_is_left_behind() {
+    let s = Sandbox::user();
+    ready(&s);
+    s.check(
+        "run --rm $REG/busybox sh -c 'echo x > /bin/new && rm /bin/ls && ls /bin/new'",
+        0,
+        "/bin/new",
+    );
+    s.check("run --rm $REG/busybox ls /bin/new", 1, "No such file");
+    s.check("run --rm $REG/busybox ls /bin/ls", 0, "/bin/ls");
+    let containers = s.root().join("containers");
+    let left: Vec<_> = std::fs::read_dir(&containers)
+        .map(|d| d.flatten().collect())
+        .unwrap_or_default();
+    assert!(left.is_empty(), "{left:?}");
+    let run_dirs = s.dir.join("run/skiff/containers");
+    let left: Vec<_> = std::fs::read_dir(&run_dirs)
+        .map(|d| d.flatten().collect())
+        .unwrap_or_default();
+    assert!(left.is_empty(), "{left:?}");
+}
+
+#[test]
+fn a_missing_image_is_pulled_first() {
+    let s = Sandbox::user();
+    let out = s.check("run --rm $REG/busybox echo ran", 0, "ran");
+    assert!(out.stderr.contains("Pulling from"), "{out:?}");
+    assert!(
+        !out.stdout.contains("Pulling"),
+        "pull progress stays off stdout: {out:?}"
+    );
+}
+
+#[test]
+fn layers_with_whiteouts_and_owners_as_the_container_sees_them() {
+    let s = Sandbox::user();
+    s.check("pull -q $REG/layers", 0, "");
+    s.check("run --rm $REG/layers ls /data", 0, "keep");
+    let listing = s.run("run --rm $REG/layers ls /data /opaque");
+    assert!(
+        !listing.stdout.contains("gone"),
+        "whiteout hides data/gone: {listing:?}"
+    );
+    assert!(
+        !listing.stdout.contains("old1"),
+        "opaque dir hides the lower layer: {listing:?}"
+    );
+    assert!(listing.stdout.contains("new"));
+    s.check(
+        "run --rm $REG/layers stat -c '%u:%g %a' /data/nobody /data/suid",
+        0,
+        "65534:65534",
+    );
+    s.check("run --rm $REG/layers stat -c '%a' /data/suid", 0, "4755");
+}
+
+#[test]
+fn a_user_without_subuids_runs_containers_as_root_only() {
+    let s = Sandbox::nosub();
+    s.check("pull -q $REG/layers", 0, "");
+    s.check("run --rm $REG/layers id -u", 0, "0");
+    s.check("run --rm $REG/layers stat -c '%u' /data/nobody", 0, "0");
+    s.check("run --rm -u 65534 $REG/layers id", 125, "subuid range");
+}
+
+#[test]
+fn root_runs_containers_too() {
+    let s = Sandbox::new(User::root());
+    ready(&s);
+    s.check("run --rm $REG/busybox id -u", 0, "0");
+    s.check("run --rm $REG/busybox sh -c 'echo $$'", 0, "1");
+}
