@@ -1,13 +1,14 @@
 #!/bin/bash
-# Runs every benchmark in this folder (*.sh except itself), one after the
-# other, and stops at the first that fails. Run as root; see README.md.
+# Runs every benchmark in this folder (*.sh except itself and common.sh, the
+# shared setup they source), one after the other, and stops at the first that
+# fails. Run as root; see README.md.
 set -euo pipefail
 
 DIR=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
 SELF=$(basename "${BASH_SOURCE[0]}")
 
 for script in "$DIR"/*.sh; do
-  [ "$(basename "$script")" = "$SELF" ] && continue
+  case $(basename "$script") in "$SELF" | common.sh) continue ;; esac
   echo "=== $(basename "$script" .sh) ==="
   start=$(date +%s)
   bash "$script" </dev/null

@@ -46,7 +46,7 @@ pub enum Command {
     /// Download an image from a registry.
     Pull(pull::PullArgs),
     /// Run a command in a new container (in the foreground, with --rm).
-    Run(run::RunArgs),
+    Run(Box<run::RunArgs>),
     /// List images.
     #[command(alias = "image-ls")]
     Images(images::ImagesArgs),
@@ -207,7 +207,7 @@ fn run(cli: Cli) -> Result<i32, Error> {
     let engine = || Engine::new(&global);
     match cli.command {
         Command::Pull(a) | Command::Image(ImageCommand::Pull(a)) => pull::pull(&engine()?, a),
-        Command::Run(a) => run::run(&engine()?, a),
+        Command::Run(a) => run::run(&engine()?, *a),
         Command::Images(a) | Command::Image(ImageCommand::Ls(a)) => images::list(&engine()?, a),
         Command::Inspect(a) | Command::Image(ImageCommand::Inspect(a)) => {
             images::inspect(&engine()?, a)

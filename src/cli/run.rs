@@ -3,7 +3,7 @@
 use clap::Args;
 
 use crate::engine::pull::PullEvent;
-use crate::engine::run::{Network, PullPolicy, RunOptions};
+use crate::engine::run::{self, Network, PullPolicy, RunOptions};
 use crate::engine::Engine;
 use crate::Error;
 
@@ -45,6 +45,39 @@ pub struct RunArgs {
     /// When to pull the image: always, missing or never.
     #[arg(long, value_name = "POLICY", default_value = "missing")]
     pub pull: String,
+    /// Keep stdin open: the container reads skiff's standard input.
+    #[arg(short, long)]
+    pub interactive: bool,
+    /// Pass signals skiff receives on to the container.
+    #[arg(long, value_name = "BOOL", default_value_t = true, action = clap::ArgAction::Set, num_args = 0..=1, default_missing_value = "true", require_equals = true)]
+    pub sig_proxy: bool,
+    /// Allocate a pseudo-terminal (not supported yet).
+    #[arg(short, long)]
+    pub tty: bool,
+    /// Bind mount a host path: HOST:CONTAINER[:ro|rw|z|Z] (a missing host directory is created).
+    #[arg(short, long, value_name = "HOST:CTR[:OPTS]")]
+    pub volume: Vec<String>,
+    /// Mount: type=bind|tmpfs,source=…,target=…[,readonly][,tmpfs-size=…].
+    #[arg(long, value_name = "SPEC")]
+    pub mount: Vec<String>,
+    /// Mount a tmpfs: /path[:options].
+    #[arg(long, value_name = "PATH[:OPTS]")]
+    pub tmpfs: Vec<String>,
+    /// Mount the root file system read-only (/tmp, /var/tmp and /run stay writable tmpfs).
+    #[arg(long)]
+    pub read_only: bool,
+    /// Add capabilities (or ALL).
+    #[arg(long, value_name = "CAP")]
+    pub cap_add: Vec<String>,
+    /// Drop capabilities (or ALL).
+    #[arg(long, value_name = "CAP")]
+    pub cap_drop: Vec<String>,
+    /// Give the container all capabilities and hide nothing of /proc and /sys.
+    #[arg(long)]
+    pub privileged: bool,
+    /// Security options: no-new-privileges (others are not supported yet).
+    #[arg(long, value_name = "OPT")]
+    pub security_opt: Vec<String>,
     /// The image.
     pub image: String,
     /// The command and its arguments (default: the image's).
@@ -80,6 +113,29 @@ pub fn run(engine: &Engine, args: RunArgs) -> Result<i32, Error> {
         );
     }
     env.extend(args.env);
+    if args.tty {
+        return Err(Error::NotSupported("-t/--tty".into()));
+    }
+    let mut mounts = Vec::new();
+    for v in &args.volume {
+        mounts.push(run::parse_volume(v)?);
+    }
+    for m in &args.mount {
+        mounts.push(run::parse_mount(m)?);
+    }
+    for t in &args.tmpfs {
+        mounts.push(run::parse_tmpfs(t)?);
+    }
+    let mut no_new_privileges = false;
+    for opt in &args.security_opt {
+        match opt.as_str() {
+            "no-new-privileges" | "no-new-privileges=true" | "no-new-privileges:true" => {
+                no_new_privileges = true
+            }
+            "label=disable" | "no-new-privileges=false" | "no-new-privileges:false" => {}
+            other => return Err(Error::NotSupported(format!("--security-opt {other}"))),
+        }
+    }
     let opts = RunOptions {
         image: args.image,
         command: args.command,
@@ -91,6 +147,14 @@ pub fn run(engine: &Engine, args: RunArgs) -> Result<i32, Error> {
         network,
         pull,
         remove: args.rm,
+        mounts,
+        read_only: args.read_only,
+        cap_add: args.cap_add,
+        cap_drop: args.cap_drop,
+        privileged: args.privileged,
+        no_new_privileges,
+        interactive: args.interactive,
+        sig_proxy: args.sig_proxy,
     };
     // A pull on the way goes to stderr, so that the container's output stays clean.
     let progress = |e: PullEvent| match e {

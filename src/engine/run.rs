@@ -3,11 +3,12 @@
 
 use std::fs;
 use std::os::unix::fs::DirBuilderExt;
+use std::path::PathBuf;
 use std::process::{Command, Stdio};
 
 use super::pull::{PullEvent, PullOptions};
 use super::Engine;
-use crate::runtime::container::Spec;
+use crate::runtime::container::{MountKind, MountSpec, Spec, DEFAULT_CAPS};
 use crate::runtime::{userns, RuntimeError};
 use crate::store::ImageRecord;
 use crate::Error;
@@ -40,6 +41,16 @@ pub struct RunOptions {
     pub network: Network,
     pub pull: PullPolicy,
     pub remove: bool,
+    pub mounts: Vec<MountSpec>,
+    pub read_only: bool,
+    pub cap_add: Vec<String>,
+    pub cap_drop: Vec<String>,
+    pub privileged: bool,
+    pub no_new_privileges: bool,
+    /// `-i`: the container reads skiff's stdin.
+    pub interactive: bool,
+    /// Pass signals skiff receives on to the container (Docker's `--sig-proxy`, default on).
+    pub sig_proxy: bool,
 }
 
 /// Docker's PATH when the image sets none.
@@ -110,13 +121,18 @@ impl Engine {
                 user: opts.user.clone().or(defaults.user).unwrap_or_default(),
                 private_network: opts.network == Network::None,
                 etc_files,
+                mounts: opts.mounts.clone(),
+                read_only_root: opts.read_only,
+                capabilities: capabilities(opts)?,
+                privileged: opts.privileged,
+                no_new_privileges: opts.no_new_privileges,
             };
             let spec_path = run.join("spec.json");
             let bytes = serde_json::to_vec(&spec).map_err(|e| Error::Other(e.to_string()))?;
             fs::write(&spec_path, bytes)
                 .map_err(|e| Error::Other(format!("writing {}: {e}", spec_path.display())))?;
             crate::debug!("container {id} prepared");
-            self.start_helper(&spec_path)
+            self.start_helper(&spec_path, opts.interactive, opts.sig_proxy)
         })();
         // --rm: nothing of the container stays, whatever happened.
         let _ = self.remove_trees(&[data]);
@@ -145,7 +161,12 @@ impl Engine {
     }
 
     /// Starts the container helper (in the user namespace when rootless) and waits for it.
-    fn start_helper(&self, spec: &std::path::Path) -> Result<i32, Error> {
+    fn start_helper(
+        &self,
+        spec: &std::path::Path,
+        interactive: bool,
+        sig_proxy: bool,
+    ) -> Result<i32, Error> {
         let mut cmd = Command::new("/proc/self/exe");
         if crate::log::enabled() {
             cmd.env(super::helpers::DEBUG_ENV, "1");
@@ -153,22 +174,258 @@ impl Engine {
         cmd.arg(super::helpers::RUN_CMD)
             .arg(spec)
             // Without -i the container reads nothing, as in Docker.
-            .stdin(Stdio::null());
+            .stdin(if interactive {
+                Stdio::inherit()
+            } else {
+                Stdio::null()
+            });
         let status = if self.user.rootless() {
             let helper = userns::spawn(cmd, &self.userns())?;
             crate::debug!("container helper mapped");
             let mut child = helper.child;
-            let status = child.wait().map_err(RuntimeError::Io)?;
+            if sig_proxy {
+                crate::sys::forward_signals(child.id() as i32);
+            }
+            let status = child.wait().map_err(RuntimeError::Io);
+            crate::sys::stop_forwarding_signals();
             crate::debug!("container helper exited");
             drop(helper.lifeline);
-            status
+            status?
         } else {
-            cmd.status().map_err(RuntimeError::Io)?
+            let mut child = cmd.spawn().map_err(RuntimeError::Io)?;
+            if sig_proxy {
+                crate::sys::forward_signals(child.id() as i32);
+            }
+            let status = child.wait().map_err(RuntimeError::Io);
+            crate::sys::stop_forwarding_signals();
+            status?
         };
         Ok(status
             .code()
             .unwrap_or(crate::runtime::container::EXIT_RUNTIME))
     }
+}
+
+/// Capability names as Docker takes them (with or without `CAP_`, any case), by number.
+const CAPABILITY_NAMES: &[&str] = &[
+    "CHOWN",
+    "DAC_OVERRIDE",
+    "DAC_READ_SEARCH",
+    "FOWNER",
+    "FSETID",
+    "KILL",
+    "SETGID",
+    "SETUID",
+    "SETPCAP",
+    "LINUX_IMMUTABLE",
+    "NET_BIND_SERVICE",
+    "NET_BROADCAST",
+    "NET_ADMIN",
+    "NET_RAW",
+    "IPC_LOCK",
+    "IPC_OWNER",
+    "SYS_MODULE",
+    "SYS_RAWIO",
+    "SYS_CHROOT",
+    "SYS_PTRACE",
+    "SYS_PACCT",
+    "SYS_ADMIN",
+    "SYS_BOOT",
+    "SYS_NICE",
+    "SYS_RESOURCE",
+    "SYS_TIME",
+    "SYS_TTY_CONFIG",
+    "MKNOD",
+    "LEASE",
+    "AUDIT_WRITE",
+    "AUDIT_CONTROL",
+    "SETFCAP",
+    "MAC_OVERRIDE",
+    "MAC_ADMIN",
+    "SYSLOG",
+    "WAKE_ALARM",
+    "BLOCK_SUSPEND",
+    "AUDIT_READ",
+    "PERFMON",
+    "BPF",
+    "CHECKPOINT_RESTORE",
+];
+
+fn capability_number(name: &str) -> Result<u32, Error> {
+    let upper = name.to_ascii_uppercase();
+    let bare = upper.strip_prefix("CAP_").unwrap_or(&upper);
+    CAPABILITY_NAMES
+        .iter()
+        .position(|n| *n == bare)
+        .map(|i| i as u32)
+        .ok_or_else(|| Error::Invalid(format!("unknown capability {name:?}")))
+}
+
+/// The default set, `--privileged` (all), then `--cap-add` and `--cap-drop` (`ALL` allowed).
+fn capabilities(opts: &RunOptions) -> Result<Vec<u32>, Error> {
+    let all: Vec<u32> = (0..CAPABILITY_NAMES.len() as u32).collect();
+    let mut caps: Vec<u32> = if opts.privileged {
+        all.clone()
+    } else {
+        DEFAULT_CAPS.to_vec()
+    };
+    for name in &opts.cap_add {
+        if name.eq_ignore_ascii_case("all") {
+            caps = all.clone();
+        } else {
+            let n = capability_number(name)?;
+            if !caps.contains(&n) {
+                caps.push(n);
+            }
+        }
+    }
+    for name in &opts.cap_drop {
+        if name.eq_ignore_ascii_case("all") {
+            caps.clear();
+        } else {
+            let n = capability_number(name)?;
+            caps.retain(|c| *c != n);
+        }
+    }
+    caps.sort_unstable();
+    Ok(caps)
+}
+
+/// Parses `-v HOST:CTR[:OPTIONS]` (options `ro`, `rw`, `z`, `Z`; SELinux labels are accepted
+/// and have nothing to do where SELinux is off). A missing host directory is created.
+pub fn parse_volume(spec: &str) -> Result<MountSpec, Error> {
+    let parts: Vec<&str> = spec.split(':').collect();
+    let (source, target, options) = match parts.as_slice() {
+        [s, t] => (*s, *t, ""),
+        [s, t, o] => (*s, *t, *o),
+        _ => {
+            return Err(Error::Invalid(format!(
+                "invalid volume specification {spec:?}: expected HOST:CONTAINER[:ro|rw]"
+            )))
+        }
+    };
+    if !source.starts_with('/') {
+        return Err(Error::NotSupported(format!(
+            "named volumes ({source:?}); use an absolute host path"
+        )));
+    }
+    check_target(target, spec)?;
+    let mut readonly = false;
+    for o in options.split(',').filter(|o| !o.is_empty()) {
+        match o {
+            "ro" => readonly = true,
+            "rw" | "z" | "Z" => {}
+            other => {
+                return Err(Error::Invalid(format!(
+                    "invalid volume option {other:?} in {spec:?}"
+                )))
+            }
+        }
+    }
+    let source = PathBuf::from(source);
+    if !source.exists() {
+        std::fs::create_dir_all(&source).map_err(|e| {
+            Error::Invalid(format!(
+                "creating the volume source {}: {e}",
+                source.display()
+            ))
+        })?;
+    }
+    Ok(MountSpec {
+        kind: MountKind::Bind,
+        source: Some(source),
+        target: target.to_string(),
+        readonly,
+        options: String::new(),
+    })
+}
+
+/// Parses `--mount type=bind|tmpfs,source=…,target=…[,readonly][,tmpfs-size=…][,tmpfs-mode=…]`.
+pub fn parse_mount(spec: &str) -> Result<MountSpec, Error> {
+    let (mut kind, mut source, mut target, mut readonly) = (None, None, None, false);
+    let mut tmpfs = Vec::new();
+    for field in spec.split(',') {
+        let (k, v) = field.split_once('=').unwrap_or((field, ""));
+        match k {
+            "type" => kind = Some(v.to_string()),
+            "source" | "src" => source = Some(PathBuf::from(v)),
+            "target" | "destination" | "dst" => target = Some(v.to_string()),
+            "readonly" | "ro" => readonly = v.is_empty() || v == "true" || v == "1",
+            "tmpfs-size" => tmpfs.push(format!("size={v}")),
+            "tmpfs-mode" => tmpfs.push(format!("mode={v}")),
+            "bind-propagation" | "z" | "Z" | "relabel" => {}
+            other => return Err(Error::Invalid(format!("unknown --mount option {other:?}"))),
+        }
+    }
+    let target =
+        target.ok_or_else(|| Error::Invalid(format!("--mount {spec:?} needs a target")))?;
+    check_target(&target, spec)?;
+    match kind.as_deref() {
+        Some("bind") => {
+            let source =
+                source.ok_or_else(|| Error::Invalid(format!("--mount {spec:?} needs a source")))?;
+            if !source.exists() {
+                // Unlike -v, --mount does not create the source (as in Docker).
+                return Err(Error::Invalid(format!(
+                    "bind source path does not exist: {}",
+                    source.display()
+                )));
+            }
+            Ok(MountSpec {
+                kind: MountKind::Bind,
+                source: Some(source),
+                target,
+                readonly,
+                options: String::new(),
+            })
+        }
+        Some("tmpfs") => Ok(MountSpec {
+            kind: MountKind::Tmpfs,
+            source: None,
+            target,
+            readonly,
+            options: tmpfs.join(","),
+        }),
+        Some(other) => Err(Error::NotSupported(format!("--mount type={other}"))),
+        None => Err(Error::Invalid(format!("--mount {spec:?} needs a type"))),
+    }
+}
+
+/// Parses `--tmpfs /path[:options]`.
+pub fn parse_tmpfs(spec: &str) -> Result<MountSpec, Error> {
+    let (target, options) = spec.split_once(':').unwrap_or((spec, ""));
+    check_target(target, spec)?;
+    let options = if options.is_empty() {
+        "rw,noexec,nosuid,nodev".to_string()
+    } else {
+        options.to_string()
+    };
+    // Flags are applied as mount flags; only the data options go to the file system.
+    let data: Vec<&str> = options
+        .split(',')
+        .filter(|o| {
+            !matches!(
+                *o,
+                "rw" | "ro" | "noexec" | "exec" | "nosuid" | "suid" | "nodev" | "dev"
+            )
+        })
+        .collect();
+    Ok(MountSpec {
+        kind: MountKind::Tmpfs,
+        source: None,
+        target: target.to_string(),
+        readonly: options.split(',').any(|o| o == "ro"),
+        options: data.join(","),
+    })
+}
+
+fn check_target(target: &str, spec: &str) -> Result<(), Error> {
+    if !target.starts_with('/') || target == "/" {
+        return Err(Error::Invalid(format!(
+            "invalid mount target in {spec:?}: must be an absolute path other than /"
+        )));
+    }
+    Ok(())
 }
 
 /// Docker's rules: `--entrypoint` replaces the image's (and drops its Cmd unless a command is
@@ -251,7 +508,47 @@ mod tests {
             network: Network::None,
             pull: PullPolicy::Missing,
             remove: true,
+            mounts: vec![],
+            read_only: false,
+            cap_add: vec![],
+            cap_drop: vec![],
+            privileged: false,
+            no_new_privileges: false,
+            interactive: false,
+            sig_proxy: true,
         }
+    }
+
+    #[test]
+    fn capabilities_follow_docker() {
+        let mut o = opts();
+        assert_eq!(capabilities(&o).unwrap(), DEFAULT_CAPS);
+        o.cap_add = vec!["net_admin".into(), "CAP_SYS_PTRACE".into()];
+        o.cap_drop = vec!["chown".into()];
+        let caps = capabilities(&o).unwrap();
+        assert!(caps.contains(&12) && caps.contains(&19) && !caps.contains(&0));
+        o.cap_drop = vec!["ALL".into()];
+        assert!(capabilities(&o).unwrap().is_empty());
+        o.cap_add = vec!["bogus".into()];
+        assert!(capabilities(&o).is_err());
+    }
+
+    #[test]
+    fn mount_flags_parse() {
+        let t = parse_tmpfs("/scratch:size=1m,ro").unwrap();
+        assert_eq!(
+            (t.target.as_str(), t.readonly, t.options.as_str()),
+            ("/scratch", true, "size=1m")
+        );
+        assert!(parse_volume("rel:/x").is_err());
+        assert!(parse_volume("/a:b").is_err());
+        assert!(
+            parse_mount("type=tmpfs,target=/t,tmpfs-size=1m")
+                .unwrap()
+                .options
+                == "size=1m"
+        );
+        assert!(parse_mount("type=volume,target=/t").is_err());
     }
 
     #[test]

@@ -47,10 +47,44 @@ pub struct Spec {
     pub private_network: bool,
     /// Files bind-mounted over the image's: (path in the container, file on the host).
     pub etc_files: Vec<(String, PathBuf)>,
+    /// `-v`, `--mount`, `--tmpfs`, in the order given.
+    #[serde(default)]
+    pub mounts: Vec<MountSpec>,
+    /// `--read-only`: the root file system is mounted read-only (/tmp, /var/tmp, /run stay
+    /// writable tmpfs, as Podman does).
+    #[serde(default)]
+    pub read_only_root: bool,
+    /// Capability numbers the container keeps.
+    pub capabilities: Vec<u32>,
+    /// `--privileged`: nothing masked or made read-only.
+    #[serde(default)]
+    pub privileged: bool,
+    /// `--security-opt no-new-privileges`.
+    #[serde(default)]
+    pub no_new_privileges: bool,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq)]
+pub enum MountKind {
+    Bind,
+    Tmpfs,
+}
+
+/// One mount requested on the command line.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq)]
+pub struct MountSpec {
+    pub kind: MountKind,
+    /// The host path of a bind mount.
+    pub source: Option<PathBuf>,
+    /// Absolute path in the container.
+    pub target: String,
+    pub readonly: bool,
+    /// tmpfs options (`size=…,mode=…`).
+    pub options: String,
 }
 
 /// Capabilities a container gets by default: Podman's rootless set.
-const DEFAULT_CAPS: &[u32] = &[
+pub const DEFAULT_CAPS: &[u32] = &[
     0,  // CAP_CHOWN
     1,  // CAP_DAC_OVERRIDE
     3,  // CAP_FOWNER
@@ -128,6 +162,7 @@ pub fn run(spec: &Spec, lifeline: Option<std::os::unix::net::UnixStream>) -> i32
         }
         Ok(Some(child)) => {
             drop(report_tx);
+            crate::sys::forward_signals(child);
             if let Some(lifeline) = lifeline {
                 // skiff was killed: the container goes with it, as a foreground one should.
                 // (No thread for this: a process may not start threads once it has unshared
@@ -167,30 +202,59 @@ fn start(spec: &Spec) -> Result<Never, Failure> {
     let root = &spec.merged;
     mount_kernel_files(root, spec.private_network)?;
     crate::debug!("container: /proc, /dev, /sys mounted");
+    let root_fd = rustix::fs::open(
+        root,
+        rustix::fs::OFlags::PATH | rustix::fs::OFlags::DIRECTORY | rustix::fs::OFlags::CLOEXEC,
+        rustix::fs::Mode::empty(),
+    )
+    .map_err(|e| fail("opening the root file system", e))?;
     for (inside, host) in &spec.etc_files {
-        bind_file(host, &root.join(inside.trim_start_matches('/')), false)?;
+        let target = in_root(&root_fd, inside, Kind::File)?;
+        bind(host, &target)?;
+    }
+    for m in &spec.mounts {
+        mount_requested(&root_fd, m)?;
+    }
+    if spec.read_only_root {
+        for dir in ["/tmp", "/var/tmp", "/run"] {
+            if !spec.mounts.iter().any(|m| m.target == dir) {
+                let target = in_root(&root_fd, dir, Kind::Dir)?;
+                mnt::mount(
+                    "tmpfs",
+                    &target,
+                    "tmpfs",
+                    MountFlags::NOSUID | MountFlags::NODEV,
+                    Some(c"mode=1777"),
+                )
+                .map_err(|e| fail(&format!("mounting a tmpfs on {dir}"), e))?;
+            }
+        }
+        mnt::mount_remount(root, MountFlags::BIND | MountFlags::RDONLY, "")
+            .map_err(|e| fail("making the root file system read-only", e))?;
     }
     rustix::system::sethostname(spec.hostname.as_bytes())
         .map_err(|e| fail("setting the hostname", e))?;
-    let workdir = root.join(spec.cwd.trim_start_matches('/'));
     // Docker creates a missing working directory.
-    fs::DirBuilder::new()
-        .recursive(true)
-        .mode(0o755)
-        .create(&workdir)
-        .map_err(|e| fail(&format!("creating the working directory {}", spec.cwd), e))?;
+    in_root(&root_fd, &spec.cwd, Kind::Dir)
+        .map_err(|(c, m)| (c, format!("creating the working directory: {m}")))?;
+    drop(root_fd);
     enter_root(root)?;
-    for path in MASKED {
-        mask(path);
-    }
-    for path in READ_ONLY {
-        let _ = read_only(Path::new(path));
+    if !spec.privileged {
+        for path in MASKED {
+            mask(path);
+        }
+        for path in READ_ONLY {
+            let _ = read_only(Path::new(path));
+        }
     }
     std::env::set_current_dir(&spec.cwd)
         .map_err(|e| fail(&format!("entering the working directory {}", spec.cwd), e))?;
     let (uid, gid, groups) = resolve_user(&spec.user)?;
     let program = find_program(&spec.args, &spec.env)?;
-    drop_privileges(uid, gid, &groups)?;
+    drop_privileges(&spec.capabilities, uid, gid, &groups)?;
+    if spec.no_new_privileges {
+        rustix::thread::set_no_new_privs(true).map_err(|e| fail("no-new-privileges", e))?;
+    }
     crate::sys::close_fds_on_exec().map_err(|e| fail("closing inherited files", e))?;
     crate::debug!("container: exec {program:?}");
     let err = exec(&program, &spec.args, &spec.env);
@@ -260,7 +324,10 @@ fn mount_kernel_files(root: &Path, private_network: bool) -> Result<(), Failure>
     )
     .map_err(|e| fail("mounting /dev", e))?;
     for name in ["null", "zero", "full", "random", "urandom", "tty"] {
-        bind_file(&Path::new("/dev").join(name), &dev.join(name), false)?;
+        let target = dev.join(name);
+        // /dev is our own fresh tmpfs: plain paths are safe here.
+        fs::File::create(&target).map_err(|e| fail(&format!("creating /dev/{name}"), e))?;
+        bind(&Path::new("/dev").join(name), &target)?;
     }
     let pts = ensure_dir(&dev, "pts")?;
     mnt::mount(
@@ -333,27 +400,116 @@ fn ensure_dir(parent: &Path, name: &str) -> Result<PathBuf, Failure> {
     }
 }
 
-/// Binds a host file over a path in the container, creating an empty file to mount on.
-fn bind_file(host: &Path, target: &Path, ro: bool) -> Result<(), Failure> {
-    if let Some(parent) = target.parent() {
-        fs::create_dir_all(parent)
-            .map_err(|e| fail(&format!("creating {}", parent.display()), e))?;
+/// Binds `source` (and what is mounted beneath it) onto `target`.
+fn bind(source: &Path, target: &Path) -> Result<(), Failure> {
+    mnt::mount_bind_recursive(source, target)
+        .map_err(|e| fail(&format!("binding {}", source.display()), e))
+}
+
+fn mount_requested(root_fd: &rustix::fd::OwnedFd, m: &MountSpec) -> Result<(), Failure> {
+    match m.kind {
+        MountKind::Bind => {
+            let source = m
+                .source
+                .as_ref()
+                .ok_or_else(|| fail("bind mount", "no source"))?;
+            let is_dir = fs::metadata(source)
+                .map_err(|e| fail(&format!("bind source {}", source.display()), e))?
+                .is_dir();
+            let kind = if is_dir { Kind::Dir } else { Kind::File };
+            let target = in_root(root_fd, &m.target, kind)?;
+            bind(source, &target)?;
+            if m.readonly {
+                // The fd named the directory under the mount; resolve again to reach the mount.
+                let mounted = in_root(root_fd, &m.target, kind)?;
+                read_only(&mounted)
+                    .map_err(|e| fail(&format!("making {} read-only", m.target), e))?;
+            }
+            Ok(())
+        }
+        MountKind::Tmpfs => {
+            let target = in_root(root_fd, &m.target, Kind::Dir)?;
+            let options = if m.options.is_empty() {
+                "mode=1777".to_string()
+            } else {
+                m.options.clone()
+            };
+            let options = CString::new(options).map_err(|e| fail("tmpfs options", e))?;
+            let mut flags = MountFlags::NOSUID | MountFlags::NODEV;
+            if m.readonly {
+                flags |= MountFlags::RDONLY;
+            }
+            mnt::mount("tmpfs", &target, "tmpfs", flags, Some(options.as_c_str()))
+                .map_err(|e| fail(&format!("mounting a tmpfs on {}", m.target), e))
+        }
     }
-    if fs::symlink_metadata(target).is_err() {
-        fs::OpenOptions::new()
-            .write(true)
-            .create(true)
-            .truncate(false)
-            .mode(0o644)
-            .open(target)
-            .map_err(|e| fail(&format!("creating {}", target.display()), e))?;
-    }
-    mnt::mount_bind(host, target).map_err(|e| fail(&format!("binding {}", host.display()), e))?;
-    if ro {
-        read_only(target)
-            .map_err(|e| fail(&format!("making {} read-only", target.display()), e))?;
-    }
-    Ok(())
+}
+
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Kind {
+    Dir,
+    File,
+}
+
+/// A mount point at `path` inside the root file system, created if missing (directories
+/// 0755, files empty), with every symlink on the way resolved as if the root were "/": an
+/// image's `/etc -> /host/path` cannot send a mount or a new file out of the container.
+/// Returns a `/proc/self/fd/N` path that names it for mount(2), and keeps the fd open (it is
+/// close-on-exec).
+fn in_root(root: &rustix::fd::OwnedFd, path: &str, kind: Kind) -> Result<PathBuf, Failure> {
+    use rustix::fs::{Mode, OFlags, ResolveFlags};
+    let rel = match path.trim_start_matches('/') {
+        "" => ".",
+        rel => rel,
+    };
+    let resolve = ResolveFlags::IN_ROOT | ResolveFlags::NO_MAGICLINKS;
+    let open = || {
+        rustix::fs::openat2(
+            root,
+            rel,
+            OFlags::PATH | OFlags::CLOEXEC,
+            Mode::empty(),
+            resolve,
+        )
+    };
+    let fd = match open() {
+        Ok(fd) => fd,
+        Err(rustix::io::Errno::NOENT) => {
+            let p = Path::new(rel);
+            let parent = match p.parent().map(|x| x.to_string_lossy().into_owned()) {
+                Some(x) if !x.is_empty() => in_root(root, &x, Kind::Dir)?,
+                _ => PathBuf::from("/proc/self/fd")
+                    .join(std::os::fd::AsRawFd::as_raw_fd(root).to_string()),
+            };
+            let name = p
+                .file_name()
+                .ok_or_else(|| fail(path, "not a valid path"))?;
+            let dir = rustix::fs::open(
+                &parent,
+                OFlags::DIRECTORY | OFlags::RDONLY | OFlags::CLOEXEC,
+                Mode::empty(),
+            )
+            .map_err(|e| fail(&format!("opening the parent of {path}"), e))?;
+            let made = match kind {
+                Kind::Dir => rustix::fs::mkdirat(&dir, name, Mode::from_raw_mode(0o755)),
+                Kind::File => rustix::fs::openat(
+                    &dir,
+                    name,
+                    OFlags::CREATE | OFlags::EXCL | OFlags::WRONLY | OFlags::CLOEXEC,
+                    Mode::from_raw_mode(0o644),
+                )
+                .map(drop),
+            };
+            match made {
+                Ok(()) | Err(rustix::io::Errno::EXIST) => {}
+                Err(e) => return Err(fail(&format!("creating {path} in the container"), e)),
+            }
+            open().map_err(|e| fail(&format!("opening {path} in the container"), e))?
+        }
+        Err(e) => return Err(fail(&format!("resolving {path} in the container"), e)),
+    };
+    let raw = std::os::fd::IntoRawFd::into_raw_fd(fd);
+    Ok(PathBuf::from(format!("/proc/self/fd/{raw}")))
 }
 
 fn read_only(path: &Path) -> io::Result<()> {
@@ -500,9 +656,8 @@ fn find_program(args: &[String], env: &[String]) -> Result<PathBuf, Failure> {
     ))
 }
 
-fn drop_privileges(uid: u32, gid: u32, groups: &[u32]) -> Result<(), Failure> {
-    crate::sys::limit_capabilities(DEFAULT_CAPS, uid == 0)
-        .map_err(|e| fail("dropping capabilities", e))?;
+fn drop_privileges(caps: &[u32], uid: u32, gid: u32, groups: &[u32]) -> Result<(), Failure> {
+    crate::sys::limit_capabilities(caps, uid == 0).map_err(|e| fail("dropping capabilities", e))?;
     crate::sys::set_ids(uid, gid, groups).map_err(|e| {
         fail(
             &format!("switching to uid {uid} gid {gid}"),

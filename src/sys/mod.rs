@@ -202,3 +202,50 @@ pub fn wait_for_exit_or_hangup(pid: i32, lifeline: &impl std::os::fd::AsFd) {
         }
     }
 }
+
+static FORWARD_TO: std::sync::atomic::AtomicI32 = std::sync::atomic::AtomicI32::new(0);
+
+/// Signals a foreground container gets from the terminal or a `kill` of skiff (Docker's
+/// sig-proxy).
+const FORWARDED: &[i32] = &[
+    libc::SIGHUP,
+    libc::SIGINT,
+    libc::SIGQUIT,
+    libc::SIGTERM,
+    libc::SIGUSR1,
+    libc::SIGUSR2,
+    libc::SIGWINCH,
+];
+
+extern "C" fn forward(sig: libc::c_int) {
+    let pid = FORWARD_TO.load(std::sync::atomic::Ordering::Relaxed);
+    if pid > 0 {
+        // SAFETY: kill is async-signal-safe and touches no memory.
+        unsafe { libc::kill(pid, sig) };
+    }
+}
+
+/// Passes the usual termination and job signals on to `pid` until `stop_forwarding_signals`.
+pub fn forward_signals(pid: i32) {
+    FORWARD_TO.store(pid, std::sync::atomic::Ordering::Relaxed);
+    for &sig in FORWARDED {
+        // SAFETY: the handler only reads an atomic and calls kill(2), both async-signal-safe;
+        // the sigaction struct is fully initialised before the call.
+        unsafe {
+            let mut action: libc::sigaction = std::mem::zeroed();
+            action.sa_sigaction = forward as *const () as usize;
+            action.sa_flags = libc::SA_RESTART;
+            libc::sigemptyset(&mut action.sa_mask);
+            libc::sigaction(sig, &action, std::ptr::null_mut());
+        }
+    }
+}
+
+/// Restores the default disposition of the forwarded signals.
+pub fn stop_forwarding_signals() {
+    FORWARD_TO.store(0, std::sync::atomic::Ordering::Relaxed);
+    for &sig in FORWARDED {
+        // SAFETY: resetting a disposition to SIG_DFL involves no handler code.
+        unsafe { libc::signal(sig, libc::SIG_DFL) };
+    }
+}

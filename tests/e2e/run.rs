@@ -193,3 +193,173 @@ fn root_runs_containers_too() {
     s.check("run --rm $REG/busybox id -u", 0, "0");
     s.check("run --rm $REG/busybox sh -c 'echo $$'", 0, "1");
 }
+
+#[test]
+fn volumes_tmpfs_and_read_only_root() {
+    let s = Sandbox::user();
+    ready(&s);
+    let host = s.dir.join("vol");
+    let h = host.display().to_string();
+    // command | exit | output contains
+    s.check(
+        &format!("run --rm -v {h}:/h $REG/busybox sh -c 'echo hi > /h/f && cat /h/f'"),
+        0,
+        "hi",
+    );
+    assert!(host.is_dir(), "-v creates a missing host directory");
+    assert_eq!(
+        crate::harness::owner(&host.join("f")),
+        s.user.uid,
+        "container root writes as the user"
+    );
+    s.check(
+        &format!("run --rm -u 123 -v {h}:/h $REG/busybox touch /h/by123"),
+        1,
+        "Permission denied",
+    );
+    s.check(
+        &format!("run --rm -v {h}:/h:ro $REG/busybox touch /h/g"),
+        1,
+        "Read-only file system",
+    );
+    s.check(
+        &format!("run --rm --mount type=bind,source={h},target=/m,readonly $REG/busybox cat /m/f"),
+        0,
+        "hi",
+    );
+    s.check(
+        "run --rm --mount type=bind,source=/nonexistent/x,target=/m $REG/busybox true",
+        125,
+        "bind source path does not exist",
+    );
+    s.check(
+        "run --rm -v relative:/x $REG/busybox true",
+        125,
+        "named volumes",
+    );
+    s.check(
+        "run --rm --tmpfs /scratch $REG/busybox sh -c 'mount | grep /scratch'",
+        0,
+        "tmpfs on /scratch",
+    );
+    s.check(
+        "run --rm --mount type=tmpfs,target=/t,tmpfs-size=1m $REG/busybox df -k /t",
+        0,
+        "1024",
+    );
+    s.check(
+        "run --rm --read-only $REG/busybox touch /x",
+        1,
+        "Read-only file system",
+    );
+    s.check("run --rm --read-only $REG/busybox touch /tmp/x", 0, "");
+}
+
+#[test]
+fn capabilities_and_privileges() {
+    let s = Sandbox::user();
+    ready(&s);
+    // command | exit | output contains
+    s.check(
+        "run --rm --cap-drop ALL $REG/busybox grep CapEff /proc/self/status",
+        0,
+        "0000000000000000",
+    );
+    s.check(
+        "run --rm --cap-add NET_ADMIN $REG/busybox grep CapEff /proc/self/status",
+        0,
+        "00000000800415fb",
+    );
+    s.check(
+        "run --rm --cap-drop chown $REG/busybox chown 1 /tmp",
+        1,
+        "Operation not permitted",
+    );
+    s.check(
+        "run --rm --cap-add bogus $REG/busybox true",
+        125,
+        "unknown capability",
+    );
+    s.check(
+        "run --rm --privileged $REG/busybox grep CapEff /proc/self/status",
+        0,
+        "000001ffffffffff",
+    );
+    let counts = s.run("run --rm --privileged $REG/busybox wc -c /proc/interrupts");
+    assert!(
+        !counts.stdout.starts_with("0 "),
+        "nothing masked: {counts:?}"
+    );
+    s.check(
+        "run --rm --security-opt no-new-privileges $REG/busybox grep NoNewPrivs /proc/self/status",
+        0,
+        "1",
+    );
+    s.check(
+        "run --rm --security-opt seccomp=unconfined $REG/busybox true",
+        125,
+        "not supported yet",
+    );
+    s.check("run --rm -t $REG/busybox true", 125, "not supported yet");
+}
+
+#[test]
+fn stdin_only_with_interactive() {
+    use std::io::Write;
+    let s = Sandbox::user();
+    ready(&s);
+    let args = crate::harness::split(&format!(
+        "run --rm -i {}/busybox cat",
+        crate::harness::env().registry
+    ));
+    let mut child = s
+        .command(&args)
+        .stdin(std::process::Stdio::piped())
+        .stdout(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    child
+        .stdin
+        .take()
+        .unwrap()
+        .write_all(b"through stdin\n")
+        .unwrap();
+    let out = child.wait_with_output().unwrap();
+    assert_eq!(String::from_utf8_lossy(&out.stdout), "through stdin\n");
+    let without = s.run("run --rm $REG/busybox cat");
+    assert_eq!(
+        without.ok().stdout,
+        "",
+        "without -i the container reads nothing"
+    );
+}
+
+#[test]
+fn a_signal_to_skiff_reaches_the_container() {
+    let s = Sandbox::user();
+    ready(&s);
+    let script = "trap 'echo got TERM; exit 7' TERM; echo ready; while :; do sleep 0.1; done";
+    let mut args = crate::harness::split(&format!(
+        "run --rm {}/busybox sh -c",
+        crate::harness::env().registry
+    ));
+    args.push(script.into());
+    let mut child = s
+        .command(&args)
+        .stdout(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut stdout = child.stdout.take().unwrap();
+    let mut first = [0u8; 6];
+    std::io::Read::read_exact(&mut stdout, &mut first).unwrap();
+    assert_eq!(&first, b"ready\n");
+    std::process::Command::new("kill")
+        .args(["-TERM", &child.id().to_string()])
+        .status()
+        .unwrap();
+    let mut rest = String::new();
+    std::io::Read::read_to_string(&mut stdout, &mut rest).unwrap();
+    let status = child.wait().unwrap();
+    assert_eq!(rest, "got TERM\n");
+    assert_eq!(status.code(), Some(7));
+}

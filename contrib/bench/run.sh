@@ -1,0 +1,216 @@
+#!/bin/bash
+# Run benchmark: skiff vs. rootless Podman starting a container that runs
+# `true` and goes away (`run --rm`). These are warm-path numbers: both images
+# are already in both stores and the page cache is kept, so what is timed is
+# container setup and teardown, not pulling or disk reads.
+#
+# Run as root, no stdin needed. Idempotent. The setup shared with pull.sh
+# (users, packages, the skiff copy, Podman's configuration) is in common.sh.
+#
+# Environment:
+#   BENCH_RUNS    timed runs per engine and case (default 10)
+#   BENCH_WARMUP  untimed runs first, per engine and case (default 3)
+#   SKIFF_BIN     skiff binary (default: target/release/skiff, built if missing)
+set -euo pipefail
+shopt -s inherit_errexit   # a failure inside $(...) must stop the script too
+
+# shellcheck source=contrib/bench/common.sh
+source "$(dirname "${BASH_SOURCE[0]}")/common.sh"
+
+RUNS=${BENCH_RUNS:-10}
+WARMUP=${BENCH_WARMUP:-3}
+
+[[ $RUNS =~ ^[1-9][0-9]*$ ]] || die "BENCH_RUNS must be a positive integer"
+[[ $WARMUP =~ ^[0-9]+$ ]] || die "BENCH_WARMUP must be a non-negative integer"
+
+bench_setup
+
+BUSYBOX=$REGISTRY/busybox:latest
+DEBIAN=$REGISTRY/debian:bookworm
+VOLUME=$STATE/run-volume   # the -v case's host dir: under $STATE, so both users can read it
+
+# ---------------------------------------------------------------------------
+# 1. Podman's rootless default network is slirp4netns; pull.sh installs podman
+#    without recommends, which leaves it out. Without it we fall back below.
+# ---------------------------------------------------------------------------
+if [ "$HAVE_PODMAN" = 1 ] && ! have_pkg slirp4netns; then
+  log "installing: slirp4netns"
+  { apt-get update -q && apt-get install -y -q --no-install-recommends slirp4netns; } \
+    >"$LOGS/apt-slirp4netns.log" 2>&1 || log "apt-get failed (see $LOGS/apt-slirp4netns.log)"
+fi
+
+# ---------------------------------------------------------------------------
+# 2. Images into both stores (untimed), and checks that each engine's run
+#    really starts a container before we time it.
+# ---------------------------------------------------------------------------
+engines=(skiff)
+[ "$HAVE_PODMAN" = 1 ] && engines+=(podman)
+for engine in "${engines[@]}"; do
+  for ref in "$BUSYBOX" "$DEBIAN"; do
+    $engine image exists "$ref" >/dev/null 2>&1 && continue
+    $engine pull -q "$ref" >"$LOGS/$engine-run-pull.log" 2>&1 ||
+      { cat "$LOGS/$engine-run-pull.log" >&2; die "$engine pull $ref failed"; }
+  done
+done
+
+# check_echo LOG ENGINE ARGS...: `ENGINE run --rm ARGS... echo bench-ok` must
+# print exactly that (proves a container ran, not just that the exit code was 0).
+check_echo() {
+  local log=$1 engine=$2 out
+  shift 2
+  out=$($engine run --rm "$@" echo bench-ok </dev/null 2>"$log") || true
+  [ "$out" = bench-ok ] || { cat "$log" >&2; die "'$engine run --rm $* echo bench-ok' printed '$out'"; }
+}
+check_echo "$LOGS/skiff-run-check.log" skiff --network none "$BUSYBOX"
+
+# Podman's default network: used for the "default network" cases if it works.
+pod_net=()                  # extra podman args for those cases
+pod_net_name="not installed"
+pod_note=""
+if [ "$HAVE_PODMAN" = 1 ]; then
+  check_echo "$LOGS/podman-run-check.log" podman --network none "$BUSYBOX"
+  # Podman warns about "/" not being a shared mount on this VM: harmless here.
+  if links=$(podman run --rm "$BUSYBOX" ip -o link </dev/null 2>"$LOGS/podman-run-net.log"); then
+    # slirp4netns gives the container a tap0 besides lo.
+    if grep -q ' tap0:' <<<"$links"; then pod_net_name=slirp4netns; else pod_net_name="podman's default"; fi
+  else
+    log "podman's default network fails here (see $LOGS/podman-run-net.log): using --network none"
+    pod_net=(--network none)
+    pod_net_name="none"
+    pod_note="podman's default network failed on this machine"
+  fi
+fi
+
+# The -v case: skiff does not support -v yet (exits 125). Measure it anyway
+# the day it works, and always measure Podman so the table shows the gap.
+install -d -m 0755 "$VOLUME"
+echo hello >"$VOLUME/bench-file"
+chmod 0644 "$VOLUME/bench-file"
+skiff_volume_rc=0
+out=$(skiff run --rm -v "$VOLUME:/h" "$BUSYBOX" ls /h </dev/null 2>"$LOGS/skiff-run-volume.log") ||
+  skiff_volume_rc=$?
+[ "$skiff_volume_rc" = 0 ] && [ "$out" != bench-file ] &&
+  die "skiff run -v listed '$out', not bench-file (see $LOGS/skiff-run-volume.log)"
+if [ "$HAVE_PODMAN" = 1 ]; then
+  out=$(podman run --rm --network none -v "$VOLUME:/h" "$BUSYBOX" ls /h </dev/null \
+    2>"$LOGS/podman-run-volume.log") || true
+  [ "$out" = bench-file ] ||
+    die "podman run -v listed '$out', not bench-file (see $LOGS/podman-run-volume.log)"
+fi
+
+# ---------------------------------------------------------------------------
+# 3. The benchmark.
+# ---------------------------------------------------------------------------
+# time_us LOG CMD...: runs CMD once, prints its wall time in microseconds;
+# fails loudly. EPOCHREALTIME rather than date(1): no fork inside the timed
+# span, which matters next to runs of a few milliseconds.
+time_us() {
+  local log=$1 t0 t1
+  shift
+  t0=${EPOCHREALTIME/./}
+  "$@" </dev/null >"$log" 2>&1 || { cat "$log" >&2; die "failed: $*"; }
+  t1=${EPOCHREALTIME/./}
+  echo $((t1 - t0))
+}
+
+ms() { awk -v us="$1" 'BEGIN { printf "%.1f", us / 1000 }'; }
+
+# measure LABEL WHO CMD...: warm-ups, then the timed runs; prints one line and
+# sets MED (the median in microseconds).
+measure() {
+  local label=$1 who=$2 i t min median times=() shown=()
+  shift 2
+  for ((i = 0; i < WARMUP; i++)); do time_us "$LOGS/$who-run.log" "$@" >/dev/null; done
+  for ((i = 0; i < RUNS; i++)); do
+    t=$(time_us "$LOGS/$who-run.log" "$@")
+    times+=("$t")
+    shown+=("$(ms "$t")")
+  done
+  read -r min median < <(stats "${times[@]}")
+  MED=$median
+  printf 'run %-30s %-7s min %7s ms   median %7s ms   (runs: %s)\n' \
+    "$label" "$who" "$(ms "$min")" "$(ms "$median")" "${shown[*]}"
+}
+
+# summary_line LABEL SKIFF_US PODMAN_US [NOTE]: one line of the final table.
+summary=()
+summary_line() {
+  local line
+  line=$(printf 'run %-30s skiff %7s ms' "$1" "$(ms "$2")")
+  if [ "$HAVE_PODMAN" = 1 ]; then
+    line+=$(printf '   podman %7s ms   ratio %s' "$(ms "$3")" "$(ratio "$3" "$2")")
+  else
+    line+="   podman: not installed"
+  fi
+  if [ -n "${4:-}" ]; then line+="   ($4)"; fi
+  summary+=("$line")
+}
+
+print_header
+echo "runs:    $RUNS timed + $WARMUP warm-up per engine and case; images already in both" \
+  "stores; page cache kept (warm path)"
+if [ "$HAVE_PODMAN" = 1 ]; then
+  echo "network: skiff's default is none for now; podman's rootless default is $pod_net_name"
+  if [ -n "$pod_note" ]; then echo "         ($pod_note)"; fi
+fi
+echo
+
+# run_case LABEL NOTE SKIFF_ARGS -- PODMAN_ARGS: both engines, same case;
+# sets SKIFF_MED.
+run_case() {
+  local label=$1 note=$2 skiff_args=() podman_args=() s p=0
+  shift 2
+  while [ "$1" != -- ]; do skiff_args+=("$1"); shift; done
+  shift
+  podman_args=("$@")
+  measure "$label" skiff skiff run --rm "${skiff_args[@]}"
+  s=$MED SKIFF_MED=$MED
+  if [ "$HAVE_PODMAN" = 1 ]; then
+    measure "$label" podman podman run --rm "${podman_args[@]}"
+    p=$MED
+  fi
+  summary_line "$label" "$s" "$p" "$note"
+}
+
+run_case "--network none busybox" "" \
+  --network none "$BUSYBOX" true -- --network none "$BUSYBOX" true
+none_busybox=$SKIFF_MED
+# No network flag: each engine's default (the pair the comparison asks for).
+net_note=""
+[ "$HAVE_PODMAN" = 1 ] && net_note="skiff: none, podman: $pod_net_name"
+run_case "busybox (default network)" "$net_note" \
+  "$BUSYBOX" true -- "${pod_net[@]}" "$BUSYBOX" true
+run_case "debian:bookworm (default net)" "$net_note" \
+  "$DEBIAN" true -- "${pod_net[@]}" "$DEBIAN" true
+
+volume_label="-v DIR:/h busybox ls /h"
+if [ "$skiff_volume_rc" = 0 ]; then
+  run_case "$volume_label" "" \
+    --network none -v "$VOLUME:/h" "$BUSYBOX" ls /h -- --network none -v "$VOLUME:/h" "$BUSYBOX" ls /h
+else
+  printf 'run %-30s %-7s not supported yet (exits %d)\n' "$volume_label" skiff "$skiff_volume_rc"
+  line=$(printf 'run %-30s skiff: not supported yet' "$volume_label")
+  if [ "$HAVE_PODMAN" = 1 ]; then
+    measure "$volume_label" podman podman run --rm --network none -v "$VOLUME:/h" "$BUSYBOX" ls /h
+    line+=$(printf '   podman %7s ms' "$(ms "$MED")")
+  else
+    line+="   podman: not installed"
+  fi
+  summary+=("$line")
+fi
+
+# The kernel floor: a user, mount and pid namespace with a fresh /proc, as the
+# skiff bench user. No engine can start a container faster than this.
+measure "floor: unshare -Urmpf" kernel as "$SKIFF_USER" unshare -Urmpf --mount-proc true
+floor=$MED
+
+# Leave nothing behind, like pull.sh (which empties the stores itself anyway).
+empty_store skiff
+[ "$HAVE_PODMAN" = 1 ] && empty_store podman
+
+echo
+echo "medians (ratio = podman / skiff; higher means skiff is faster; all with --rm):"
+printf '%s\n' "${summary[@]}"
+printf 'kernel floor (unshare -Urmpf --mount-proc true as %s): %s ms;' "$SKIFF_USER" "$(ms "$floor")"
+printf ' skiff --network none busybox minus the floor: %s ms\n' \
+  "$(awk -v d=$((none_busybox - floor)) 'BEGIN { printf "%+.1f", d / 1000 }')"
