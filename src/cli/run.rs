@@ -75,6 +75,24 @@ pub struct RunArgs {
     /// Give the container all capabilities and hide nothing of /proc and /sys.
     #[arg(long)]
     pub privileged: bool,
+    /// Run a minimal init as PID 1 that passes signals on and reaps orphans.
+    #[arg(long)]
+    pub init: bool,
+    /// Resource limits: NAME=SOFT[:HARD] (nofile, nproc, core, …).
+    #[arg(long, value_name = "ULIMIT")]
+    pub ulimit: Vec<String>,
+    /// Size of /dev/shm (default 64m).
+    #[arg(long, value_name = "SIZE")]
+    pub shm_size: Option<String>,
+    /// Memory limit (needs a delegated cgroup v2 subtree; warns and runs without otherwise).
+    #[arg(short, long, value_name = "SIZE")]
+    pub memory: Option<String>,
+    /// CPU limit, in CPUs (needs a delegated cgroup v2 subtree).
+    #[arg(long, value_name = "N")]
+    pub cpus: Option<f64>,
+    /// Process limit (needs a delegated cgroup v2 subtree).
+    #[arg(long, value_name = "N", allow_negative_numbers = true)]
+    pub pids_limit: Option<i64>,
     /// Security options: no-new-privileges (others are not supported yet).
     #[arg(long, value_name = "OPT")]
     pub security_opt: Vec<String>,
@@ -155,11 +173,19 @@ pub fn run(engine: &Engine, args: RunArgs) -> Result<i32, Error> {
         no_new_privileges,
         interactive: args.interactive,
         sig_proxy: args.sig_proxy,
+        init: args.init,
+        ulimits: args.ulimit,
+        shm_size: args.shm_size,
+        limits: run::Limits {
+            memory: args.memory.as_deref().map(run::parse_size).transpose()?,
+            cpus: args.cpus,
+            pids: args.pids_limit,
+        },
     };
     // A pull on the way goes to stderr, so that the container's output stays clean.
     let progress = |e: PullEvent| match e {
         PullEvent::Pulling { tag, repository } => eprintln!("{tag}: Pulling from {repository}"),
-        PullEvent::Notice(n) => eprintln!("Notice: {n}"),
+        PullEvent::Notice(n) => eprintln!("WARNING: {n}"),
         PullEvent::Layer { .. } => {}
     };
     engine.run(&opts, &progress)

@@ -8,6 +8,8 @@ use std::process::{Command, Stdio};
 
 use super::pull::{PullEvent, PullOptions};
 use super::Engine;
+use crate::runtime::cgroup;
+pub use crate::runtime::cgroup::Limits;
 use crate::runtime::container::{MountKind, MountSpec, Spec, DEFAULT_CAPS};
 use crate::runtime::{userns, RuntimeError};
 use crate::store::ImageRecord;
@@ -51,6 +53,12 @@ pub struct RunOptions {
     pub interactive: bool,
     /// Pass signals skiff receives on to the container (Docker's `--sig-proxy`, default on).
     pub sig_proxy: bool,
+    pub init: bool,
+    /// `--ulimit` values as given (`nofile=1024:2048`).
+    pub ulimits: Vec<String>,
+    /// `--shm-size` as given (`64m`).
+    pub shm_size: Option<String>,
+    pub limits: Limits,
 }
 
 /// Docker's PATH when the image sets none.
@@ -78,6 +86,29 @@ impl Engine {
             .clone()
             .unwrap_or_else(|| id[..12].to_string());
         let env = environment(defaults.env.unwrap_or_default(), &opts.env, &hostname);
+        let ulimits = opts
+            .ulimits
+            .iter()
+            .map(|u| parse_ulimit(u))
+            .collect::<Result<Vec<_>, _>>()?;
+        let shm_size = opts.shm_size.as_deref().map(parse_size).transpose()?;
+        let cgroup_dir = if opts.limits.any() {
+            match cgroup::delegated_parent(&opts.limits) {
+                Ok(parent) => Some(
+                    cgroup::create(&parent, &format!("skiff-{id}"), &opts.limits).map_err(|e| {
+                        Error::Other(format!("creating the container's cgroup: {e}"))
+                    })?,
+                ),
+                Err(why) => {
+                    progress(PullEvent::Notice(format!(
+                        "resource limits (--memory, --cpus, --pids-limit) are not applied: {why}"
+                    )));
+                    None
+                }
+            }
+        } else {
+            None
+        };
         let data = self.paths.data_root.join("containers").join(&id);
         let run = self.paths.run_root.join("containers").join(&id);
         crate::config::ensure_run_root(&self.paths.run_root, self.user.uid)?;
@@ -126,6 +157,10 @@ impl Engine {
                 capabilities: capabilities(opts)?,
                 privileged: opts.privileged,
                 no_new_privileges: opts.no_new_privileges,
+                init: opts.init,
+                ulimits,
+                shm_size,
+                cgroup: cgroup_dir.clone(),
             };
             let spec_path = run.join("spec.json");
             let bytes = serde_json::to_vec(&spec).map_err(|e| Error::Other(e.to_string()))?;
@@ -137,6 +172,9 @@ impl Engine {
         // --rm: nothing of the container stays, whatever happened.
         let _ = self.remove_trees(&[data]);
         let _ = fs::remove_dir_all(&run);
+        if let Some(dir) = &cgroup_dir {
+            cgroup::remove(dir);
+        }
         crate::debug!("container {id} removed");
         result
     }
@@ -419,6 +457,56 @@ pub fn parse_tmpfs(spec: &str) -> Result<MountSpec, Error> {
     })
 }
 
+/// Parses `--ulimit name=soft[:hard]` (`-1` or `unlimited` for no limit).
+pub fn parse_ulimit(spec: &str) -> Result<(String, u64, u64), Error> {
+    let bad = || {
+        Error::Invalid(format!(
+            "invalid --ulimit {spec:?}: expected NAME=SOFT[:HARD]"
+        ))
+    };
+    let (name, values) = spec.split_once('=').ok_or_else(bad)?;
+    let number = |v: &str| -> Result<u64, Error> {
+        match v {
+            "-1" | "unlimited" => Ok(u64::MAX),
+            v => v.parse().map_err(|_| bad()),
+        }
+    };
+    let (soft, hard) = match values.split_once(':') {
+        Some((s, h)) => (number(s)?, number(h)?),
+        None => (number(values)?, number(values)?),
+    };
+    if soft > hard {
+        return Err(Error::Invalid(format!(
+            "invalid --ulimit {spec:?}: soft limit above the hard limit"
+        )));
+    }
+    Ok((name.to_string(), soft, hard))
+}
+
+/// Docker's sizes: a number with an optional b, k, m or g (powers of 1024).
+pub fn parse_size(s: &str) -> Result<u64, Error> {
+    let lower = s.trim().to_ascii_lowercase();
+    let (digits, unit) = match lower.find(|c: char| !c.is_ascii_digit() && c != '.') {
+        Some(i) => lower.split_at(i),
+        None => (lower.as_str(), ""),
+    };
+    let factor: u64 = match unit.trim_end_matches('b') {
+        "" => 1,
+        "k" => 1 << 10,
+        "m" => 1 << 20,
+        "g" => 1 << 30,
+        _ => {
+            return Err(Error::Invalid(format!(
+                "invalid size {s:?}: use a number with b, k, m or g"
+            )))
+        }
+    };
+    let value: f64 = digits
+        .parse()
+        .map_err(|_| Error::Invalid(format!("invalid size {s:?}")))?;
+    Ok((value * factor as f64) as u64)
+}
+
 fn check_target(target: &str, spec: &str) -> Result<(), Error> {
     if !target.starts_with('/') || target == "/" {
         return Err(Error::Invalid(format!(
@@ -516,6 +604,10 @@ mod tests {
             no_new_privileges: false,
             interactive: false,
             sig_proxy: true,
+            init: false,
+            ulimits: vec![],
+            shm_size: None,
+            limits: Limits::default(),
         }
     }
 
@@ -531,6 +623,20 @@ mod tests {
         assert!(capabilities(&o).unwrap().is_empty());
         o.cap_add = vec!["bogus".into()];
         assert!(capabilities(&o).is_err());
+    }
+
+    #[test]
+    fn sizes_and_ulimits() {
+        assert_eq!(parse_size("64m").unwrap(), 64 << 20);
+        assert_eq!(parse_size("1g").unwrap(), 1 << 30);
+        assert_eq!(parse_size("512").unwrap(), 512);
+        assert!(parse_size("12x").is_err());
+        assert_eq!(
+            parse_ulimit("nofile=1024:2048").unwrap(),
+            ("nofile".into(), 1024, 2048)
+        );
+        assert_eq!(parse_ulimit("core=-1").unwrap().1, u64::MAX);
+        assert!(parse_ulimit("nofile=10:5").is_err());
     }
 
     #[test]

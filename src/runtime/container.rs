@@ -62,6 +62,18 @@ pub struct Spec {
     /// `--security-opt no-new-privileges`.
     #[serde(default)]
     pub no_new_privileges: bool,
+    /// `--init`: PID 1 is a minimal init that forwards signals and reaps orphans.
+    #[serde(default)]
+    pub init: bool,
+    /// `--ulimit`: (resource name, soft, hard).
+    #[serde(default)]
+    pub ulimits: Vec<(String, u64, u64)>,
+    /// Size of /dev/shm in bytes (`--shm-size`; Docker's default is 64 MiB).
+    #[serde(default)]
+    pub shm_size: Option<u64>,
+    /// The container's own cgroup (created with its limits by the engine), if any.
+    #[serde(default)]
+    pub cgroup: Option<PathBuf>,
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq)]
@@ -152,7 +164,8 @@ pub fn run(spec: &Spec, lifeline: Option<std::os::unix::net::UnixStream>) -> i32
         Ok(None) => {
             // The container's PID 1. Only returns on failure.
             drop(report_rx);
-            let (code, message) = match start(spec) {
+            let report_fd = std::os::fd::AsRawFd::as_raw_fd(&report_tx);
+            let (code, message) = match start(spec, report_fd) {
                 Ok(never) => match never {},
                 Err(failure) => failure,
             };
@@ -190,17 +203,20 @@ fn fail(what: &str, e: impl std::fmt::Display) -> Failure {
 }
 
 /// Builds the root file system, enters it and execs the workload.
-fn start(spec: &Spec) -> Result<Never, Failure> {
+fn start(spec: &Spec, report_fd: i32) -> Result<Never, Failure> {
     mnt::mount_change(
         "/",
         MountPropagationFlags::REC | MountPropagationFlags::PRIVATE,
     )
     .map_err(|e| fail("making mounts private", e))?;
+    if let Some(dir) = &spec.cgroup {
+        super::cgroup::join(dir).map_err(|e| fail("joining the container's cgroup", e))?;
+    }
     crate::debug!("container: in its namespaces");
     mount_rootfs(spec)?;
     crate::debug!("container: overlay mounted");
     let root = &spec.merged;
-    mount_kernel_files(root, spec.private_network)?;
+    mount_kernel_files(root, spec.private_network, spec.shm_size)?;
     crate::debug!("container: /proc, /dev, /sys mounted");
     let root_fd = rustix::fs::open(
         root,
@@ -255,6 +271,13 @@ fn start(spec: &Spec) -> Result<Never, Failure> {
     if spec.no_new_privileges {
         rustix::thread::set_no_new_privs(true).map_err(|e| fail("no-new-privileges", e))?;
     }
+    for (name, soft, hard) in &spec.ulimits {
+        crate::sys::set_limit(name, *soft, *hard)
+            .map_err(|e| fail(&format!("setting the {name} limit"), e))?;
+    }
+    if spec.init {
+        become_init(report_fd)?;
+    }
     crate::sys::close_fds_on_exec().map_err(|e| fail("closing inherited files", e))?;
     crate::debug!("container: exec {program:?}");
     let err = exec(&program, &spec.args, &spec.env);
@@ -266,6 +289,22 @@ fn start(spec: &Spec) -> Result<Never, Failure> {
         code,
         format!("exec: {:?}: {}", spec.args[0], describe(&err)),
     ))
+}
+
+/// `--init`: forks the workload and stays behind as PID 1, passing signals on and reaping
+/// every orphan, until the workload exits; then exits with its status. Returns in the workload.
+fn become_init(report_fd: i32) -> Result<(), Failure> {
+    match crate::sys::fork().map_err(|e| fail("fork", e))? {
+        None => Ok(()),
+        Some(workload) => {
+            // Only the workload reports exec failures; holding the socket would keep the
+            // helper waiting for a report until init exits.
+            crate::sys::close_raw(report_fd);
+            let _ = rustix::thread::set_name(c"skiff-init");
+            crate::sys::forward_signals(workload);
+            crate::sys::exit_now(crate::sys::reap_until(workload))
+        }
+    }
 }
 
 fn describe(e: &io::Error) -> String {
@@ -307,7 +346,11 @@ fn escape_overlay_path(p: &str) -> String {
         .replace(':', "\\:")
 }
 
-fn mount_kernel_files(root: &Path, private_network: bool) -> Result<(), Failure> {
+fn mount_kernel_files(
+    root: &Path,
+    private_network: bool,
+    shm_size: Option<u64>,
+) -> Result<(), Failure> {
     let nosuid_nodev_noexec = MountFlags::NOSUID | MountFlags::NODEV | MountFlags::NOEXEC;
     let proc_dir = ensure_dir(root, "proc")?;
     mnt::mount("proc", &proc_dir, "proc", nosuid_nodev_noexec, None)
@@ -351,12 +394,14 @@ fn mount_kernel_files(root: &Path, private_network: bool) -> Result<(), Failure>
             .map_err(|e| fail(&format!("creating /dev/{name}"), e))?;
     }
     let shm = ensure_dir(&dev, "shm")?;
+    let shm_options = format!("mode=1777,size={}", shm_size.unwrap_or(64 << 20));
+    let shm_options = CString::new(shm_options).map_err(|e| fail("shm options", e))?;
     mnt::mount(
         "shm",
         &shm,
         "tmpfs",
         nosuid_nodev_noexec,
-        Some(c"mode=1777,size=65536k"),
+        Some(shm_options.as_c_str()),
     )
     .map_err(|e| fail("mounting /dev/shm", e))?;
     let mqueue = ensure_dir(&dev, "mqueue")?;

@@ -249,3 +249,66 @@ pub fn stop_forwarding_signals() {
         unsafe { libc::signal(sig, libc::SIG_DFL) };
     }
 }
+
+/// Closes a descriptor by number (for a process about to leave the code that owns it).
+pub fn close_raw(fd: i32) {
+    // SAFETY: called only where the owner of `fd` never runs again (a process that exits
+    // from a loop without returning).
+    unsafe { libc::close(fd) };
+}
+
+/// Reaps every child until `main` exits; returns `main`'s status as a shell reports it.
+pub fn reap_until(main: i32) -> i32 {
+    loop {
+        let mut status = 0;
+        // SAFETY: waitpid writes only to `status`.
+        let pid = unsafe { libc::waitpid(-1, &mut status, 0) };
+        if pid == -1 {
+            if io::Error::last_os_error().raw_os_error() == Some(libc::EINTR) {
+                continue;
+            }
+            return 125;
+        }
+        if pid == main {
+            return if libc::WIFEXITED(status) {
+                libc::WEXITSTATUS(status)
+            } else if libc::WIFSIGNALED(status) {
+                128 + libc::WTERMSIG(status)
+            } else {
+                125
+            };
+        }
+    }
+}
+
+/// setrlimit by Docker's resource name (`nofile`, `nproc`, `core`, …).
+pub fn set_limit(name: &str, soft: u64, hard: u64) -> io::Result<()> {
+    use rustix::process::Resource as R;
+    let resource = match name {
+        "core" => R::Core,
+        "cpu" => R::Cpu,
+        "data" => R::Data,
+        "fsize" => R::Fsize,
+        "locks" => R::Locks,
+        "memlock" => R::Memlock,
+        "msgqueue" => R::Msgqueue,
+        "nice" => R::Nice,
+        "nofile" => R::Nofile,
+        "nproc" => R::Nproc,
+        "rss" => R::Rss,
+        "rtprio" => R::Rtprio,
+        "rttime" => R::Rttime,
+        "sigpending" => R::Sigpending,
+        "stack" => R::Stack,
+        "as" => R::As,
+        _ => return Err(io::Error::other(format!("unknown resource {name}"))),
+    };
+    rustix::process::setrlimit(
+        resource,
+        rustix::process::Rlimit {
+            current: Some(soft),
+            maximum: Some(hard),
+        },
+    )?;
+    Ok(())
+}

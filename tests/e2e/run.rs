@@ -363,3 +363,78 @@ fn a_signal_to_skiff_reaches_the_container() {
     assert_eq!(rest, "got TERM\n");
     assert_eq!(status.code(), Some(7));
 }
+
+#[test]
+fn init_limits_and_shm() {
+    let s = Sandbox::user();
+    ready(&s);
+    // command | exit | output contains
+    s.check(
+        "run --rm --init $REG/busybox ps -o pid,comm",
+        0,
+        "skiff-init",
+    );
+    // The orphan is reaped by init: no zombie is left.
+    let ps =
+        s.run("run --rm --init $REG/busybox sh -c '(sleep 0.1 &); sleep 0.5; ps -o stat,comm'");
+    assert!(
+        !ps.ok()
+            .stdout
+            .lines()
+            .any(|l| l.trim_start().starts_with('Z')),
+        "{ps:?}"
+    );
+    s.check("run --rm --init $REG/busybox sh -c 'exit 4'", 4, "");
+    s.check(
+        "run --rm --init $REG/busybox nosuch",
+        127,
+        "executable file not found",
+    );
+    s.check(
+        "run --rm --ulimit nofile=512:1024 $REG/busybox sh -c 'ulimit -n; ulimit -Hn'",
+        0,
+        "512\n1024",
+    );
+    s.check(
+        "run --rm --ulimit nofile=abc $REG/busybox true",
+        125,
+        "invalid --ulimit",
+    );
+    s.check(
+        "run --rm --shm-size 8m $REG/busybox df -k /dev/shm",
+        0,
+        "8192",
+    );
+    // cgroup v1 here: the limit is reported as not applied, and the container still runs.
+    let out = s.check(
+        "run --rm --memory 64m --pids-limit 50 $REG/busybox echo ran",
+        0,
+        "ran",
+    );
+    assert!(out.stderr.contains("WARNING: resource limits"), "{out:?}");
+}
+
+#[test]
+fn init_passes_signals_on() {
+    let s = Sandbox::user();
+    ready(&s);
+    let args = crate::harness::split(&format!(
+        "run --rm --init {}/busybox sh -c 'echo ready; exec sleep 30'",
+        crate::harness::env().registry
+    ));
+    let mut child = s
+        .command(&args)
+        .stdout(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut stdout = child.stdout.take().unwrap();
+    let mut first = [0u8; 6];
+    std::io::Read::read_exact(&mut stdout, &mut first).unwrap();
+    // sleep is not PID 1 here, so a plain TERM ends it (as with docker run --init).
+    std::process::Command::new("kill")
+        .args(["-TERM", &child.id().to_string()])
+        .status()
+        .unwrap();
+    let status = child.wait().unwrap();
+    assert_eq!(status.code(), Some(128 + 15));
+}
