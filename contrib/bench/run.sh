@@ -89,8 +89,12 @@ chmod 0644 "$VOLUME/bench-file"
 skiff_volume_rc=0
 out=$(skiff run --rm -v "$VOLUME:/h" "$BUSYBOX" ls /h </dev/null 2>"$LOGS/skiff-run-volume.log") ||
   skiff_volume_rc=$?
-[ "$skiff_volume_rc" = 0 ] && [ "$out" != bench-file ] &&
-  die "skiff run -v listed '$out', not bench-file (see $LOGS/skiff-run-volume.log)"
+case $skiff_volume_rc in
+  0) [ "$out" = bench-file ] ||
+       die "skiff run -v listed '$out', not bench-file (see $LOGS/skiff-run-volume.log)" ;;
+  125) ;;   # "not supported": reported as such below
+  *) cat "$LOGS/skiff-run-volume.log" >&2; die "skiff run -v failed with exit $skiff_volume_rc" ;;
+esac
 if [ "$HAVE_PODMAN" = 1 ]; then
   out=$(podman run --rm --network none -v "$VOLUME:/h" "$BUSYBOX" ls /h </dev/null \
     2>"$LOGS/podman-run-volume.log") || true

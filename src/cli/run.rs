@@ -1,5 +1,7 @@
 //! `skiff run` in the foreground.
 
+use std::os::fd::AsFd;
+
 use clap::Args;
 
 use crate::engine::pull::PullEvent;
@@ -51,7 +53,7 @@ pub struct RunArgs {
     /// Pass signals skiff receives on to the container.
     #[arg(long, value_name = "BOOL", default_value_t = true, action = clap::ArgAction::Set, num_args = 0..=1, default_missing_value = "true", require_equals = true)]
     pub sig_proxy: bool,
-    /// Allocate a pseudo-terminal (not supported yet).
+    /// Allocate a pseudo-terminal.
     #[arg(short, long)]
     pub tty: bool,
     /// Bind mount a host path: HOST:CONTAINER[:ro|rw|z|Z] (a missing host directory is created).
@@ -131,8 +133,8 @@ pub fn run(engine: &Engine, args: RunArgs) -> Result<i32, Error> {
         );
     }
     env.extend(args.env);
-    if args.tty {
-        return Err(Error::NotSupported("-t/--tty".into()));
+    if args.tty && args.interactive && !crate::sys::is_terminal(std::io::stdin().as_fd()) {
+        return Err(Error::Invalid("the input device is not a TTY".into()));
     }
     let mut mounts = Vec::new();
     for v in &args.volume {
@@ -176,6 +178,7 @@ pub fn run(engine: &Engine, args: RunArgs) -> Result<i32, Error> {
         init: args.init,
         ulimits: args.ulimit,
         shm_size: args.shm_size,
+        tty: args.tty,
         limits: run::Limits {
             memory: args.memory.as_deref().map(run::parse_size).transpose()?,
             cpus: args.cpus,

@@ -3,6 +3,7 @@
 
 use std::fs;
 use std::os::unix::fs::DirBuilderExt;
+use std::os::unix::net::UnixStream;
 use std::path::PathBuf;
 use std::process::{Command, Stdio};
 
@@ -59,6 +60,8 @@ pub struct RunOptions {
     /// `--shm-size` as given (`64m`).
     pub shm_size: Option<String>,
     pub limits: Limits,
+    /// `-t`: a pseudo-terminal for the container.
+    pub tty: bool,
 }
 
 /// Docker's PATH when the image sets none.
@@ -106,6 +109,17 @@ impl Engine {
                     None
                 }
             }
+        } else {
+            None
+        };
+        // -t: a socket pair over which the container sends its terminal; the helper's end
+        // must survive exec into the helper.
+        let console = if opts.tty {
+            let (ours, theirs) = UnixStream::pair()
+                .map_err(|e| Error::Other(format!("creating the console socket: {e}")))?;
+            rustix::io::fcntl_setfd(&theirs, rustix::io::FdFlags::empty())
+                .map_err(|e| Error::Other(format!("console socket: {e}")))?;
+            Some((ours, theirs))
         } else {
             None
         };
@@ -161,13 +175,16 @@ impl Engine {
                 ulimits,
                 shm_size,
                 cgroup: cgroup_dir.clone(),
+                console_socket: console
+                    .as_ref()
+                    .map(|(_, theirs)| std::os::fd::AsRawFd::as_raw_fd(theirs)),
             };
             let spec_path = run.join("spec.json");
             let bytes = serde_json::to_vec(&spec).map_err(|e| Error::Other(e.to_string()))?;
             fs::write(&spec_path, bytes)
                 .map_err(|e| Error::Other(format!("writing {}: {e}", spec_path.display())))?;
             crate::debug!("container {id} prepared");
-            self.start_helper(&spec_path, opts.interactive, opts.sig_proxy)
+            self.start_helper(&spec_path, opts, console)
         })();
         // --rm: nothing of the container stays, whatever happened.
         let _ = self.remove_trees(&[data]);
@@ -202,8 +219,8 @@ impl Engine {
     fn start_helper(
         &self,
         spec: &std::path::Path,
-        interactive: bool,
-        sig_proxy: bool,
+        opts: &RunOptions,
+        console: Option<(UnixStream, UnixStream)>,
     ) -> Result<i32, Error> {
         let mut cmd = Command::new("/proc/self/exe");
         if crate::log::enabled() {
@@ -212,33 +229,39 @@ impl Engine {
         cmd.arg(super::helpers::RUN_CMD)
             .arg(spec)
             // Without -i the container reads nothing, as in Docker.
-            .stdin(if interactive {
+            .stdin(if opts.interactive && !opts.tty {
                 Stdio::inherit()
             } else {
                 Stdio::null()
             });
-        let status = if self.user.rootless() {
+        let (mut child, lifeline) = if self.user.rootless() {
             let helper = userns::spawn(cmd, &self.userns())?;
-            crate::debug!("container helper mapped");
-            let mut child = helper.child;
-            if sig_proxy {
-                crate::sys::forward_signals(child.id() as i32);
-            }
-            let status = child.wait().map_err(RuntimeError::Io);
-            crate::sys::stop_forwarding_signals();
-            crate::debug!("container helper exited");
-            drop(helper.lifeline);
-            status?
+            (helper.child, Some(helper.lifeline))
         } else {
-            let mut child = cmd.spawn().map_err(RuntimeError::Io)?;
-            if sig_proxy {
-                crate::sys::forward_signals(child.id() as i32);
-            }
-            let status = child.wait().map_err(RuntimeError::Io);
-            crate::sys::stop_forwarding_signals();
-            status?
+            (cmd.spawn().map_err(RuntimeError::Io)?, None)
         };
-        Ok(status
+        crate::debug!("container helper started");
+        if opts.sig_proxy {
+            // With a terminal, window changes reach the container through the terminal.
+            crate::sys::forward_signals(child.id() as i32, !opts.tty);
+        }
+        let attached = match console {
+            Some((ours, theirs)) => {
+                drop(theirs);
+                crate::runtime::tty::attach(&ours, opts.interactive).map_err(|e| {
+                    Error::Other(format!("attaching to the container's terminal: {e}"))
+                })?
+            }
+            None => None,
+        };
+        let status = child.wait().map_err(RuntimeError::Io);
+        crate::sys::stop_forwarding_signals();
+        if let Some(a) = attached {
+            a.finish();
+        }
+        crate::debug!("container helper exited");
+        drop(lifeline);
+        Ok(status?
             .code()
             .unwrap_or(crate::runtime::container::EXIT_RUNTIME))
     }
@@ -608,6 +631,7 @@ mod tests {
             ulimits: vec![],
             shm_size: None,
             limits: Limits::default(),
+            tty: false,
         }
     }
 

@@ -74,6 +74,9 @@ pub struct Spec {
     /// The container's own cgroup (created with its limits by the engine), if any.
     #[serde(default)]
     pub cgroup: Option<PathBuf>,
+    /// `-t`: the descriptor (inherited from skiff) to send the terminal's master over.
+    #[serde(default)]
+    pub console_socket: Option<i32>,
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq)]
@@ -175,7 +178,7 @@ pub fn run(spec: &Spec, lifeline: Option<std::os::unix::net::UnixStream>) -> i32
         }
         Ok(Some(child)) => {
             drop(report_tx);
-            crate::sys::forward_signals(child);
+            crate::sys::forward_signals(child, true);
             if let Some(lifeline) = lifeline {
                 // skiff was killed: the container goes with it, as a foreground one should.
                 // (No thread for this: a process may not start threads once it has unshared
@@ -263,6 +266,12 @@ fn start(spec: &Spec, report_fd: i32) -> Result<Never, Failure> {
             let _ = read_only(Path::new(path));
         }
     }
+    if let Some(fd) = spec.console_socket {
+        // SAFETY: skiff passed this descriptor to the helper for this purpose; it stays open
+        // (close-on-exec) for as long as this borrow is used.
+        let socket = unsafe { std::os::fd::BorrowedFd::borrow_raw(fd) };
+        super::tty::make_console(socket).map_err(|e| fail("creating the terminal", e))?;
+    }
     std::env::set_current_dir(&spec.cwd)
         .map_err(|e| fail(&format!("entering the working directory {}", spec.cwd), e))?;
     let (uid, gid, groups) = resolve_user(&spec.user)?;
@@ -301,7 +310,7 @@ fn become_init(report_fd: i32) -> Result<(), Failure> {
             // helper waiting for a report until init exits.
             crate::sys::close_raw(report_fd);
             let _ = rustix::thread::set_name(c"skiff-init");
-            crate::sys::forward_signals(workload);
+            crate::sys::forward_signals(workload, true);
             crate::sys::exit_now(crate::sys::reap_until(workload))
         }
     }

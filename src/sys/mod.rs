@@ -225,10 +225,11 @@ extern "C" fn forward(sig: libc::c_int) {
     }
 }
 
-/// Passes the usual termination and job signals on to `pid` until `stop_forwarding_signals`.
-pub fn forward_signals(pid: i32) {
+/// Passes the usual termination and job signals (and SIGWINCH if `winch`) on to `pid` until
+/// `stop_forwarding_signals`.
+pub fn forward_signals(pid: i32, winch: bool) {
     FORWARD_TO.store(pid, std::sync::atomic::Ordering::Relaxed);
-    for &sig in FORWARDED {
+    for &sig in FORWARDED.iter().filter(|s| winch || **s != libc::SIGWINCH) {
         // SAFETY: the handler only reads an atomic and calls kill(2), both async-signal-safe;
         // the sigaction struct is fully initialised before the call.
         unsafe {

@@ -300,7 +300,6 @@ fn capabilities_and_privileges() {
         125,
         "not supported yet",
     );
-    s.check("run --rm -t $REG/busybox true", 125, "not supported yet");
 }
 
 #[test]
@@ -437,4 +436,80 @@ fn init_passes_signals_on() {
         .unwrap();
     let status = child.wait().unwrap();
     assert_eq!(status.code(), Some(128 + 15));
+}
+
+/// Runs `shell_line` under script(1), so that skiff's stdin and stdout are a terminal; once
+/// the output shows `wait_for`, types `input`. Returns what the terminal showed.
+fn on_a_terminal(s: &Sandbox, shell_line: &str, wait_for: &str, input: &[u8]) -> String {
+    use std::io::{Read, Write};
+    use std::os::unix::process::CommandExt;
+    let base = s.command(&[]);
+    let mut child = std::process::Command::new("script")
+        .args(["-qec", shell_line, "/dev/null"])
+        .env_clear()
+        .envs(
+            base.get_envs()
+                .filter_map(|(k, v)| Some((k.to_owned(), v?.to_owned()))),
+        )
+        .uid(s.user.uid)
+        .gid(s.user.gid)
+        .current_dir(&s.dir)
+        .stdin(std::process::Stdio::piped())
+        .stdout(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut stdin = child.stdin.take().unwrap();
+    let mut stdout = child.stdout.take().unwrap();
+    let mut seen = Vec::new();
+    let mut buf = [0u8; 1024];
+    while !String::from_utf8_lossy(&seen).contains(wait_for) {
+        let n = stdout.read(&mut buf).unwrap();
+        if n == 0 {
+            break;
+        }
+        seen.extend_from_slice(&buf[..n]);
+    }
+    stdin.write_all(input).unwrap();
+    stdout.read_to_end(&mut seen).unwrap();
+    child.wait().unwrap();
+    drop(stdin);
+    String::from_utf8_lossy(&seen).into_owned()
+}
+
+#[test]
+fn a_terminal_with_t() {
+    let s = Sandbox::user();
+    ready(&s);
+    let skiff = crate::harness::skiff_bin().display().to_string();
+    let reg = &crate::harness::env().registry;
+    let out = on_a_terminal(
+        &s,
+        &format!("stty cols 100 rows 40; {skiff} run --rm -t {reg}/busybox sh -c 'tty; stty size'"),
+        "",
+        b"",
+    );
+    assert!(
+        out.contains("/dev/pts/0"),
+        "a terminal of the container's own: {out:?}"
+    );
+    assert!(out.contains("40 100"), "the window size follows: {out:?}");
+    assert!(
+        !out.contains("\r\r\n"),
+        "line endings are not doubled: {out:?}"
+    );
+    // Ctrl-C is a byte on the terminal: the container's terminal turns it into SIGINT.
+    let script = "trap 'echo caught INT; exit 9' INT; echo ready; sleep 5; echo missed";
+    let out = on_a_terminal(
+        &s,
+        &format!("{skiff} run --rm -it {reg}/busybox sh -c \"{script}\"; echo status=$?"),
+        "ready",
+        b"\x03",
+    );
+    assert!(out.contains("caught INT"), "{out:?}");
+    assert!(out.contains("status=9"), "{out:?}");
+    s.check(
+        "run --rm -it $REG/busybox true",
+        125,
+        "the input device is not a TTY",
+    );
 }
