@@ -95,7 +95,8 @@ pub struct RunArgs {
     /// Process limit (needs a delegated cgroup v2 subtree).
     #[arg(long, value_name = "N", allow_negative_numbers = true)]
     pub pids_limit: Option<i64>,
-    /// Security options: no-new-privileges (others are not supported yet).
+    /// Security options: no-new-privileges, seccomp=unconfined, label=disable (a seccomp
+    /// profile file is not supported yet).
     #[arg(long, value_name = "OPT")]
     pub security_opt: Vec<String>,
     /// The image.
@@ -147,11 +148,13 @@ pub fn run(engine: &Engine, args: RunArgs) -> Result<i32, Error> {
         mounts.push(run::parse_tmpfs(t)?);
     }
     let mut no_new_privileges = false;
+    let mut seccomp = true;
     for opt in &args.security_opt {
         match opt.as_str() {
             "no-new-privileges" | "no-new-privileges=true" | "no-new-privileges:true" => {
                 no_new_privileges = true
             }
+            "seccomp=unconfined" | "seccomp:unconfined" => seccomp = false,
             "label=disable" | "no-new-privileges=false" | "no-new-privileges:false" => {}
             other => return Err(Error::NotSupported(format!("--security-opt {other}"))),
         }
@@ -179,6 +182,7 @@ pub fn run(engine: &Engine, args: RunArgs) -> Result<i32, Error> {
         ulimits: args.ulimit,
         shm_size: args.shm_size,
         tty: args.tty,
+        seccomp,
         limits: run::Limits {
             memory: args.memory.as_deref().map(run::parse_size).transpose()?,
             cpus: args.cpus,

@@ -62,6 +62,8 @@ pub struct RunOptions {
     pub limits: Limits,
     /// `-t`: a pseudo-terminal for the container.
     pub tty: bool,
+    /// The default seccomp filter (`--security-opt seccomp=unconfined` turns it off).
+    pub seccomp: bool,
 }
 
 /// Docker's PATH when the image sets none.
@@ -175,6 +177,7 @@ impl Engine {
                 ulimits,
                 shm_size,
                 cgroup: cgroup_dir.clone(),
+                seccomp: opts.seccomp && !opts.privileged,
                 console_socket: console
                     .as_ref()
                     .map(|(_, theirs)| std::os::fd::AsRawFd::as_raw_fd(theirs)),
@@ -632,6 +635,7 @@ mod tests {
             shm_size: None,
             limits: Limits::default(),
             tty: false,
+            seccomp: true,
         }
     }
 

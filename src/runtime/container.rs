@@ -77,6 +77,9 @@ pub struct Spec {
     /// `-t`: the descriptor (inherited from skiff) to send the terminal's master over.
     #[serde(default)]
     pub console_socket: Option<i32>,
+    /// The default seccomp filter (off for `--privileged` and `seccomp=unconfined`).
+    #[serde(default)]
+    pub seccomp: bool,
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq)]
@@ -276,6 +279,14 @@ fn start(spec: &Spec, report_fd: i32) -> Result<Never, Failure> {
         .map_err(|e| fail(&format!("entering the working directory {}", spec.cwd), e))?;
     let (uid, gid, groups) = resolve_user(&spec.user)?;
     let program = find_program(&spec.args, &spec.env)?;
+    if spec.seccomp {
+        // Installed while we still hold CAP_SYS_ADMIN (no no_new_privs needed for that).
+        let filters = super::seccomp::default_filters(&spec.capabilities)
+            .map_err(|e| fail("building the seccomp filter", e))?;
+        for f in &filters {
+            crate::sys::install_seccomp(f).map_err(|e| fail("installing the seccomp filter", e))?;
+        }
+    }
     drop_privileges(&spec.capabilities, uid, gid, &groups)?;
     if spec.no_new_privileges {
         rustix::thread::set_no_new_privs(true).map_err(|e| fail("no-new-privileges", e))?;

@@ -296,7 +296,7 @@ fn capabilities_and_privileges() {
         "1",
     );
     s.check(
-        "run --rm --security-opt seccomp=unconfined $REG/busybox true",
+        "run --rm --security-opt seccomp=/some/profile.json $REG/busybox true",
         125,
         "not supported yet",
     );
@@ -511,5 +511,41 @@ fn a_terminal_with_t() {
         "run --rm -it $REG/busybox true",
         125,
         "the input device is not a TTY",
+    );
+}
+
+#[test]
+fn seccomp_refuses_what_dockers_profile_refuses() {
+    let s = Sandbox::user();
+    ready(&s);
+    // unshare(2) needs CAP_SYS_ADMIN in the profile: refused by the filter with EPERM, not by
+    // the kernel (the container is root in its own user namespace, which would allow it).
+    s.check(
+        "run --rm $REG/busybox unshare -n true",
+        1,
+        "Operation not permitted",
+    );
+    s.check("run --rm --security-opt seccomp=unconfined --cap-add SYS_ADMIN $REG/busybox unshare -n true", 0, "");
+    s.check(
+        "run --rm --cap-add SYS_ADMIN $REG/busybox unshare -n true",
+        0,
+        "",
+    );
+    // keyctl is refused whatever the capabilities (the kernel keyring is not namespaced).
+    s.check(
+        "run --rm --cap-add ALL $REG/busybox grep -c Seccomp:.2 /proc/self/status",
+        0,
+        "1",
+    );
+    s.check(
+        "run --rm --privileged $REG/busybox grep Seccomp: /proc/self/status",
+        0,
+        "0",
+    );
+    // Ordinary work is unaffected.
+    s.check(
+        "run --rm $REG/busybox sh -c 'ls / >/dev/null && echo fine'",
+        0,
+        "fine",
     );
 }
