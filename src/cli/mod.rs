@@ -139,7 +139,7 @@ const LATER: &[&str] = &[
 /// Runs the command line and returns the process exit status.
 pub fn main() -> i32 {
     // A helper started inside a user namespace must unshare before anything else happens.
-    match crate::runtime::userns::enter_if_helper() {
+    match crate::engine::helpers::enter_if_helper() {
         Ok(lifeline) => {
             // Hidden helper commands also run directly (as root, or to debug one by hand).
             let args: Vec<String> = std::env::args().skip(1).collect();
@@ -154,7 +154,7 @@ pub fn main() -> i32 {
                 return crate::engine::helpers::helper_main(cmd, rest, lifeline);
             }
         }
-        Err(crate::runtime::RuntimeError::ParentGone) => return EXIT_ENGINE,
+        Err(crate::engine::helpers::HelperError::ParentGone) => return EXIT_ENGINE,
         Err(e) => {
             eprintln!("Error: {e}");
             return EXIT_ENGINE;

@@ -9,9 +9,9 @@ use std::time::Instant;
 use clap::Args;
 
 use super::{human, parse_creds, TlsArgs};
+use crate::engine::pull::PlatformSpec;
 use crate::engine::pull::{LayerStatus, PullEvent, PullOptions};
 use crate::engine::Engine;
-use crate::image::platform::PlatformSpec;
 use crate::Error;
 
 #[derive(Args, Debug)]

@@ -77,6 +77,24 @@ pub struct RunArgs {
     /// Give the container all capabilities and hide nothing of /proc and /sys.
     #[arg(long)]
     pub privileged: bool,
+    /// More supplementary groups for the container's process.
+    #[arg(long, value_name = "GROUP")]
+    pub group_add: Vec<String>,
+    /// The platform to pull if the image is missing (os/arch[/variant]).
+    #[arg(long, value_name = "PLATFORM")]
+    pub platform: Option<String>,
+    /// Write the container id to this file.
+    #[arg(long, value_name = "FILE")]
+    pub cidfile: Option<std::path::PathBuf>,
+    /// User namespace: "" or host (the user's own namespace; others are not supported yet).
+    #[arg(long, value_name = "MODE")]
+    pub userns: Option<String>,
+    /// UID map for the user namespace (not supported yet).
+    #[arg(long, value_name = "MAP")]
+    pub uidmap: Vec<String>,
+    /// GID map for the user namespace (not supported yet).
+    #[arg(long, value_name = "MAP")]
+    pub gidmap: Vec<String>,
     /// Run a minimal init as PID 1 that passes signals on and reaps orphans.
     #[arg(long)]
     pub init: bool,
@@ -147,6 +165,17 @@ pub fn run(engine: &Engine, args: RunArgs) -> Result<i32, Error> {
     for t in &args.tmpfs {
         mounts.push(run::parse_tmpfs(t)?);
     }
+    match args.userns.as_deref() {
+        None | Some("") | Some("host") => {}
+        Some(other) => return Err(Error::NotSupported(format!("--userns={other}"))),
+    }
+    if !args.uidmap.is_empty() || !args.gidmap.is_empty() {
+        return Err(Error::NotSupported("--uidmap/--gidmap".into()));
+    }
+    let platform = match &args.platform {
+        Some(p) => Some(crate::engine::pull::PlatformSpec::parse(p).map_err(Error::Invalid)?),
+        None => None,
+    };
     let mut no_new_privileges = false;
     let mut seccomp = true;
     for opt in &args.security_opt {
@@ -183,6 +212,9 @@ pub fn run(engine: &Engine, args: RunArgs) -> Result<i32, Error> {
         shm_size: args.shm_size,
         tty: args.tty,
         seccomp,
+        group_add: args.group_add,
+        platform,
+        cidfile: args.cidfile,
         limits: run::Limits {
             memory: args.memory.as_deref().map(run::parse_size).transpose()?,
             cpus: args.cpus,

@@ -15,6 +15,10 @@ use crate::runtime::RuntimeError;
 use crate::store::unpack::{self, IdLimits, Unpacked};
 use crate::Error;
 
+/// The first thing `main` calls: a helper process enters its user namespace here.
+pub use crate::runtime::userns::enter_if_helper;
+pub use crate::runtime::RuntimeError as HelperError;
+
 pub const UNPACK_CMD: &str = "__unpack";
 pub const RMTREE_CMD: &str = "__rmtree";
 pub const RUN_CMD: &str = "__run";

@@ -11,7 +11,7 @@ use super::helpers::LayerSink;
 use super::Engine;
 use crate::config::Credentials;
 use crate::image::manifest::{self, Descriptor, ImageConfig, ImageManifest, Manifest};
-use crate::image::platform::PlatformSpec;
+pub use crate::image::platform::PlatformSpec;
 use crate::image::reference::{self, ParsedName, Reference};
 use crate::image::registry::{self, FetchedManifest, RegistryError, Session, Target};
 use crate::store::{BlobRef, ImageRecord, LayerRecord};

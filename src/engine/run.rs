@@ -64,6 +64,11 @@ pub struct RunOptions {
     pub tty: bool,
     /// The default seccomp filter (`--security-opt seccomp=unconfined` turns it off).
     pub seccomp: bool,
+    pub group_add: Vec<String>,
+    /// `--platform` for a pull on the way.
+    pub platform: Option<super::pull::PlatformSpec>,
+    /// `--cidfile`: where to write the container's id.
+    pub cidfile: Option<PathBuf>,
 }
 
 /// Docker's PATH when the image sets none.
@@ -86,6 +91,9 @@ impl Engine {
         let defaults = config.config.unwrap_or_default();
         let args = command_line(opts, defaults.entrypoint, defaults.cmd)?;
         let id = random_id()?;
+        if let Some(path) = &opts.cidfile {
+            write_cidfile(path, &id)?;
+        }
         let hostname = opts
             .hostname
             .clone()
@@ -178,6 +186,7 @@ impl Engine {
                 shm_size,
                 cgroup: cgroup_dir.clone(),
                 seccomp: opts.seccomp && !opts.privileged,
+                group_add: opts.group_add.clone(),
                 console_socket: console
                     .as_ref()
                     .map(|(_, theirs)| std::os::fd::AsRawFd::as_raw_fd(theirs)),
@@ -205,7 +214,11 @@ impl Engine {
         progress: &(dyn Fn(PullEvent) + Sync),
     ) -> Result<ImageRecord, Error> {
         let pull = || {
-            self.pull(&opts.image, &PullOptions::default(), progress)
+            let pull_opts = PullOptions {
+                platform: opts.platform.clone(),
+                ..PullOptions::default()
+            };
+            self.pull(&opts.image, &pull_opts, progress)
                 .and_then(|_| self.find_image(&opts.image))
         };
         match opts.pull {
@@ -596,6 +609,24 @@ fn environment(image_env: Vec<String>, overrides: &[String], hostname: &str) -> 
     env
 }
 
+/// Writes the container id for `--cidfile`; an existing file is refused, as Docker does.
+fn write_cidfile(path: &std::path::Path, id: &str) -> Result<(), Error> {
+    use std::io::Write;
+    let mut f = fs::OpenOptions::new()
+        .write(true)
+        .create_new(true)
+        .open(path)
+        .map_err(|e| match e.kind() {
+            std::io::ErrorKind::AlreadyExists => Error::Invalid(format!(
+                "container ID file found, make sure the other container isn't running or delete {}",
+                path.display()
+            )),
+            _ => Error::Invalid(format!("writing --cidfile {}: {e}", path.display())),
+        })?;
+    f.write_all(id.as_bytes())
+        .map_err(|e| Error::Invalid(format!("writing --cidfile {}: {e}", path.display())))
+}
+
 /// A container id: 64 random hex digits, as Docker's.
 fn random_id() -> Result<String, Error> {
     let mut bytes = [0u8; 32];
@@ -636,6 +667,9 @@ mod tests {
             limits: Limits::default(),
             tty: false,
             seccomp: true,
+            group_add: vec![],
+            platform: None,
+            cidfile: None,
         }
     }
 

@@ -80,6 +80,9 @@ pub struct Spec {
     /// The default seccomp filter (off for `--privileged` and `seccomp=unconfined`).
     #[serde(default)]
     pub seccomp: bool,
+    /// `--group-add`: more supplementary groups (names from the image's /etc/group, or ids).
+    #[serde(default)]
+    pub group_add: Vec<String>,
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq)]
@@ -277,7 +280,13 @@ fn start(spec: &Spec, report_fd: i32) -> Result<Never, Failure> {
     }
     std::env::set_current_dir(&spec.cwd)
         .map_err(|e| fail(&format!("entering the working directory {}", spec.cwd), e))?;
-    let (uid, gid, groups) = resolve_user(&spec.user)?;
+    let (uid, gid, mut groups) = resolve_user(&spec.user)?;
+    for g in &spec.group_add {
+        let id = resolve_group(g)?;
+        if id != gid && !groups.contains(&id) {
+            groups.push(id);
+        }
+    }
     let program = find_program(&spec.args, &spec.env)?;
     if spec.seccomp {
         // Installed while we still hold CAP_SYS_ADMIN (no no_new_privs needed for that).
@@ -693,6 +702,25 @@ fn resolve_user(spec: &str) -> Result<(u32, u32, Vec<u32>), Failure> {
         }
     }
     Ok((uid, gid, extra))
+}
+
+/// A group name from the container's /etc/group, or a number.
+fn resolve_group(group: &str) -> Result<u32, Failure> {
+    if let Ok(n) = group.parse::<u32>() {
+        return Ok(n);
+    }
+    fs::read_to_string("/etc/group")
+        .unwrap_or_default()
+        .lines()
+        .map(|l| l.split(':').collect::<Vec<_>>())
+        .find(|f| f.len() >= 3 && f[0] == group)
+        .and_then(|f| f[2].parse().ok())
+        .ok_or_else(|| {
+            (
+                EXIT_RUNTIME,
+                format!("unable to find group {group}: no matching entries in group file"),
+            )
+        })
 }
 
 /// Finds the program as execvp would, with the container's PATH (Docker's default when unset).

@@ -549,3 +549,52 @@ fn seccomp_refuses_what_dockers_profile_refuses() {
         "fine",
     );
 }
+
+#[test]
+fn groups_cidfile_and_user_namespace_modes() {
+    let s = Sandbox::user();
+    ready(&s);
+    // command | exit | output contains
+    s.check(
+        "run --rm -u nobody --group-add root --group-add 44 $REG/busybox id",
+        0,
+        "groups=0(root),44",
+    );
+    s.check(
+        "run --rm --group-add nosuchgroup $REG/busybox id",
+        125,
+        "unable to find group nosuchgroup",
+    );
+    let cid = s.dir.join("cid");
+    s.check(
+        &format!("run --rm --cidfile {} $REG/busybox true", cid.display()),
+        0,
+        "",
+    );
+    let id = std::fs::read_to_string(&cid).unwrap();
+    assert_eq!(id.len(), 64, "{id}");
+    s.check(
+        &format!("run --rm --cidfile {} $REG/busybox true", cid.display()),
+        125,
+        "container ID file found",
+    );
+    s.check("run --rm --userns host $REG/busybox true", 0, "");
+    s.check(
+        "run --rm --userns keep-id $REG/busybox true",
+        125,
+        "not supported yet",
+    );
+    s.check(
+        "run --rm --uidmap 0:1:1 $REG/busybox true",
+        125,
+        "not supported yet",
+    );
+    let arm = Sandbox::user();
+    // The arm64 image holds only /arch: it cannot run here, but it is the one pulled.
+    arm.check(
+        "run --rm --platform linux/arm64 $REG/multiarch cat /arch",
+        127,
+        "not found",
+    );
+    arm.check("inspect -f '{{.Architecture}}' $REG/multiarch", 0, "arm64");
+}
