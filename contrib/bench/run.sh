@@ -102,6 +102,8 @@ if [ "$HAVE_PODMAN" = 1 ]; then
     die "podman run -v listed '$out', not bench-file (see $LOGS/podman-run-volume.log)"
 fi
 
+sync   # the pulls' writeback must not land in the first timed case
+
 # ---------------------------------------------------------------------------
 # 3. The benchmark.
 # ---------------------------------------------------------------------------

@@ -1,6 +1,7 @@
 //! The command line: Docker's commands and flags parsed with clap, output for people, and the
 //! mapping of errors to one line on stderr and Docker's exit codes.
 
+mod containers;
 pub mod format;
 mod generate;
 pub mod human;
@@ -45,8 +46,19 @@ pub struct Cli {
 pub enum Command {
     /// Download an image from a registry.
     Pull(pull::PullArgs),
-    /// Run a command in a new container (in the foreground, with --rm).
+    /// Run a command in a new container, in the foreground.
     Run(Box<run::RunArgs>),
+    /// Create a container without starting it.
+    Create(Box<run::RunArgs>),
+    /// Start a container (in the foreground, with -a).
+    Start(containers::StartArgs),
+    /// Remove containers.
+    Rm(containers::RmArgs),
+    /// List containers.
+    Ps(containers::PsArgs),
+    /// Manage containers.
+    #[command(subcommand)]
+    Container(ContainerCommand),
     /// List images.
     #[command(alias = "image-ls")]
     Images(images::ImagesArgs),
@@ -73,6 +85,21 @@ pub enum Command {
 }
 
 #[derive(Subcommand, Debug)]
+pub enum ContainerCommand {
+    /// Run a command in a new container, in the foreground.
+    Run(Box<run::RunArgs>),
+    /// Create a container without starting it.
+    Create(Box<run::RunArgs>),
+    /// Start a container (in the foreground, with -a).
+    Start(containers::StartArgs),
+    /// Remove containers.
+    Rm(containers::RmArgs),
+    /// List containers.
+    #[command(visible_aliases = ["ps", "list"])]
+    Ls(containers::PsArgs),
+}
+
+#[derive(Subcommand, Debug)]
 pub enum ImageCommand {
     /// Download an image from a registry.
     Pull(pull::PullArgs),
@@ -95,45 +122,10 @@ pub enum ImageCommand {
 
 /// Docker commands skiff will have; until then they are refused clearly.
 const LATER: &[&str] = &[
-    "run",
-    "create",
-    "start",
-    "stop",
-    "restart",
-    "kill",
-    "rm",
-    "ps",
-    "exec",
-    "logs",
-    "attach",
-    "wait",
-    "top",
-    "cp",
-    "diff",
-    "port",
-    "stats",
-    "pause",
-    "unpause",
-    "rename",
-    "commit",
-    "build",
-    "push",
-    "save",
-    "load",
-    "import",
-    "export",
-    "network",
-    "volume",
-    "system",
-    "info",
-    "container",
-    "events",
-    "update",
-    "search",
-    "builder",
-    "buildx",
-    "compose",
-    "manifest",
+    "stop", "restart", "kill", "exec", "logs", "attach", "wait", "top", "cp", "diff", "port",
+    "stats", "pause", "unpause", "rename", "commit", "build", "push", "save", "load", "import",
+    "export", "network", "volume", "system", "info", "events", "update", "search", "builder",
+    "buildx", "compose", "manifest",
 ];
 
 /// Runs the command line and returns the process exit status.
@@ -207,7 +199,19 @@ fn run(cli: Cli) -> Result<i32, Error> {
     let engine = || Engine::new(&global);
     match cli.command {
         Command::Pull(a) | Command::Image(ImageCommand::Pull(a)) => pull::pull(&engine()?, a),
-        Command::Run(a) => run::run(&engine()?, *a),
+        Command::Run(a) | Command::Container(ContainerCommand::Run(a)) => run::run(&engine()?, *a),
+        Command::Create(a) | Command::Container(ContainerCommand::Create(a)) => {
+            run::create(&engine()?, *a)
+        }
+        Command::Start(a) | Command::Container(ContainerCommand::Start(a)) => {
+            containers::start(&engine()?, a)
+        }
+        Command::Rm(a) | Command::Container(ContainerCommand::Rm(a)) => {
+            containers::rm(&engine()?, a)
+        }
+        Command::Ps(a) | Command::Container(ContainerCommand::Ls(a)) => {
+            containers::ps(&engine()?, a)
+        }
         Command::Images(a) | Command::Image(ImageCommand::Ls(a)) => images::list(&engine()?, a),
         Command::Inspect(a) | Command::Image(ImageCommand::Inspect(a)) => {
             images::inspect(&engine()?, a)

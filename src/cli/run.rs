@@ -15,9 +15,12 @@ pub struct RunArgs {
     /// Print help (-h is --hostname, as in Docker).
     #[arg(long, action = clap::ArgAction::Help)]
     pub help: Option<bool>,
-    /// Remove the container when it exits (required for now: containers are not kept yet).
+    /// Remove the container when it exits.
     #[arg(long)]
     pub rm: bool,
+    /// Name the container.
+    #[arg(long, value_name = "NAME")]
+    pub name: Option<String>,
     /// Set environment variables (KEY=VALUE, or KEY to pass skiff's own value).
     #[arg(short, long = "env", value_name = "KEY=VALUE")]
     pub env: Vec<String>,
@@ -125,6 +128,28 @@ pub struct RunArgs {
 }
 
 pub fn run(engine: &Engine, args: RunArgs) -> Result<i32, Error> {
+    let opts = options(args)?;
+    engine.run(&opts, &progress)
+}
+
+/// `skiff create`: prints the new container's id.
+pub fn create(engine: &Engine, args: RunArgs) -> Result<i32, Error> {
+    let opts = options(args)?;
+    let record = engine.create_container(&opts, &progress)?;
+    println!("{}", record.id);
+    Ok(0)
+}
+
+/// A pull on the way goes to stderr, so that the container's output stays clean.
+pub fn progress(e: PullEvent) {
+    match e {
+        PullEvent::Pulling { tag, repository } => eprintln!("{tag}: Pulling from {repository}"),
+        PullEvent::Notice(n) => eprintln!("WARNING: {n}"),
+        PullEvent::Layer { .. } => {}
+    }
+}
+
+fn options(args: RunArgs) -> Result<RunOptions, Error> {
     let network = match args.network.as_str() {
         "none" => Network::None,
         "host" => Network::Host,
@@ -188,7 +213,7 @@ pub fn run(engine: &Engine, args: RunArgs) -> Result<i32, Error> {
             other => return Err(Error::NotSupported(format!("--security-opt {other}"))),
         }
     }
-    let opts = RunOptions {
+    Ok(RunOptions {
         image: args.image,
         command: args.command,
         entrypoint: args.entrypoint,
@@ -215,17 +240,11 @@ pub fn run(engine: &Engine, args: RunArgs) -> Result<i32, Error> {
         group_add: args.group_add,
         platform,
         cidfile: args.cidfile,
+        name: args.name,
         limits: run::Limits {
             memory: args.memory.as_deref().map(run::parse_size).transpose()?,
             cpus: args.cpus,
             pids: args.pids_limit,
         },
-    };
-    // A pull on the way goes to stderr, so that the container's output stays clean.
-    let progress = |e: PullEvent| match e {
-        PullEvent::Pulling { tag, repository } => eprintln!("{tag}: Pulling from {repository}"),
-        PullEvent::Notice(n) => eprintln!("WARNING: {n}"),
-        PullEvent::Layer { .. } => {}
-    };
-    engine.run(&opts, &progress)
+    })
 }

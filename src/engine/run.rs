@@ -7,11 +7,12 @@ use std::os::unix::net::UnixStream;
 use std::path::PathBuf;
 use std::process::{Command, Stdio};
 
+use super::containers::{ContainerRecord, ContainerState};
 use super::pull::{PullEvent, PullOptions};
 use super::Engine;
 use crate::runtime::cgroup;
 pub use crate::runtime::cgroup::Limits;
-use crate::runtime::container::{MountKind, MountSpec, Spec, DEFAULT_CAPS};
+use crate::runtime::container::{MountKind, MountSpec, Spec, DEFAULT_CAPS, EXIT_RUNTIME};
 use crate::runtime::{userns, RuntimeError};
 use crate::store::ImageRecord;
 use crate::Error;
@@ -69,31 +70,35 @@ pub struct RunOptions {
     pub platform: Option<super::pull::PlatformSpec>,
     /// `--cidfile`: where to write the container's id.
     pub cidfile: Option<PathBuf>,
+    /// `--name`.
+    pub name: Option<String>,
 }
 
 /// Docker's PATH when the image sets none.
 const DEFAULT_PATH: &str = "PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin";
 
 impl Engine {
-    /// Runs a container in the foreground and returns its exit status.
+    /// Runs a container in the foreground and returns its exit status (`create` + `start -a`).
     pub fn run(
         &self,
         opts: &RunOptions,
         progress: &(dyn Fn(PullEvent) + Sync),
     ) -> Result<i32, Error> {
-        if !opts.remove {
-            return Err(Error::NotSupported(
-                "keeping a container after it exits (use 'skiff run --rm'); 'skiff run'".into(),
-            ));
-        }
+        let record = self.create_container(opts, progress)?;
+        self.start_attached(&record.id, Some(opts.interactive), progress)
+    }
+
+    /// `skiff create`: resolves the image and records the container, ready to start.
+    pub fn create_container(
+        &self,
+        opts: &RunOptions,
+        progress: &(dyn Fn(PullEvent) + Sync),
+    ) -> Result<ContainerRecord, Error> {
         let image = self.image_for_run(opts, progress)?;
         let (config, _) = self.image_config(&image)?;
         let defaults = config.config.unwrap_or_default();
         let args = command_line(opts, defaults.entrypoint, defaults.cmd)?;
         let id = random_id()?;
-        if let Some(path) = &opts.cidfile {
-            write_cidfile(path, &id)?;
-        }
         let hostname = opts
             .hostname
             .clone()
@@ -105,12 +110,105 @@ impl Engine {
             .map(|u| parse_ulimit(u))
             .collect::<Result<Vec<_>, _>>()?;
         let shm_size = opts.shm_size.as_deref().map(parse_size).transpose()?;
-        let cgroup_dir = if opts.limits.any() {
-            match cgroup::delegated_parent(&opts.limits) {
+        let data = self.paths.data_root.join("containers").join(&id);
+        let run = self.paths.run_root.join("containers").join(&id);
+        let spec = Spec {
+            lowers: image
+                .layers
+                .iter()
+                .rev()
+                .map(|l| self.store.layer_diff(l))
+                .collect::<Result<_, _>>()?,
+            upper: data.join("upper"),
+            work: data.join("work"),
+            merged: run.join("merged"),
+            args,
+            env,
+            cwd: opts
+                .workdir
+                .clone()
+                .or(defaults.working_dir.filter(|w| !w.is_empty()))
+                .unwrap_or_else(|| "/".into()),
+            hostname,
+            user: opts.user.clone().or(defaults.user).unwrap_or_default(),
+            private_network: opts.network == Network::None,
+            etc_files: Vec::new(),
+            mounts: opts.mounts.clone(),
+            read_only_root: opts.read_only,
+            capabilities: capabilities(opts)?,
+            privileged: opts.privileged,
+            no_new_privileges: opts.no_new_privileges,
+            init: opts.init,
+            ulimits,
+            shm_size,
+            cgroup: None,
+            seccomp: opts.seccomp && !opts.privileged,
+            group_add: opts.group_add.clone(),
+            console_socket: None,
+        };
+        let record = ContainerRecord {
+            id: id.clone(),
+            name: String::new(),
+            image: opts.image.clone(),
+            image_id: image.id.clone(),
+            created: chrono::Utc::now().to_rfc3339(),
+            spec,
+            tty: opts.tty,
+            interactive: opts.interactive,
+            sig_proxy: opts.sig_proxy,
+            remove: opts.remove,
+            limits: opts.limits,
+            state: ContainerState::default(),
+        };
+        // The upper directory's mode becomes the mode of the container's "/": 0755.
+        for (dir, mode) in [(data.join("upper"), 0o755), (data.join("work"), 0o700)] {
+            fs::DirBuilder::new()
+                .recursive(true)
+                .mode(mode)
+                .create(&dir)
+                .map_err(|e| Error::Other(format!("creating {}: {e}", dir.display())))?;
+        }
+        let record = match self.add_container(record, opts.name.as_deref()) {
+            Ok(r) => r,
+            Err(e) => {
+                let _ = self.remove_trees(&[data]);
+                return Err(e);
+            }
+        };
+        if let Some(path) = &opts.cidfile {
+            if let Err(e) = write_cidfile(path, &id) {
+                let _ = self.remove_container(&id, true);
+                return Err(e);
+            }
+        }
+        Ok(record)
+    }
+
+    /// `skiff start -a`: runs a created (or exited) container in the foreground.
+    /// `interactive` overrides the container's `-i` (as `start -i` does).
+    pub fn start_attached(
+        &self,
+        name: &str,
+        interactive: Option<bool>,
+        progress: &(dyn Fn(PullEvent) + Sync),
+    ) -> Result<i32, Error> {
+        let mut record = self.find_container(name)?;
+        if record.state.status == "running" && self.container_alive(&record) {
+            return Err(Error::Conflict(format!(
+                "container {} is already running",
+                record.name
+            )));
+        }
+        let id = record.id.clone();
+        let run = self.paths.run_root.join("containers").join(&id);
+        crate::config::ensure_run_root(&self.paths.run_root, self.user.uid)?;
+        let mut spec = record.spec.clone();
+        let cgroup_dir = if record.limits.any() {
+            match cgroup::delegated_parent(&record.limits) {
                 Ok(parent) => Some(
-                    cgroup::create(&parent, &format!("skiff-{id}"), &opts.limits).map_err(|e| {
-                        Error::Other(format!("creating the container's cgroup: {e}"))
-                    })?,
+                    cgroup::create(&parent, &format!("skiff-{id}"), &record.limits).map_err(
+                        |e| Error::Other(format!("creating the container's cgroup: {e}")),
+                    )?,
                 ),
                 Err(why) => {
                     progress(PullEvent::Notice(format!(
@@ -124,7 +222,7 @@ impl Engine {
         };
         // -t: a socket pair over which the container sends its terminal; the helper's end
         // must survive exec into the helper.
-        let console = if opts.tty {
+        let console = if record.tty {
             let (ours, theirs) = UnixStream::pair()
                 .map_err(|e| Error::Other(format!("creating the console socket: {e}")))?;
             rustix::io::fcntl_setfd(&theirs, rustix::io::FdFlags::empty())
@@ -133,78 +231,49 @@ impl Engine {
         } else {
             None
         };
-        let data = self.paths.data_root.join("containers").join(&id);
-        let run = self.paths.run_root.join("containers").join(&id);
-        crate::config::ensure_run_root(&self.paths.run_root, self.user.uid)?;
+        let flags = Attach {
+            interactive: interactive.unwrap_or(record.interactive),
+            tty: record.tty,
+            sig_proxy: record.sig_proxy,
+        };
         let result = (|| {
-            // The upper directory's mode becomes the mode of the container's "/": 0755.
-            for (dir, mode) in [
-                (data.join("upper"), 0o755),
-                (data.join("work"), 0o700),
-                (run.join("merged"), 0o700),
-            ] {
-                fs::DirBuilder::new()
-                    .recursive(true)
-                    .mode(mode)
-                    .create(&dir)
-                    .map_err(|e| Error::Other(format!("creating {}: {e}", dir.display())))?;
-            }
-            let etc_files = crate::runtime::container::write_etc_files(
+            fs::DirBuilder::new()
+                .recursive(true)
+                .mode(0o700)
+                .create(run.join("merged"))
+                .map_err(|e| Error::Other(format!("creating {}: {e}", run.display())))?;
+            spec.etc_files = crate::runtime::container::write_etc_files(
                 &run,
-                &hostname,
-                opts.network == Network::Host,
+                &spec.hostname,
+                !spec.private_network,
             )
             .map_err(|e| Error::Other(format!("writing /etc files: {e}")))?;
-            let spec = Spec {
-                lowers: image
-                    .layers
-                    .iter()
-                    .rev()
-                    .map(|l| self.store.layer_diff(l))
-                    .collect::<Result<_, _>>()?,
-                upper: data.join("upper"),
-                work: data.join("work"),
-                merged: run.join("merged"),
-                args,
-                env,
-                cwd: opts
-                    .workdir
-                    .clone()
-                    .or(defaults.working_dir.filter(|w| !w.is_empty()))
-                    .unwrap_or_else(|| "/".into()),
-                hostname,
-                user: opts.user.clone().or(defaults.user).unwrap_or_default(),
-                private_network: opts.network == Network::None,
-                etc_files,
-                mounts: opts.mounts.clone(),
-                read_only_root: opts.read_only,
-                capabilities: capabilities(opts)?,
-                privileged: opts.privileged,
-                no_new_privileges: opts.no_new_privileges,
-                init: opts.init,
-                ulimits,
-                shm_size,
-                cgroup: cgroup_dir.clone(),
-                seccomp: opts.seccomp && !opts.privileged,
-                group_add: opts.group_add.clone(),
-                console_socket: console
-                    .as_ref()
-                    .map(|(_, theirs)| std::os::fd::AsRawFd::as_raw_fd(theirs)),
-            };
+            spec.cgroup = cgroup_dir.clone();
+            spec.console_socket = console
+                .as_ref()
+                .map(|(_, theirs)| std::os::fd::AsRawFd::as_raw_fd(theirs));
             let spec_path = run.join("spec.json");
             let bytes = serde_json::to_vec(&spec).map_err(|e| Error::Other(e.to_string()))?;
             fs::write(&spec_path, bytes)
                 .map_err(|e| Error::Other(format!("writing {}: {e}", spec_path.display())))?;
             crate::debug!("container {id} prepared");
-            self.start_helper(&spec_path, opts, console)
+            self.start_helper(&spec_path, &flags, console, &mut record)
         })();
-        // --rm: nothing of the container stays, whatever happened.
-        let _ = self.remove_trees(&[data]);
         let _ = fs::remove_dir_all(&run);
         if let Some(dir) = &cgroup_dir {
             cgroup::remove(dir);
         }
-        crate::debug!("container {id} removed");
+        if record.remove {
+            // --rm: nothing of the container stays, whatever happened.
+            let _ = self.remove_container(&id, true);
+            crate::debug!("container {id} removed");
+        } else {
+            record.state.status = "exited".into();
+            record.state.exit_code = *result.as_ref().unwrap_or(&EXIT_RUNTIME);
+            record.state.finished_at = Some(chrono::Utc::now().to_rfc3339());
+            record.state.pid = 0;
+            self.save_container(&record)?;
+        }
         result
     }
 
@@ -235,8 +304,9 @@ impl Engine {
     fn start_helper(
         &self,
         spec: &std::path::Path,
-        opts: &RunOptions,
+        flags: &Attach,
         console: Option<(UnixStream, UnixStream)>,
+        record: &mut ContainerRecord,
     ) -> Result<i32, Error> {
         let mut cmd = Command::new("/proc/self/exe");
         if crate::log::enabled() {
@@ -245,7 +315,7 @@ impl Engine {
         cmd.arg(super::helpers::RUN_CMD)
             .arg(spec)
             // Without -i the container reads nothing, as in Docker.
-            .stdin(if opts.interactive && !opts.tty {
+            .stdin(if flags.interactive && !flags.tty {
                 Stdio::inherit()
             } else {
                 Stdio::null()
@@ -257,14 +327,22 @@ impl Engine {
             (cmd.spawn().map_err(RuntimeError::Io)?, None)
         };
         crate::debug!("container helper started");
-        if opts.sig_proxy {
+        record.state.status = "running".into();
+        record.state.pid = child.id() as i32;
+        record.state.pid_start = super::containers::process_start(child.id() as i32);
+        record.state.started_at = Some(chrono::Utc::now().to_rfc3339());
+        record.state.finished_at = None;
+        if !record.remove {
+            self.save_container(record)?;
+        }
+        if flags.sig_proxy {
             // With a terminal, window changes reach the container through the terminal.
-            crate::sys::forward_signals(child.id() as i32, !opts.tty);
+            crate::sys::forward_signals(child.id() as i32, !flags.tty);
         }
         let attached = match console {
             Some((ours, theirs)) => {
                 drop(theirs);
-                crate::runtime::tty::attach(&ours, opts.interactive).map_err(|e| {
+                crate::runtime::tty::attach(&ours, flags.interactive).map_err(|e| {
                     Error::Other(format!("attaching to the container's terminal: {e}"))
                 })?
             }
@@ -277,10 +355,15 @@ impl Engine {
         }
         crate::debug!("container helper exited");
         drop(lifeline);
-        Ok(status?
-            .code()
-            .unwrap_or(crate::runtime::container::EXIT_RUNTIME))
+        Ok(status?.code().unwrap_or(EXIT_RUNTIME))
     }
+}
+
+/// How `start` connects skiff to the container.
+struct Attach {
+    interactive: bool,
+    tty: bool,
+    sig_proxy: bool,
 }
 
 /// Capability names as Docker takes them (with or without `CAP_`, any case), by number.
@@ -670,6 +753,7 @@ mod tests {
             group_add: vec![],
             platform: None,
             cidfile: None,
+            name: None,
         }
     }
 

@@ -12,12 +12,8 @@ fn exit_codes_and_messages() {
     s.check("pull --help", 0, "--all-tags");
     s.check("--version", 0, "skiff ");
     s.check("version", 0, "skiff version");
-    s.check(
-        "create busybox true",
-        125,
-        "'skiff create' is not supported yet",
-    );
-    s.check("ps", 125, "not supported yet");
+    s.check("stop x", 125, "'skiff stop' is not supported yet");
+    s.check("exec x true", 125, "not supported yet");
     s.check("frobnicate", 125, "'frobnicate' is not a skiff command");
     s.check("pull", 125, "required arguments were not provided");
     s.check("images --bogus", 125, "unexpected argument '--bogus'");

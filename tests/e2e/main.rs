@@ -5,6 +5,7 @@ mod harness;
 
 mod auth;
 mod cli;
+mod containers;
 mod hostile;
 mod images;
 mod network;

@@ -19,7 +19,6 @@ fn run_behaviours() {
         "executable file not found in $PATH",
     );
     s.check("run --rm $REG/busybox /etc", 126, "permission denied");
-    s.check("run $REG/busybox true", 125, "not supported yet");
     s.check(
         "run --rm --network bridge $REG/busybox true",
         125,

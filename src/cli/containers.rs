@@ -1,0 +1,220 @@
+//! Container commands of the foreground life: `start -a`, `rm`, `ps`.
+
+use std::io::{self, Write};
+
+use chrono::Utc;
+use clap::Args;
+use serde_json::{json, Value};
+
+use super::format::{self, Column};
+use super::human;
+use crate::engine::containers::ContainerRow;
+use crate::engine::Engine;
+use crate::Error;
+
+#[derive(Args, Debug)]
+pub struct StartArgs {
+    /// Attach to the container's output and wait for it (required for now).
+    #[arg(short, long)]
+    pub attach: bool,
+    /// Attach stdin too.
+    #[arg(short, long)]
+    pub interactive: bool,
+    #[arg(required = true, value_name = "CONTAINER")]
+    pub containers: Vec<String>,
+}
+
+#[derive(Args, Debug)]
+pub struct RmArgs {
+    /// Kill a running container first.
+    #[arg(short, long)]
+    pub force: bool,
+    /// Remove anonymous volumes too (containers have none yet).
+    #[arg(short, long)]
+    pub volumes: bool,
+    #[arg(required = true, value_name = "CONTAINER")]
+    pub containers: Vec<String>,
+}
+
+#[derive(Args, Debug)]
+pub struct PsArgs {
+    /// Show all containers (default shows running ones).
+    #[arg(short, long)]
+    pub all: bool,
+    /// Only show ids.
+    #[arg(short, long)]
+    pub quiet: bool,
+    /// Don't truncate output.
+    #[arg(long)]
+    pub no_trunc: bool,
+    /// Format output with a Go template, 'table', 'table TEMPLATE' or 'json'.
+    #[arg(long, value_name = "FORMAT")]
+    pub format: Option<String>,
+    /// Show the latest created container.
+    #[arg(short, long)]
+    pub latest: bool,
+    /// Show the N last created containers.
+    #[arg(short = 'n', long, value_name = "N")]
+    pub last: Option<usize>,
+    /// Filter output (not supported yet).
+    #[arg(short, long, value_name = "FILTER")]
+    pub filter: Vec<String>,
+}
+
+pub fn start(engine: &Engine, args: StartArgs) -> Result<i32, Error> {
+    if !args.attach && !args.interactive {
+        return Err(Error::NotSupported(
+            "starting a container in the background (use 'skiff start -a'); 'skiff start'".into(),
+        ));
+    }
+    let [name] = args.containers.as_slice() else {
+        return Err(Error::Invalid(
+            "you cannot start and attach multiple containers at once".into(),
+        ));
+    };
+    let interactive = args.interactive.then_some(true);
+    engine.start_attached(name, interactive, &super::run::progress)
+}
+
+pub fn rm(engine: &Engine, args: RmArgs) -> Result<i32, Error> {
+    let mut status = 0;
+    for name in &args.containers {
+        match engine.remove_container(name, args.force) {
+            Ok(_) => println!("{name}"),
+            Err(e) => {
+                eprintln!("Error: {}", super::one_line(&e.to_string()));
+                status = super::EXIT_ENGINE;
+            }
+        }
+    }
+    Ok(status)
+}
+
+const PS_COLUMNS: &[Column] = &[
+    Column {
+        field: "ID",
+        heading: "CONTAINER ID",
+    },
+    Column {
+        field: "Image",
+        heading: "IMAGE",
+    },
+    Column {
+        field: "Command",
+        heading: "COMMAND",
+    },
+    Column {
+        field: "CreatedAt",
+        heading: "CREATED AT",
+    },
+    Column {
+        field: "RunningFor",
+        heading: "CREATED",
+    },
+    Column {
+        field: "Status",
+        heading: "STATUS",
+    },
+    Column {
+        field: "State",
+        heading: "STATE",
+    },
+    Column {
+        field: "Ports",
+        heading: "PORTS",
+    },
+    Column {
+        field: "Names",
+        heading: "NAMES",
+    },
+    Column {
+        field: "Labels",
+        heading: "LABELS",
+    },
+    Column {
+        field: "Mounts",
+        heading: "MOUNTS",
+    },
+    Column {
+        field: "Size",
+        heading: "SIZE",
+    },
+];
+
+pub fn ps(engine: &Engine, args: PsArgs) -> Result<i32, Error> {
+    if !args.filter.is_empty() {
+        return Err(Error::NotSupported("ps --filter".into()));
+    }
+    let mut rows = engine.list_containers(args.all || args.latest || args.last.is_some())?;
+    if args.latest {
+        rows.truncate(1);
+    }
+    if let Some(n) = args.last {
+        rows.truncate(n);
+    }
+    let mut out = io::stdout().lock();
+    if args.quiet {
+        for r in &rows {
+            let _ = writeln!(out, "{}", short(&r.id, args.no_trunc));
+        }
+        return Ok(0);
+    }
+    let now = Utc::now();
+    let values: Vec<Value> = rows.iter().map(|r| row(r, args.no_trunc, now)).collect();
+    let format = match args.format.as_deref() {
+        None | Some("") | Some("table") => "table {{.ID}}\t{{.Image}}\t{{.Command}}\t{{.RunningFor}}\t{{.Status}}\t{{.Ports}}\t{{.Names}}".to_string(),
+        Some(f) => f.to_string(),
+    };
+    format::render_list(&values, Some(&format), &[], PS_COLUMNS, &mut out)
+        .map_err(|e| Error::Invalid(e.to_string()))?;
+    Ok(0)
+}
+
+fn short(id: &str, no_trunc: bool) -> String {
+    if no_trunc {
+        id.to_string()
+    } else {
+        id.chars().take(12).collect()
+    }
+}
+
+fn row(r: &ContainerRow, no_trunc: bool, now: chrono::DateTime<Utc>) -> Value {
+    let command = if no_trunc {
+        r.command.clone()
+    } else {
+        ellipsis(&r.command, 20)
+    };
+    let status = match r.status.as_str() {
+        "running" => format!("Up {}", human::duration(now - r.started.unwrap_or(now))),
+        "exited" => format!(
+            "Exited ({}) {}",
+            r.exit_code,
+            human::ago(r.finished.unwrap_or(now), now)
+        ),
+        _ => "Created".to_string(),
+    };
+    json!({
+        "ID": short(&r.id, no_trunc),
+        "Image": r.image,
+        "Command": format!("{command:?}"),
+        "CreatedAt": r.created.map(|t| t.format("%Y-%m-%d %H:%M:%S +0000 UTC").to_string()).unwrap_or_default(),
+        "RunningFor": r.created.map(|t| human::ago(t, now)).unwrap_or_default(),
+        "Status": status,
+        "State": r.status,
+        "Ports": "",
+        "Names": r.name,
+        "Labels": "",
+        "Mounts": "",
+        "Size": "",
+    })
+}
+
+/// Docker's `stringutils.Ellipsis`.
+fn ellipsis(s: &str, max: usize) -> String {
+    if s.chars().count() <= max {
+        return s.to_string();
+    }
+    let mut out: String = s.chars().take(max - 1).collect();
+    out.push('…');
+    out
+}

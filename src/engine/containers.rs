@@ -1,0 +1,280 @@
+//! Container records: what `create` made, what `start` needs, what `ps` and `rm` see.
+//!
+//! One record per container in `ROOT/containers/ID/container.json`, beside its upper and work
+//! directories, replaced whole by rename. Names are checked for uniqueness under the store lock.
+
+use std::fs;
+use std::path::PathBuf;
+
+use chrono::{DateTime, Utc};
+use serde::{Deserialize, Serialize};
+
+use super::Engine;
+use crate::runtime::cgroup::Limits;
+use crate::runtime::container::Spec;
+use crate::store::write_json_atomic;
+use crate::Error;
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct ContainerRecord {
+    pub id: String,
+    pub name: String,
+    /// The image as the user named it.
+    pub image: String,
+    pub image_id: String,
+    pub created: String,
+    /// How to start it; the per-start parts (/etc files, terminal, cgroup) are filled then.
+    pub spec: Spec,
+    pub tty: bool,
+    pub interactive: bool,
+    pub sig_proxy: bool,
+    /// `--rm`: removed when it exits.
+    pub remove: bool,
+    #[serde(default)]
+    pub limits: Limits,
+    #[serde(default)]
+    pub state: ContainerState,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct ContainerState {
+    /// `created`, `running` or `exited`.
+    pub status: String,
+    pub exit_code: i32,
+    pub started_at: Option<String>,
+    pub finished_at: Option<String>,
+    /// The process that runs the container (the helper), and its start time, so that a
+    /// recycled pid is not taken for it.
+    pub pid: i32,
+    #[serde(default)]
+    pub pid_start: u64,
+}
+
+impl Default for ContainerState {
+    fn default() -> Self {
+        ContainerState {
+            status: "created".into(),
+            exit_code: 0,
+            started_at: None,
+            finished_at: None,
+            pid: 0,
+            pid_start: 0,
+        }
+    }
+}
+
+/// A row of `skiff ps`.
+#[derive(Debug, Clone)]
+pub struct ContainerRow {
+    pub id: String,
+    pub name: String,
+    pub image: String,
+    pub command: String,
+    pub created: Option<DateTime<Utc>>,
+    /// `created`, `running` or `exited`.
+    pub status: String,
+    pub exit_code: i32,
+    pub started: Option<DateTime<Utc>>,
+    pub finished: Option<DateTime<Utc>>,
+}
+
+impl Engine {
+    fn containers_dir(&self) -> PathBuf {
+        self.paths.data_root.join("containers")
+    }
+
+    fn record_path(&self, id: &str) -> PathBuf {
+        self.containers_dir().join(id).join("container.json")
+    }
+
+    /// All container records (those whose record is complete).
+    pub fn containers(&self) -> Result<Vec<ContainerRecord>, Error> {
+        let dir = self.containers_dir();
+        let entries = match fs::read_dir(&dir) {
+            Ok(e) => e,
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(Vec::new()),
+            Err(e) => return Err(Error::Other(format!("listing {}: {e}", dir.display()))),
+        };
+        let mut out = Vec::new();
+        for entry in entries.flatten() {
+            let path = entry.path().join("container.json");
+            if let Ok(bytes) = fs::read(&path) {
+                if let Ok(record) = serde_json::from_slice::<ContainerRecord>(&bytes) {
+                    out.push(record);
+                }
+            }
+        }
+        out.sort_by(|a, b| b.created.cmp(&a.created));
+        Ok(out)
+    }
+
+    /// Records a new container under a unique name (generated when none is given).
+    pub fn add_container(
+        &self,
+        mut record: ContainerRecord,
+        name: Option<&str>,
+    ) -> Result<ContainerRecord, Error> {
+        let _lock = self.store.lock()?;
+        let taken: Vec<String> = self.containers()?.into_iter().map(|c| c.name).collect();
+        record.name = match name {
+            Some(n) => {
+                check_name(n)?;
+                if taken.iter().any(|t| t == n) {
+                    return Err(Error::Conflict(format!(
+                        "the container name \"/{n}\" is already in use: remove that container or choose another name"
+                    )));
+                }
+                n.to_string()
+            }
+            None => generate_name(&record.id, &taken),
+        };
+        self.save_container(&record)?;
+        Ok(record)
+    }
+
+    pub fn save_container(&self, record: &ContainerRecord) -> Result<(), Error> {
+        let path = self.record_path(&record.id);
+        Ok(write_json_atomic(&path, record)?)
+    }
+
+    /// Finds a container by name, full id or unique id prefix.
+    pub fn find_container(&self, name: &str) -> Result<ContainerRecord, Error> {
+        let all = self.containers()?;
+        if let Some(c) = all.iter().find(|c| c.name == name || c.id == name) {
+            return Ok(c.clone());
+        }
+        let hits: Vec<&ContainerRecord> = all.iter().filter(|c| c.id.starts_with(name)).collect();
+        match hits.as_slice() {
+            [one] if !name.is_empty() => Ok((*one).clone()),
+            [] | [_] => Err(Error::NoSuchImage(format!("No such container: {name}"))),
+            _ => Err(Error::Conflict(format!(
+                "multiple containers match {name:?}: give more of the id"
+            ))),
+        }
+    }
+
+    /// Whether the process recorded as running the container is still there.
+    pub fn container_alive(&self, record: &ContainerRecord) -> bool {
+        record.state.pid > 0 && process_start(record.state.pid) == record.state.pid_start
+    }
+
+    /// `skiff rm`: removes a container; a running one only with `force` (it is killed).
+    pub fn remove_container(&self, name: &str, force: bool) -> Result<ContainerRecord, Error> {
+        let record = self.find_container(name)?;
+        if record.state.status == "running" && self.container_alive(&record) {
+            if !force {
+                return Err(Error::Conflict(format!(
+                    "cannot remove container \"{}\": container is running: stop the container before removing or force remove",
+                    record.name
+                )));
+            }
+            crate::sys::kill_now(record.state.pid);
+        }
+        let dir = self.containers_dir().join(&record.id);
+        // The record goes first, so a half-removed container is never listed.
+        let _ = fs::remove_file(dir.join("container.json"));
+        self.remove_trees(&[dir])?;
+        Ok(record)
+    }
+
+    /// The rows of `skiff ps`: running containers, or all with `all`.
+    pub fn list_containers(&self, all: bool) -> Result<Vec<ContainerRow>, Error> {
+        let time = |t: &Option<String>| {
+            t.as_deref()
+                .and_then(|t| DateTime::parse_from_rfc3339(t).ok())
+                .map(|t| t.with_timezone(&Utc))
+        };
+        let mut rows = Vec::new();
+        for c in self.containers()? {
+            let mut status = c.state.status.clone();
+            let mut exit_code = c.state.exit_code;
+            let mut finished = time(&c.state.finished_at);
+            if status == "running" && !self.container_alive(&c) {
+                // skiff was killed while the container ran in its foreground: it is gone.
+                status = "exited".into();
+                exit_code = 137;
+                finished = finished.or_else(|| time(&c.state.started_at));
+            }
+            if !all && status != "running" {
+                continue;
+            }
+            rows.push(ContainerRow {
+                id: c.id.clone(),
+                name: c.name.clone(),
+                image: c.image.clone(),
+                command: c.spec.args.join(" "),
+                created: time(&Some(c.created.clone())),
+                status,
+                exit_code,
+                started: time(&c.state.started_at),
+                finished,
+            });
+        }
+        Ok(rows)
+    }
+}
+
+/// Docker's rule for names: `[a-zA-Z0-9][a-zA-Z0-9_.-]+`.
+fn check_name(name: &str) -> Result<(), Error> {
+    let mut chars = name.chars();
+    let first_ok = chars.next().is_some_and(|c| c.is_ascii_alphanumeric());
+    let rest_ok = chars.all(|c| c.is_ascii_alphanumeric() || "_.-".contains(c));
+    if name.len() >= 2 && first_ok && rest_ok {
+        Ok(())
+    } else {
+        Err(Error::Invalid(format!(
+            "invalid container name ({name}), only [a-zA-Z0-9][a-zA-Z0-9_.-] are allowed"
+        )))
+    }
+}
+
+const ADJECTIVES: &[&str] = &[
+    "brave", "calm", "eager", "fond", "gentle", "happy", "jolly", "keen", "lucid", "merry",
+    "nifty", "proud", "quiet", "sharp", "tender", "vivid", "wise", "zealous", "bold", "clever",
+];
+const NOUNS: &[&str] = &[
+    "anchor", "breeze", "current", "dock", "ebb", "ferry", "gull", "harbor", "inlet", "jetty",
+    "keel", "lagoon", "mast", "oar", "pier", "quay", "reef", "sail", "tide", "wake",
+];
+
+/// Docker-style `adjective_noun`, picked from the id's bytes; a number is added on a clash.
+fn generate_name(id: &str, taken: &[String]) -> String {
+    let bytes = hex::decode(&id[..8.min(id.len())]).unwrap_or_default();
+    let a = ADJECTIVES[*bytes.first().unwrap_or(&0) as usize % ADJECTIVES.len()];
+    let n = NOUNS[*bytes.get(1).unwrap_or(&0) as usize % NOUNS.len()];
+    let base = format!("{a}_{n}");
+    if !taken.contains(&base) {
+        return base;
+    }
+    (2..)
+        .map(|i| format!("{base}{i}"))
+        .find(|c| !taken.contains(c))
+        .expect("an unused name")
+}
+
+/// The start time of a process (field 22 of /proc/PID/stat), 0 when there is none.
+pub fn process_start(pid: i32) -> u64 {
+    let Ok(stat) = fs::read_to_string(format!("/proc/{pid}/stat")) else {
+        return 0;
+    };
+    // The command name may hold spaces: count fields after its closing parenthesis.
+    stat.rsplit_once(')')
+        .and_then(|(_, rest)| rest.split_whitespace().nth(19))
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(0)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn names() {
+        assert!(check_name("web-1").is_ok());
+        assert!(check_name("-bad").is_err());
+        assert!(check_name("a").is_err());
+        let taken = vec![generate_name("00000000", &[])];
+        assert_ne!(generate_name("00000000", &taken), taken[0]);
+        assert!(process_start(std::process::id() as i32) > 0);
+    }
+}
