@@ -419,6 +419,20 @@ impl Engine {
                 i
             }
         };
+        if let Some(container) = self.container_using(&images[i].id)? {
+            if !force {
+                return Err(Error::Conflict(format!(
+                    "conflict: unable to remove {name} (must be forced) - container {} is using its referenced image {}",
+                    &container[..12],
+                    short_hex(&images[i].id)
+                )));
+            }
+            // Forced: the names go, the image stays for its container (Docker's way).
+            out.untagged
+                .extend(images[i].names.drain(..).map(|n| familiar(&n)));
+            self.store.write_images(&lock, images)?;
+            return Ok(out);
+        }
         let image = images.remove(i);
         out.untagged.extend(image.names.iter().map(|n| familiar(n)));
         out.untagged
@@ -472,14 +486,27 @@ impl Engine {
         Ok((deleted, reclaimed, trash))
     }
 
+    /// The id of a container made from this image, if any.
+    fn container_using(&self, image_id: &str) -> Result<Option<String>, Error> {
+        Ok(self
+            .containers()?
+            .into_iter()
+            .find(|c| c.image_id == image_id)
+            .map(|c| c.id))
+    }
+
     /// `skiff image prune [-a]`: removes untagged images (with `all`, every image).
     pub fn prune_images(&self, all: bool) -> Result<Removed, Error> {
         let lock = self.store.lock()?;
         let mut out = Removed::default();
         let mut trash = Vec::new();
+        let in_use: HashSet<String> = self.containers()?.into_iter().map(|c| c.image_id).collect();
         loop {
             let mut images = self.store.images()?;
-            let Some(i) = images.iter().position(|im| all || im.names.is_empty()) else {
+            let Some(i) = images
+                .iter()
+                .position(|im| (all || im.names.is_empty()) && !in_use.contains(&im.id))
+            else {
                 break;
             };
             let image = images.remove(i);

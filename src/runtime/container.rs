@@ -330,6 +330,11 @@ fn become_init(report_fd: i32) -> Result<(), Failure> {
             // helper waiting for a report until init exits.
             crate::sys::close_raw(report_fd);
             let _ = rustix::thread::set_name(c"skiff-init");
+            // Not dumpable: no process of the container may open /proc/1/exe (our binary on the
+            // host) or its memory, the CVE-2019-5736 path.
+            let _ = rustix::process::set_dumpable_behavior(
+                rustix::process::DumpableBehavior::NotDumpable,
+            );
             crate::sys::forward_signals(workload, true);
             crate::sys::exit_now(crate::sys::reap_until(workload))
         }

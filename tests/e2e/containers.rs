@@ -98,3 +98,25 @@ fn a_running_container_is_listed_and_only_removed_by_force() {
     assert_ne!(status.code(), Some(0));
     assert_eq!(s.run("ps -aq").stdout.trim(), "");
 }
+
+#[test]
+fn images_in_use_by_containers_are_kept() {
+    let s = Sandbox::user();
+    s.check("pull -q $REG/busybox", 0, "");
+    s.check("create --name user1 $REG/busybox true", 0, "");
+    // command | exit | output contains
+    s.check("rmi $REG/busybox", 125, "container");
+    s.check("image prune -a -f", 0, "Total reclaimed space: 0B");
+    s.check(
+        "rmi -f $REG/busybox",
+        0,
+        "Untagged: 127.0.0.1:5790/busybox:latest",
+    );
+    // The image stays, untagged, and the container still runs from it.
+    s.check("images --filter dangling=true -q", 0, "");
+    assert_eq!(s.run("images -q").stdout.lines().count(), 1);
+    s.check("start -a user1", 0, "");
+    s.check("rm user1", 0, "user1");
+    s.check("image prune -f", 0, "deleted: sha256:");
+    assert_eq!(s.run("images -q").stdout.trim(), "");
+}
