@@ -372,6 +372,12 @@ fn init_limits_and_shm() {
         0,
         "skiff-init",
     );
+    // Our init is skiff's own binary: the container may not reach it through /proc/1/exe.
+    s.check(
+        "run --rm --init $REG/busybox cat /proc/1/exe",
+        1,
+        "Permission denied",
+    );
     // The orphan is reaped by init: no zombie is left.
     let ps =
         s.run("run --rm --init $REG/busybox sh -c '(sleep 0.1 &); sleep 0.5; ps -o stat,comm'");
