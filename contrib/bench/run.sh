@@ -102,7 +102,10 @@ if [ "$HAVE_PODMAN" = 1 ]; then
     die "podman run -v listed '$out', not bench-file (see $LOGS/podman-run-volume.log)"
 fi
 
-sync   # the pulls' writeback must not land in the first timed case
+# The pulls' writeback and the checks' leftovers (Podman cleans up a removed
+# container's storage partly after it exits) must not land in the first case.
+sync
+sleep 2
 
 # ---------------------------------------------------------------------------
 # 3. The benchmark.

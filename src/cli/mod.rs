@@ -79,6 +79,8 @@ pub enum Command {
     Logout(login::LogoutArgs),
     /// Show the skiff version information.
     Version,
+    /// Show how skiff runs here (store, root file system driver, id maps).
+    Info(InfoArgs),
     /// Commands that are not there yet; they say so and exit 125.
     #[command(external_subcommand)]
     Other(Vec<String>),
@@ -124,8 +126,8 @@ pub enum ImageCommand {
 const LATER: &[&str] = &[
     "stop", "restart", "kill", "exec", "logs", "attach", "wait", "top", "cp", "diff", "port",
     "stats", "pause", "unpause", "rename", "commit", "build", "push", "save", "load", "import",
-    "export", "network", "volume", "system", "info", "events", "update", "search", "builder",
-    "buildx", "compose", "manifest",
+    "export", "network", "volume", "system", "events", "update", "search", "builder", "buildx",
+    "compose", "manifest",
 ];
 
 /// Runs the command line and returns the process exit status.
@@ -225,6 +227,7 @@ fn run(cli: Cli) -> Result<i32, Error> {
         Command::Image(ImageCommand::Exists(a)) => images::exists(&engine()?, a),
         Command::Login(a) => login::login(&engine()?, a),
         Command::Logout(a) => login::logout(&engine()?, a),
+        Command::Info(a) => info(&engine()?, a),
         Command::Version => {
             println!("skiff version {}", env!("CARGO_PKG_VERSION"));
             Ok(0)
@@ -240,6 +243,61 @@ fn run(cli: Cli) -> Result<i32, Error> {
             }
         }
     }
+}
+
+#[derive(Args, Debug)]
+pub struct InfoArgs {
+    /// Format output with a Go template or 'json'.
+    #[arg(short, long, value_name = "FORMAT")]
+    pub format: Option<String>,
+}
+
+fn info(engine: &Engine, args: InfoArgs) -> Result<i32, Error> {
+    let value = engine.info()?;
+    let mut out = std::io::stdout().lock();
+    match args.format.as_deref() {
+        Some("json") => {
+            let _ = std::io::Write::write_all(
+                &mut out,
+                format!("{}\n", images::pretty(&value)).as_bytes(),
+            );
+        }
+        Some(f) => {
+            format::render_one(&value, f, &mut out).map_err(|e| Error::Invalid(e.to_string()))?;
+        }
+        None => {
+            let _ = std::io::Write::write_all(&mut out, yaml_like(&value, 0).as_bytes());
+        }
+    }
+    Ok(0)
+}
+
+/// Podman prints info as YAML; this is the same shape without a YAML dependency.
+fn yaml_like(v: &serde_json::Value, indent: usize) -> String {
+    use serde_json::Value;
+    let pad = "  ".repeat(indent);
+    let mut out = String::new();
+    if let Value::Object(map) = v {
+        for (k, v) in map {
+            match v {
+                Value::Object(_) => {
+                    out.push_str(&format!("{pad}{k}:\n{}", yaml_like(v, indent + 1)));
+                }
+                Value::Array(items) if items.iter().all(|i| i.is_object()) && !items.is_empty() => {
+                    out.push_str(&format!("{pad}{k}:\n"));
+                    for item in items {
+                        let inner = yaml_like(item, indent + 2);
+                        let inner =
+                            inner.replacen(&"  ".repeat(indent + 2), &format!("{pad}  - "), 1);
+                        out.push_str(&inner);
+                    }
+                }
+                Value::String(s) => out.push_str(&format!("{pad}{k}: {s}\n")),
+                other => out.push_str(&format!("{pad}{k}: {other}\n")),
+            }
+        }
+    }
+    out
 }
 
 /// Errors are one line: a registry's multi-line body must not spill over several.

@@ -22,6 +22,7 @@ pub use crate::runtime::RuntimeError as HelperError;
 pub const UNPACK_CMD: &str = "__unpack";
 pub const RMTREE_CMD: &str = "__rmtree";
 pub const RUN_CMD: &str = "__run";
+pub const DETECT_CMD: &str = "__detect";
 /// Set for helpers when the command runs with debug logging.
 pub const DEBUG_ENV: &str = "_SKIFF_DEBUG";
 
@@ -180,6 +181,10 @@ pub fn helper_main(cmd: &str, args: &[String], lifeline: Option<UnixStream>) -> 
     if cmd == RUN_CMD {
         return run_main(args, lifeline);
     }
+    if cmd == DETECT_CMD {
+        // Before any thread: the check unshares a mount namespace.
+        return detect_main(args);
+    }
     if let Some(lifeline) = lifeline {
         // Never go on working in a staging directory a later command may be cleaning up.
         userns::watch_parent(lifeline, || std::process::exit(125));
@@ -239,4 +244,67 @@ fn run_main(args: &[String], lifeline: Option<UnixStream>) -> i32 {
         }
     };
     crate::runtime::container::run(&spec, lifeline)
+}
+
+/// Tries the root file system drivers in a scratch directory; prints the one that works.
+fn detect_main(args: &[String]) -> i32 {
+    let [scratch] = args else {
+        return 125;
+    };
+    if crate::sys::unshare(crate::sys::NamespaceFlags::NEWNS).is_err() {
+        println!("copy");
+        return 0;
+    }
+    let _ = rustix::mount::mount_change(
+        "/",
+        rustix::mount::MountPropagationFlags::REC | rustix::mount::MountPropagationFlags::PRIVATE,
+    );
+    let driver = crate::runtime::rootfs::detect(Path::new(scratch));
+    let _ = writeln!(io::stdout(), "{}", driver.name());
+    0
+}
+
+impl Engine {
+    /// How layers become a root file system here: `SKIFF_ROOTFS_DRIVER` when set, else what
+    /// was detected (once per store, by mounting in a scratch directory) and kept in the store.
+    pub fn rootfs_driver(&self) -> Result<crate::runtime::rootfs::Driver, Error> {
+        use crate::runtime::rootfs::Driver;
+        if let Ok(forced) = std::env::var("SKIFF_ROOTFS_DRIVER") {
+            return Driver::parse(&forced).ok_or_else(|| {
+                Error::Invalid(format!(
+                    "SKIFF_ROOTFS_DRIVER={forced}: expected overlay, fuse-overlayfs or copy"
+                ))
+            });
+        }
+        let cache = self.paths.data_root.join("rootfs-driver");
+        if let Some(d) = std::fs::read_to_string(&cache)
+            .ok()
+            .and_then(|s| Driver::parse(&s))
+        {
+            return Ok(d);
+        }
+        let scratch = self
+            .store
+            .root()
+            .join("tmp")
+            .join(format!("detect-{}", std::process::id()));
+        let mut cmd = Command::new("/proc/self/exe");
+        cmd.arg(DETECT_CMD)
+            .arg(&scratch)
+            .stdin(Stdio::null())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::null());
+        let out = if self.user.rootless() {
+            let helper = userns::spawn(cmd, &self.userns())?;
+            let out = helper.child.wait_with_output().map_err(RuntimeError::Io)?;
+            drop(helper.lifeline);
+            out
+        } else {
+            cmd.output().map_err(RuntimeError::Io)?
+        };
+        let _ = self.remove_trees(&[scratch]);
+        let driver = Driver::parse(&String::from_utf8_lossy(&out.stdout)).unwrap_or(Driver::Copy);
+        let _ = std::fs::write(&cache, driver.name());
+        Ok(driver)
+    }
 }

@@ -4,6 +4,7 @@
 pub mod containers;
 pub mod helpers;
 pub mod images;
+pub mod info;
 pub mod login;
 pub mod pull;
 pub mod run;

@@ -122,6 +122,8 @@ impl Engine {
             upper: data.join("upper"),
             work: data.join("work"),
             merged: run.join("merged"),
+            copy: data.join("rootfs"),
+            driver: self.rootfs_driver()?,
             args,
             env,
             cwd: opts

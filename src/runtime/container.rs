@@ -37,6 +37,12 @@ pub struct Spec {
     pub work: PathBuf,
     /// Where the root file system is assembled (an empty directory).
     pub merged: PathBuf,
+    /// The copy driver's private root.
+    #[serde(default)]
+    pub copy: PathBuf,
+    /// How the layers become the root file system.
+    #[serde(default = "default_driver")]
+    pub driver: super::rootfs::Driver,
     pub args: Vec<String>,
     pub env: Vec<String>,
     pub cwd: String,
@@ -104,6 +110,10 @@ pub struct MountSpec {
     pub options: String,
 }
 
+fn default_driver() -> super::rootfs::Driver {
+    super::rootfs::Driver::Overlay
+}
+
 /// Capabilities a container gets by default: Podman's rootless set.
 pub const DEFAULT_CAPS: &[u32] = &[
     0,  // CAP_CHOWN
@@ -149,13 +159,45 @@ pub fn run(spec: &Spec, lifeline: Option<std::os::unix::net::UnixStream>) -> i32
     let mut flags = crate::sys::NamespaceFlags::NEWNS
         | crate::sys::NamespaceFlags::NEWUTS
         | crate::sys::NamespaceFlags::NEWIPC
-        | crate::sys::NamespaceFlags::NEWPID
         | crate::sys::NamespaceFlags::NEWCGROUP;
     if spec.private_network {
         flags |= crate::sys::NamespaceFlags::NEWNET;
     }
     if let Err(e) = crate::sys::unshare(flags) {
         eprintln!("Error: creating the container's namespaces: {e}");
+        return EXIT_RUNTIME;
+    }
+    // The root file system is mounted here, in the helper, so that a FUSE daemon (which must
+    // outlive nothing but the container) runs outside the container's PID namespace.
+    if let Err(e) = mnt::mount_change(
+        "/",
+        MountPropagationFlags::REC | MountPropagationFlags::PRIVATE,
+    ) {
+        eprintln!("Error: making mounts private: {e}");
+        return EXIT_RUNTIME;
+    }
+    // A FUSE daemon forks away from the process we start: as subreaper we reap it at the end
+    // instead of leaving a zombie to the system's init.
+    let _ = rustix::process::set_child_subreaper(Some(rustix::process::getpid()));
+    let layout = super::rootfs::Layout {
+        lowers: spec.lowers.clone(),
+        upper: spec.upper.clone(),
+        work: spec.work.clone(),
+        copy: spec.copy.clone(),
+    };
+    if let Err(e) = super::rootfs::mount(&layout, &spec.merged, spec.driver) {
+        eprintln!(
+            "Error: mounting the image's layers ({}): {e}",
+            spec.driver.name()
+        );
+        return EXIT_RUNTIME;
+    }
+    crate::debug!(
+        "container: root file system mounted ({})",
+        spec.driver.name()
+    );
+    if let Err(e) = crate::sys::unshare(crate::sys::NamespaceFlags::NEWPID) {
+        eprintln!("Error: creating the container's PID namespace: {e}");
         return EXIT_RUNTIME;
     }
     let (mut report_rx, report_tx) = match std::os::unix::net::UnixStream::pair() {
@@ -195,6 +237,8 @@ pub fn run(spec: &Spec, lifeline: Option<std::os::unix::net::UnixStream>) -> i32
             let mut report = String::new();
             let _ = report_rx.read_to_string(&mut report);
             let status = crate::sys::wait_for(child);
+            super::rootfs::unmount(&spec.merged, spec.driver);
+            crate::sys::reap_for(std::time::Duration::from_secs(1));
             if let Some((_, message)) = report.split_once(':') {
                 eprintln!("Error: {message}");
             }
@@ -213,17 +257,14 @@ fn fail(what: &str, e: impl std::fmt::Display) -> Failure {
 
 /// Builds the root file system, enters it and execs the workload.
 fn start(spec: &Spec, report_fd: i32) -> Result<Never, Failure> {
-    mnt::mount_change(
-        "/",
-        MountPropagationFlags::REC | MountPropagationFlags::PRIVATE,
-    )
-    .map_err(|e| fail("making mounts private", e))?;
+    // A mount namespace of its own (a copy of the helper's, root file system included), so
+    // that pivot_root moves only the container.
+    crate::sys::unshare(crate::sys::NamespaceFlags::NEWNS)
+        .map_err(|e| fail("creating the container's mount namespace", e))?;
     if let Some(dir) = &spec.cgroup {
         super::cgroup::join(dir).map_err(|e| fail("joining the container's cgroup", e))?;
     }
     crate::debug!("container: in its namespaces");
-    mount_rootfs(spec)?;
-    crate::debug!("container: overlay mounted");
     let root = &spec.merged;
     mount_kernel_files(root, spec.private_network, spec.shm_size)?;
     crate::debug!("container: /proc, /dev, /sys mounted");
@@ -348,36 +389,6 @@ fn describe(e: &io::Error) -> String {
         Some(libc::ENOEXEC) => "exec format error".into(),
         _ => e.to_string(),
     }
-}
-
-fn mount_rootfs(spec: &Spec) -> Result<(), Failure> {
-    let lowers: Vec<String> = spec
-        .lowers
-        .iter()
-        .map(|p| escape_overlay_path(&p.to_string_lossy()))
-        .collect();
-    let options = format!(
-        "lowerdir={},upperdir={},workdir={},userxattr",
-        lowers.join(":"),
-        escape_overlay_path(&spec.upper.to_string_lossy()),
-        escape_overlay_path(&spec.work.to_string_lossy())
-    );
-    let options = CString::new(options).map_err(|e| fail("overlay options", e))?;
-    mnt::mount(
-        "overlay",
-        &spec.merged,
-        "overlay",
-        MountFlags::empty(),
-        Some(options.as_c_str()),
-    )
-    .map_err(|e| fail("mounting the image's layers with overlayfs", e))
-}
-
-/// Overlay options separate with `,` and `:`; both must be escaped in paths.
-fn escape_overlay_path(p: &str) -> String {
-    p.replace('\\', "\\\\")
-        .replace(',', "\\,")
-        .replace(':', "\\:")
 }
 
 fn mount_kernel_files(

@@ -2,6 +2,7 @@
 
 pub mod cgroup;
 pub mod container;
+pub mod rootfs;
 pub mod seccomp;
 pub mod tty;
 pub mod userns;

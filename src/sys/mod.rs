@@ -338,3 +338,20 @@ pub fn install_seccomp(program: &[seccompiler::sock_filter]) -> io::Result<()> {
         Err(io::Error::last_os_error())
     }
 }
+
+/// Reaps children that exit within `limit` (a FUSE daemon after its unmount), without waiting
+/// longer than that for any.
+pub fn reap_for(limit: std::time::Duration) {
+    let start = std::time::Instant::now();
+    loop {
+        let mut status = 0;
+        // SAFETY: waitpid writes only to `status`.
+        let pid = unsafe { libc::waitpid(-1, &mut status, libc::WNOHANG) };
+        if pid == -1 || start.elapsed() >= limit {
+            return;
+        }
+        if pid == 0 {
+            std::thread::sleep(std::time::Duration::from_millis(5));
+        }
+    }
+}

@@ -603,3 +603,45 @@ fn groups_cidfile_and_user_namespace_modes() {
     );
     arm.check("inspect -f '{{.Architecture}}' $REG/multiarch", 0, "arm64");
 }
+
+#[test]
+fn every_root_file_system_driver_gives_the_same_container() {
+    // command | exit | output contains, under kernel overlayfs, fuse-overlayfs and the copy.
+    for driver in ["overlay", "fuse-overlayfs", "copy"] {
+        let mut s = Sandbox::user();
+        s.set_env("SKIFF_ROOTFS_DRIVER", Some(driver));
+        s.check("pull -q $REG/layers", 0, "");
+        let out = s.check("run --rm $REG/layers ls /data /opaque", 0, "keep");
+        assert!(
+            !out.stdout.contains("gone") && !out.stdout.contains("old1"),
+            "{driver}: {out:?}"
+        );
+        s.check(
+            "run --rm $REG/layers stat -c '%u %a' /data/nobody /data/suid",
+            0,
+            "65534 644\n0 4755",
+        );
+        s.check(
+            "run --name w1 $REG/layers sh -c 'echo kept > /data/new'",
+            0,
+            "",
+        );
+        s.check(
+            "container create --name r1 $REG/layers cat /data/new",
+            0,
+            "",
+        );
+        s.check("start -a r1", 1, "No such file");
+        s.check("rm w1 r1", 0, "r1");
+        s.check("info --format '{{.store.graphDriverName}}'", 0, driver);
+    }
+    // Without the override the driver is detected once and kept in the store.
+    let s = Sandbox::user();
+    s.check("info --format '{{.store.graphDriverName}}'", 0, "overlay");
+    assert_eq!(
+        std::fs::read_to_string(s.root().join("rootfs-driver")).unwrap(),
+        "overlay"
+    );
+    s.check("info", 0, "rootless: true");
+    s.check("info --format json", 0, "\"graphRoot\"");
+}
