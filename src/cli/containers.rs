@@ -6,7 +6,7 @@ use chrono::Utc;
 use clap::Args;
 use serde_json::{json, Value};
 
-use super::format::{self, Column};
+use super::format::Column;
 use super::human;
 use crate::engine::containers::ContainerRow;
 use crate::engine::Engine;
@@ -161,12 +161,13 @@ pub fn ps(engine: &Engine, args: PsArgs) -> Result<i32, Error> {
     }
     let now = Utc::now();
     let values: Vec<Value> = rows.iter().map(|r| row(r, args.no_trunc, now)).collect();
-    let format = match args.format.as_deref() {
-        None | Some("") | Some("table") => "table {{.ID}}\t{{.Image}}\t{{.Command}}\t{{.RunningFor}}\t{{.Status}}\t{{.Ports}}\t{{.Names}}".to_string(),
-        Some(f) => f.to_string(),
-    };
-    format::render_list(&values, Some(&format), &[], PS_COLUMNS, &mut out)
-        .map_err(|e| Error::Invalid(e.to_string()))?;
+    drop(out);
+    super::print_rows(
+        &values,
+        args.format.as_deref(),
+        "table {{.ID}}\t{{.Image}}\t{{.Command}}\t{{.RunningFor}}\t{{.Status}}\t{{.Ports}}\t{{.Names}}",
+        PS_COLUMNS,
+    )?;
     Ok(0)
 }
 

@@ -179,21 +179,13 @@ pub fn list(engine: &Engine, args: ImagesArgs) -> Result<i32, Error> {
         .iter()
         .map(|r| image_row(r, args.no_trunc, now))
         .collect();
-    let mut default = if args.digests {
+    let default = if args.digests {
         "table {{.Repository}}\t{{.Tag}}\t{{.Digest}}\t{{.ID}}\t{{.CreatedSince}}\t{{.Size}}"
-            .to_string()
     } else {
-        "table {{.Repository}}\t{{.Tag}}\t{{.ID}}\t{{.CreatedSince}}\t{{.Size}}".to_string()
+        "table {{.Repository}}\t{{.Tag}}\t{{.ID}}\t{{.CreatedSince}}\t{{.Size}}"
     };
-    let format = match args.format.as_deref() {
-        None | Some("") | Some("table") => {
-            default.shrink_to_fit();
-            default
-        }
-        Some(f) => f.to_string(),
-    };
-    format::render_list(&values, Some(&format), &[], IMAGE_COLUMNS, &mut out)
-        .map_err(|e| Error::Invalid(e.to_string()))?;
+    drop(out);
+    super::print_rows(&values, args.format.as_deref(), default, IMAGE_COLUMNS)?;
     Ok(0)
 }
 
@@ -418,14 +410,13 @@ pub fn history(engine: &Engine, args: HistoryArgs) -> Result<i32, Error> {
             })
         })
         .collect();
-    let format = match args.format.as_deref() {
-        None | Some("") | Some("table") => {
-            "table {{.ID}}\t{{.CreatedSince}}\t{{.CreatedBy}}\t{{.Size}}\t{{.Comment}}".to_string()
-        }
-        Some(f) => f.to_string(),
-    };
-    format::render_list(&values, Some(&format), &[], HISTORY_COLUMNS, &mut out)
-        .map_err(|e| Error::Invalid(e.to_string()))?;
+    drop(out);
+    super::print_rows(
+        &values,
+        args.format.as_deref(),
+        "table {{.ID}}\t{{.CreatedSince}}\t{{.CreatedBy}}\t{{.Size}}\t{{.Comment}}",
+        HISTORY_COLUMNS,
+    )?;
     Ok(0)
 }
 

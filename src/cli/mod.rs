@@ -300,6 +300,28 @@ fn yaml_like(v: &serde_json::Value, indent: usize) -> String {
     out
 }
 
+/// Prints listing rows with `--format` (Go template, `table …`, `json`), or `default_table`
+/// when none is given (or just `table`).
+fn print_rows(
+    rows: &[serde_json::Value],
+    user_format: Option<&str>,
+    default_table: &str,
+    columns: &[format::Column],
+) -> Result<(), Error> {
+    let chosen = match user_format {
+        None | Some("") | Some("table") => default_table,
+        Some(f) => f,
+    };
+    format::render_list(
+        rows,
+        Some(chosen),
+        &[],
+        columns,
+        &mut std::io::stdout().lock(),
+    )
+    .map_err(|e| Error::Invalid(e.to_string()))
+}
+
 /// Errors are one line: a registry's multi-line body must not spill over several.
 fn one_line(s: &str) -> String {
     s.split_whitespace().collect::<Vec<_>>().join(" ")
