@@ -167,6 +167,12 @@ pub fn run(spec: &Spec, lifeline: Option<std::os::unix::net::UnixStream>) -> i32
         eprintln!("Error: creating the container's namespaces: {e}");
         return EXIT_RUNTIME;
     }
+    if spec.private_network {
+        if let Err(e) = crate::sys::loopback_up() {
+            eprintln!("Error: bringing up the container's loopback device: {e}");
+            return EXIT_RUNTIME;
+        }
+    }
     // The root file system is mounted here, in the helper, so that a FUSE daemon (which must
     // outlive nothing but the container) runs outside the container's PID namespace.
     if let Err(e) = mnt::mount_change(

@@ -355,3 +355,34 @@ pub fn reap_for(limit: std::time::Duration) {
         }
     }
 }
+
+/// Brings up the loopback device of the current (new) network namespace, as Docker does for
+/// `--network none`: containers still reach their own 127.0.0.1.
+pub fn loopback_up() -> io::Result<()> {
+    // SAFETY: a plain socket(2) call; the descriptor is owned and closed below.
+    let fd = unsafe { libc::socket(libc::AF_INET, libc::SOCK_DGRAM | libc::SOCK_CLOEXEC, 0) };
+    if fd < 0 {
+        return Err(io::Error::last_os_error());
+    }
+    // SAFETY: `ifr` is a zeroed ifreq whose name is set within its 16 bytes; both ioctls read
+    // and write only that struct; `fd` is a valid socket closed right after.
+    let result = unsafe {
+        let mut ifr: libc::ifreq = std::mem::zeroed();
+        for (dst, src) in ifr.ifr_name.iter_mut().zip(b"lo\0") {
+            *dst = *src as libc::c_char;
+        }
+        let r = if libc::ioctl(fd, libc::SIOCGIFFLAGS, &mut ifr) < 0 {
+            Err(io::Error::last_os_error())
+        } else {
+            ifr.ifr_ifru.ifru_flags |= libc::IFF_UP as libc::c_short;
+            if libc::ioctl(fd, libc::SIOCSIFFLAGS, &ifr) < 0 {
+                Err(io::Error::last_os_error())
+            } else {
+                Ok(())
+            }
+        };
+        libc::close(fd);
+        r
+    };
+    result
+}

@@ -115,6 +115,13 @@ fn the_network_is_private_unless_host() {
     let none = s.run("run --rm $REG/busybox cat /proc/net/dev");
     let devices: Vec<&str> = none.stdout.lines().skip(2).collect();
     assert_eq!(devices.len(), 1, "only loopback: {none:?}");
+    // And it is up: the container reaches its own 127.0.0.1.
+    s.check("run --rm $REG/busybox ip link show lo", 0, "UP");
+    s.check(
+        "run --rm $REG/busybox sh -c 'nc -l -p 8080 -e echo pong & sleep 0.3; nc 127.0.0.1 8080'",
+        0,
+        "pong",
+    );
     let host = s.run("run --rm --network host $REG/busybox cat /proc/net/dev");
     assert!(host.ok().stdout.lines().count() > 3, "{host:?}");
 }
