@@ -174,6 +174,8 @@ impl Engine {
         // The record goes first, so a half-removed container is never listed.
         let _ = fs::remove_file(dir.join("container.json"));
         self.remove_trees(&[dir])?;
+        // What a killed skiff left in the runtime directory (an empty mount point, /etc files).
+        let _ = fs::remove_dir_all(self.paths.run_root.join("containers").join(&record.id));
         Ok(record)
     }
 

@@ -120,3 +120,56 @@ fn images_in_use_by_containers_are_kept() {
     s.check("image prune -f", 0, "deleted: sha256:");
     assert_eq!(s.run("images -q").stdout.trim(), "");
 }
+
+#[test]
+fn killing_skiff_ends_its_foreground_container() {
+    let s = Sandbox::user();
+    s.check("pull -q $REG/busybox", 0, "");
+    // An odd duration marks the container's process among all others.
+    let marker = "sleep 6173";
+    let args = crate::harness::split(&format!(
+        "run --name doomed {}/busybox {marker}",
+        crate::harness::env().registry
+    ));
+    let mut child = s.command(&args).spawn().unwrap();
+    let running = || {
+        std::process::Command::new("pgrep")
+            .args(["-f", &format!("^{marker}")])
+            .output()
+            .map(|o| o.status.success())
+            .unwrap_or(false)
+    };
+    for _ in 0..100 {
+        if running() {
+            break;
+        }
+        std::thread::sleep(std::time::Duration::from_millis(50));
+    }
+    assert!(running(), "the container started");
+    child.kill().unwrap();
+    child.wait().unwrap();
+    // The helper sees its lifeline close and kills the container: nothing is left running.
+    for _ in 0..100 {
+        if !running() {
+            break;
+        }
+        std::thread::sleep(std::time::Duration::from_millis(50));
+    }
+    assert!(!running(), "the container died with skiff");
+    // Its helper finishes a moment later; then the record reads as exited.
+    let mut status = String::new();
+    for _ in 0..100 {
+        status = s.run("ps -a --format '{{.Names}} {{.Status}}'").stdout;
+        if status.contains("Exited") {
+            break;
+        }
+        std::thread::sleep(std::time::Duration::from_millis(50));
+    }
+    assert!(status.contains("doomed Exited (137)"), "{status}");
+    s.check("rm doomed", 0, "doomed");
+    let run_dirs = s.dir.join("run/skiff/containers");
+    let left: Vec<_> = std::fs::read_dir(&run_dirs)
+        .map(|d| d.flatten().collect())
+        .unwrap_or_default();
+    assert!(left.is_empty(), "{left:?}");
+}
