@@ -83,6 +83,11 @@ impl Engine {
         self.paths.data_root.join("containers")
     }
 
+    /// The directory holding a container's record and file system.
+    pub fn containers_dir_of(&self, id: &str) -> PathBuf {
+        self.containers_dir().join(id)
+    }
+
     fn record_path(&self, id: &str) -> PathBuf {
         self.containers_dir().join(id).join("container.json")
     }

@@ -274,7 +274,10 @@ impl Engine {
             record.state.exit_code = *result.as_ref().unwrap_or(&EXIT_RUNTIME);
             record.state.finished_at = Some(chrono::Utc::now().to_rfc3339());
             record.state.pid = 0;
-            self.save_container(&record)?;
+            // `rm -f` may have removed the container while it ran: nothing left to record.
+            if self.containers_dir_of(&id).exists() {
+                self.save_container(&record)?;
+            }
         }
         result
     }
@@ -357,7 +360,12 @@ impl Engine {
         }
         crate::debug!("container helper exited");
         drop(lifeline);
-        Ok(status?.code().unwrap_or(EXIT_RUNTIME))
+        // A helper killed by a signal (`rm -f`) took the container with it: report it as the
+        // shell would, 128 + the signal.
+        let status = status?;
+        Ok(status.code().unwrap_or_else(|| {
+            std::os::unix::process::ExitStatusExt::signal(&status).map_or(EXIT_RUNTIME, |s| 128 + s)
+        }))
     }
 }
 

@@ -355,6 +355,10 @@ fn start(spec: &Spec, report_fd: i32) -> Result<Never, Failure> {
         become_init(report_fd)?;
     }
     crate::sys::close_fds_on_exec().map_err(|e| fail("closing inherited files", e))?;
+    // If the helper dies (skiff killed, `rm -f`), PID 1 dies with it, and so does the whole
+    // PID namespace. Set last: a change of credentials clears it.
+    rustix::process::set_parent_process_death_signal(Some(rustix::process::Signal::KILL))
+        .map_err(|e| fail("prctl(PR_SET_PDEATHSIG)", e))?;
     crate::debug!("container: exec {program:?}");
     let err = exec(&program, &spec.args, &spec.env);
     let code = match err.raw_os_error() {

@@ -95,7 +95,13 @@ fn a_running_container_is_listed_and_only_removed_by_force() {
     s.check("rm live", 125, "container is running");
     s.check("rm -f live", 0, "live");
     let status = child.wait().unwrap();
-    assert_ne!(status.code(), Some(0));
+    assert_eq!(status.code(), Some(137), "run reports the kill");
+    // The container's processes went with it (PID 1 dies with its helper).
+    let left = std::process::Command::new("pgrep")
+        .args(["-f", "^sleep 30$"])
+        .output()
+        .unwrap();
+    assert!(!left.status.success(), "a container process survived rm -f");
     assert_eq!(s.run("ps -aq").stdout.trim(), "");
 }
 
