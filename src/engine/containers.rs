@@ -83,9 +83,9 @@ impl Engine {
         self.paths.data_root.join("containers")
     }
 
-    /// The directory holding a container's record and file system.
-    pub fn containers_dir_of(&self, id: &str) -> PathBuf {
-        self.containers_dir().join(id)
+    /// Whether the container is still recorded (`rm` removes the record first).
+    pub fn container_record_exists(&self, id: &str) -> bool {
+        self.record_path(id).exists()
     }
 
     fn record_path(&self, id: &str) -> PathBuf {

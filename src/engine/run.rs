@@ -274,9 +274,14 @@ impl Engine {
             record.state.exit_code = *result.as_ref().unwrap_or(&EXIT_RUNTIME);
             record.state.finished_at = Some(chrono::Utc::now().to_rfc3339());
             record.state.pid = 0;
-            // `rm -f` may have removed the container while it ran: nothing left to record.
-            if self.containers_dir_of(&id).exists() {
-                self.save_container(&record)?;
+            // `rm -f` may be removing the container as it ends: then there is nothing left to
+            // record, and a failed write is no error.
+            if self.container_record_exists(&id) {
+                if let Err(e) = self.save_container(&record) {
+                    if self.container_record_exists(&id) {
+                        return Err(e);
+                    }
+                }
             }
         }
         result

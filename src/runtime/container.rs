@@ -374,6 +374,11 @@ fn start(spec: &Spec, report_fd: i32) -> Result<Never, Failure> {
 /// `--init`: forks the workload and stays behind as PID 1, passing signals on and reaping
 /// every orphan, until the workload exits; then exits with its status. Returns in the workload.
 fn become_init(report_fd: i32) -> Result<(), Failure> {
+    // Not dumpable, from before the workload exists: no process of the container may open
+    // /proc/1/exe (skiff's binary on the host) or its memory, the CVE-2019-5736 path. The
+    // workload's exec makes it dumpable again for itself.
+    rustix::process::set_dumpable_behavior(rustix::process::DumpableBehavior::NotDumpable)
+        .map_err(|e| fail("prctl(PR_SET_DUMPABLE)", e))?;
     match crate::sys::fork().map_err(|e| fail("fork", e))? {
         None => Ok(()),
         Some(workload) => {
@@ -381,11 +386,6 @@ fn become_init(report_fd: i32) -> Result<(), Failure> {
             // helper waiting for a report until init exits.
             crate::sys::close_raw(report_fd);
             let _ = rustix::thread::set_name(c"skiff-init");
-            // Not dumpable: no process of the container may open /proc/1/exe (our binary on the
-            // host) or its memory, the CVE-2019-5736 path.
-            let _ = rustix::process::set_dumpable_behavior(
-                rustix::process::DumpableBehavior::NotDumpable,
-            );
             crate::sys::forward_signals(workload, true);
             crate::sys::exit_now(crate::sys::reap_until(workload))
         }
