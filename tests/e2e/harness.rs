@@ -291,10 +291,10 @@ impl Sandbox {
         }
     }
 
-    /// Runs `skiff LINE`, where LINE is split like a shell would (quotes, no expansion) after
-    /// `$REG`, `$AUTH`, `$TOKEN`, `$REDIRECT`, `$FLAKY`, `$TRUNC`, `$TLSREG` and `$TLSNAME` are
-    /// replaced by the registries' addresses.
-    pub fn run(&self, line: &str) -> Out {
+    /// Splits LINE like a shell would (quotes, no expansion) after `$REG`, `$AUTH`, `$TOKEN`,
+    /// `$REDIRECT`, `$FLAKY`, `$TRUNC`, `$TLSREG` and `$TLSNAME` are replaced by the
+    /// registries' addresses.
+    pub fn args(&self, line: &str) -> Vec<String> {
         let e = env();
         let line = line
             .replace("$REG", &e.registry)
@@ -307,7 +307,32 @@ impl Sandbox {
             .replace("$TLSNAME", &e.tls_name)
             .replace("$USER", &e.reg_user)
             .replace("$PASS", &e.reg_pass);
-        self.run_args(&split(&line))
+        split(&line)
+    }
+
+    /// Runs `skiff LINE` (see `args`) to the end.
+    pub fn run(&self, line: &str) -> Out {
+        self.run_args(&self.args(line))
+    }
+
+    /// Starts `skiff LINE` (see `args`) with its stdout piped, and reads that until `marker`
+    /// shows (an empty marker waits for nothing).
+    pub fn spawn_until(&self, line: &str, marker: &str) -> std::process::Child {
+        let mut child = self
+            .command(&self.args(line))
+            .stdout(Stdio::piped())
+            .spawn()
+            .expect("starting skiff");
+        let mut seen = Vec::new();
+        let stdout = child.stdout.as_mut().expect("piped stdout");
+        while !String::from_utf8_lossy(&seen).contains(marker) {
+            let mut byte = [0u8; 1];
+            match std::io::Read::read(stdout, &mut byte) {
+                Ok(1) => seen.push(byte[0]),
+                _ => panic!("skiff ended before printing {marker:?}: {seen:?}"),
+            }
+        }
+        child
     }
 
     /// One row of a behaviour table: the command, its exit status, and text its output contains

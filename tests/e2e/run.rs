@@ -343,30 +343,22 @@ fn stdin_only_with_interactive() {
 fn a_signal_to_skiff_reaches_the_container() {
     let s = Sandbox::user();
     ready(&s);
-    let script = "trap 'echo got TERM; exit 7' TERM; echo ready; while :; do sleep 0.1; done";
-    let mut args = crate::harness::split(&format!(
-        "run --rm {}/busybox sh -c",
-        crate::harness::env().registry
-    ));
-    args.push(script.into());
-    let mut child = s
-        .command(&args)
-        .stdout(std::process::Stdio::piped())
-        .spawn()
-        .unwrap();
-    let mut stdout = child.stdout.take().unwrap();
-    let mut first = [0u8; 6];
-    std::io::Read::read_exact(&mut stdout, &mut first).unwrap();
-    assert_eq!(&first, b"ready\n");
+    let mut child = s.spawn_until(
+        "run --rm $REG/busybox sh -c \"trap 'echo got TERM; exit 7' TERM; echo ready; while :; do sleep 0.1; done\"",
+        "ready\n",
+    );
+    kill(&child, "TERM");
+    let mut rest = String::new();
+    std::io::Read::read_to_string(child.stdout.as_mut().unwrap(), &mut rest).unwrap();
+    assert_eq!(rest, "got TERM\n");
+    assert_eq!(child.wait().unwrap().code(), Some(7));
+}
+
+fn kill(child: &std::process::Child, signal: &str) {
     std::process::Command::new("kill")
-        .args(["-TERM", &child.id().to_string()])
+        .args([format!("-{signal}"), child.id().to_string()])
         .status()
         .unwrap();
-    let mut rest = String::new();
-    std::io::Read::read_to_string(&mut stdout, &mut rest).unwrap();
-    let status = child.wait().unwrap();
-    assert_eq!(rest, "got TERM\n");
-    assert_eq!(status.code(), Some(7));
 }
 
 #[test]
@@ -429,25 +421,13 @@ fn init_limits_and_shm() {
 fn init_passes_signals_on() {
     let s = Sandbox::user();
     ready(&s);
-    let args = crate::harness::split(&format!(
-        "run --rm --init {}/busybox sh -c 'echo ready; exec sleep 30'",
-        crate::harness::env().registry
-    ));
-    let mut child = s
-        .command(&args)
-        .stdout(std::process::Stdio::piped())
-        .spawn()
-        .unwrap();
-    let mut stdout = child.stdout.take().unwrap();
-    let mut first = [0u8; 6];
-    std::io::Read::read_exact(&mut stdout, &mut first).unwrap();
+    let mut child = s.spawn_until(
+        "run --rm --init $REG/busybox sh -c 'echo ready; exec sleep 30'",
+        "ready\n",
+    );
     // sleep is not PID 1 here, so a plain TERM ends it (as with docker run --init).
-    std::process::Command::new("kill")
-        .args(["-TERM", &child.id().to_string()])
-        .status()
-        .unwrap();
-    let status = child.wait().unwrap();
-    assert_eq!(status.code(), Some(128 + 15));
+    kill(&child, "TERM");
+    assert_eq!(child.wait().unwrap().code(), Some(128 + 15));
 }
 
 /// Runs `shell_line` under script(1), so that skiff's stdin and stdout are a terminal; once
