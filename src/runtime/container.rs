@@ -552,64 +552,97 @@ enum Kind {
 }
 
 /// A mount point at `path` inside the root file system, created if missing (directories
-/// 0755, files empty), with every symlink on the way resolved as if the root were "/": an
-/// image's `/etc -> /host/path` cannot send a mount or a new file out of the container.
+/// 0755, files empty), with every symlink on the way resolved as if the root were "/" (so an
+/// image's `/etc -> /host/path` cannot send a mount or a new file out of the container, and a
+/// link to a missing path, such as a dangling /etc/resolv.conf, gets its target created).
 /// Returns a `/proc/self/fd/N` path that names it for mount(2), and keeps the fd open (it is
 /// close-on-exec).
 fn in_root(root: &rustix::fd::OwnedFd, path: &str, kind: Kind) -> Result<PathBuf, Failure> {
-    use rustix::fs::{Mode, OFlags, ResolveFlags};
-    let rel = match path.trim_start_matches('/') {
-        "" => ".",
-        rel => rel,
-    };
-    let resolve = ResolveFlags::IN_ROOT | ResolveFlags::NO_MAGICLINKS;
-    let open = || {
-        rustix::fs::openat2(
-            root,
-            rel,
-            OFlags::PATH | OFlags::CLOEXEC,
-            Mode::empty(),
-            resolve,
-        )
-    };
-    let fd = match open() {
-        Ok(fd) => fd,
-        Err(rustix::io::Errno::NOENT) => {
-            let p = Path::new(rel);
-            let parent = match p.parent().map(|x| x.to_string_lossy().into_owned()) {
-                Some(x) if !x.is_empty() => in_root(root, &x, Kind::Dir)?,
-                _ => PathBuf::from("/proc/self/fd")
-                    .join(std::os::fd::AsRawFd::as_raw_fd(root).to_string()),
-            };
-            let name = p
-                .file_name()
-                .ok_or_else(|| fail(path, "not a valid path"))?;
-            let dir = rustix::fs::open(
-                &parent,
-                OFlags::DIRECTORY | OFlags::RDONLY | OFlags::CLOEXEC,
-                Mode::empty(),
-            )
-            .map_err(|e| fail(&format!("opening the parent of {path}"), e))?;
-            let made = match kind {
-                Kind::Dir => rustix::fs::mkdirat(&dir, name, Mode::from_raw_mode(0o755)),
-                Kind::File => rustix::fs::openat(
-                    &dir,
-                    name,
-                    OFlags::CREATE | OFlags::EXCL | OFlags::WRONLY | OFlags::CLOEXEC,
-                    Mode::from_raw_mode(0o644),
-                )
-                .map(drop),
-            };
-            match made {
-                Ok(()) | Err(rustix::io::Errno::EXIST) => {}
-                Err(e) => return Err(fail(&format!("creating {path} in the container"), e)),
-            }
-            open().map_err(|e| fail(&format!("opening {path} in the container"), e))?
+    use rustix::fs::{AtFlags, FileType, Mode, OFlags, ResolveFlags};
+    let failed =
+        |what: &str, e: rustix::io::Errno| fail(&format!("{what} {path} in the container"), e);
+    // The path still to walk, and the part already resolved (no symlinks in it).
+    let mut todo: Vec<String> = Vec::new();
+    push_components(&mut todo, path);
+    let mut done: Vec<String> = Vec::new();
+    let mut links = 0;
+    while let Some(name) = todo.pop() {
+        if name == ".." {
+            done.pop();
+            continue;
         }
-        Err(e) => return Err(fail(&format!("resolving {path} in the container"), e)),
-    };
+        let here = done.join("/");
+        let parent = open_resolved(root, &here).map_err(|e| failed("resolving", e))?;
+        let last = todo.is_empty();
+        match rustix::fs::statat(&parent, name.as_str(), AtFlags::SYMLINK_NOFOLLOW) {
+            Ok(st) if FileType::from_raw_mode(st.st_mode) == FileType::Symlink => {
+                links += 1;
+                if links > 40 {
+                    return Err(fail(path, "too many levels of symbolic links"));
+                }
+                let target = rustix::fs::readlinkat(&parent, name.as_str(), Vec::new())
+                    .map_err(|e| failed("reading a link on the way to", e))?;
+                let target = target.to_string_lossy().into_owned();
+                if target.starts_with('/') {
+                    done.clear();
+                }
+                push_components(&mut todo, &target);
+            }
+            Ok(_) => done.push(name),
+            Err(rustix::io::Errno::NOENT) => {
+                let made = if last && kind == Kind::File {
+                    rustix::fs::openat(
+                        &parent,
+                        name.as_str(),
+                        OFlags::CREATE | OFlags::EXCL | OFlags::WRONLY | OFlags::CLOEXEC,
+                        Mode::from_raw_mode(0o644),
+                    )
+                    .map(drop)
+                } else {
+                    rustix::fs::mkdirat(&parent, name.as_str(), Mode::from_raw_mode(0o755))
+                };
+                made.map_err(|e| failed("creating", e))?;
+                done.push(name);
+            }
+            Err(e) => return Err(failed("resolving", e)),
+        }
+    }
+    let fd = rustix::fs::openat2(
+        root,
+        if done.is_empty() {
+            ".".to_string()
+        } else {
+            done.join("/")
+        },
+        OFlags::PATH | OFlags::CLOEXEC | OFlags::NOFOLLOW,
+        Mode::empty(),
+        ResolveFlags::IN_ROOT | ResolveFlags::NO_SYMLINKS | ResolveFlags::NO_MAGICLINKS,
+    )
+    .map_err(|e| failed("opening", e))?;
     let raw = std::os::fd::IntoRawFd::into_raw_fd(fd);
     Ok(PathBuf::from(format!("/proc/self/fd/{raw}")))
+}
+
+/// Pushes a path's components on a stack so that they pop in order.
+fn push_components(stack: &mut Vec<String>, path: &str) {
+    for part in path.split('/').filter(|p| !p.is_empty() && *p != ".").rev() {
+        stack.push(part.to_string());
+    }
+}
+
+/// Opens a symlink-free path inside the root as a directory.
+fn open_resolved(
+    root: &rustix::fd::OwnedFd,
+    rel: &str,
+) -> Result<rustix::fd::OwnedFd, rustix::io::Errno> {
+    use rustix::fs::{Mode, OFlags, ResolveFlags};
+    rustix::fs::openat2(
+        root,
+        if rel.is_empty() { "." } else { rel },
+        OFlags::DIRECTORY | OFlags::RDONLY | OFlags::CLOEXEC | OFlags::NOFOLLOW,
+        Mode::empty(),
+        ResolveFlags::IN_ROOT | ResolveFlags::NO_SYMLINKS | ResolveFlags::NO_MAGICLINKS,
+    )
 }
 
 fn read_only(path: &Path) -> io::Result<()> {
@@ -826,4 +859,73 @@ pub fn write_etc_files(
         out.push((inside.to_string(), host));
     }
     Ok(out)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn mount_points_are_resolved_inside_the_root() {
+        let dir = tempfile::tempdir().unwrap();
+        let root = dir.path().join("root");
+        let outside = dir.path().join("outside");
+        fs::create_dir_all(root.join("etc")).unwrap();
+        fs::create_dir(&outside).unwrap();
+        // An image's absolute and climbing symlinks, aimed at the host.
+        std::os::unix::fs::symlink(&outside, root.join("abs")).unwrap();
+        std::os::unix::fs::symlink("../../outside", root.join("etc/rel")).unwrap();
+        // A dangling link, as some images ship /etc/resolv.conf.
+        std::os::unix::fs::symlink("../run/stub/resolv.conf", root.join("etc/resolv.conf"))
+            .unwrap();
+        let root_fd = rustix::fs::open(
+            &root,
+            rustix::fs::OFlags::PATH | rustix::fs::OFlags::DIRECTORY,
+            rustix::fs::Mode::empty(),
+        )
+        .unwrap();
+        for (path, kind) in [
+            ("/abs/inner", Kind::Dir),
+            ("/etc/rel/file", Kind::File),
+            ("/new/dir", Kind::Dir),
+            ("/etc/resolv.conf", Kind::File),
+            ("/", Kind::Dir),
+        ] {
+            let target = in_root(&root_fd, path, kind).unwrap();
+            // What the /proc/self/fd link names must be under the root.
+            let real = fs::read_link(&target).unwrap();
+            assert!(
+                real.starts_with(&root),
+                "{path} resolved to {}",
+                real.display()
+            );
+        }
+        assert_eq!(
+            fs::read_dir(&outside).unwrap().count(),
+            0,
+            "nothing made on the host"
+        );
+        assert!(root
+            .join(outside.strip_prefix("/").unwrap())
+            .join("inner")
+            .is_dir());
+        assert!(
+            root.join("run/stub/resolv.conf").is_file(),
+            "the dangling link's target made"
+        );
+        // "../../outside" from /etc climbs no higher than the root.
+        assert!(root.join("outside/file").is_file());
+    }
+
+    #[test]
+    fn users_and_groups_resolve_like_docker() {
+        // Without a root to read, numbers pass through and names fail clearly.
+        assert_eq!(
+            resolve_user("123:456").map(|(u, g, _)| (u, g)),
+            Ok((123, 456))
+        );
+        let err = resolve_user("nosuchuser-for-this-test").unwrap_err();
+        assert!(err.1.contains("unable to find user"), "{err:?}");
+        assert_eq!(resolve_group("44"), Ok(44));
+    }
 }
