@@ -6,10 +6,7 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
-if ! command -v cargo >/dev/null; then
-  [ -x "$HOME/.cargo/bin/cargo" ] && export PATH="$HOME/.cargo/bin:$PATH"
-fi
-command -v cargo >/dev/null || { echo "cargo (Rust >= 1.89, via rustup) is needed" >&2; exit 1; }
+. contrib/rust-env.sh
 
 bash contrib/test-env.sh
 
