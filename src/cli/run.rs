@@ -116,8 +116,8 @@ pub struct RunArgs {
     /// Process limit (needs a delegated cgroup v2 subtree).
     #[arg(long, value_name = "N", allow_negative_numbers = true)]
     pub pids_limit: Option<i64>,
-    /// Security options: no-new-privileges, seccomp=unconfined, label=disable (a seccomp
-    /// profile file is not supported yet).
+    /// Security options: no-new-privileges, seccomp=unconfined, seccomp=FILE (a Docker
+    /// seccomp profile), label=disable.
     #[arg(long, value_name = "OPT")]
     pub security_opt: Vec<String>,
     /// The image.
@@ -203,12 +203,16 @@ fn options(args: RunArgs) -> Result<RunOptions, Error> {
     };
     let mut no_new_privileges = false;
     let mut seccomp = true;
+    let mut seccomp_profile = None;
     for opt in &args.security_opt {
         match opt.as_str() {
             "no-new-privileges" | "no-new-privileges=true" | "no-new-privileges:true" => {
                 no_new_privileges = true
             }
             "seccomp=unconfined" | "seccomp:unconfined" => seccomp = false,
+            o if o.starts_with("seccomp=") || o.starts_with("seccomp:") => {
+                seccomp_profile = Some(std::path::PathBuf::from(&o["seccomp=".len()..]));
+            }
             "label=disable" | "no-new-privileges=false" | "no-new-privileges:false" => {}
             other => return Err(Error::NotSupported(format!("--security-opt {other}"))),
         }
@@ -237,6 +241,7 @@ fn options(args: RunArgs) -> Result<RunOptions, Error> {
         shm_size: args.shm_size,
         tty: args.tty,
         seccomp,
+        seccomp_profile,
         group_add: args.group_add,
         platform,
         cidfile: args.cidfile,

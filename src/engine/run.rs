@@ -65,6 +65,8 @@ pub struct RunOptions {
     pub tty: bool,
     /// The default seccomp filter (`--security-opt seccomp=unconfined` turns it off).
     pub seccomp: bool,
+    /// `--security-opt seccomp=FILE`: a Docker seccomp profile used instead of the default.
+    pub seccomp_profile: Option<PathBuf>,
     pub group_add: Vec<String>,
     /// `--platform` for a pull on the way.
     pub platform: Option<super::pull::PlatformSpec>,
@@ -110,6 +112,13 @@ impl Engine {
             .map(|u| parse_ulimit(u))
             .collect::<Result<Vec<_>, _>>()?;
         let shm_size = opts.shm_size.as_deref().map(parse_size).transpose()?;
+        let capabilities = capabilities(opts)?;
+        let seccomp_profile = match &opts.seccomp_profile {
+            Some(path) if opts.seccomp && !opts.privileged => {
+                Some(seccomp_program(path, &capabilities)?)
+            }
+            _ => None,
+        };
         let data = self.paths.data_root.join("containers").join(&id);
         let run = self.paths.run_root.join("containers").join(&id);
         let spec = Spec {
@@ -137,7 +146,7 @@ impl Engine {
             etc_files: Vec::new(),
             mounts: opts.mounts.clone(),
             read_only_root: opts.read_only,
-            capabilities: capabilities(opts)?,
+            capabilities,
             privileged: opts.privileged,
             no_new_privileges: opts.no_new_privileges,
             init: opts.init,
@@ -145,6 +154,7 @@ impl Engine {
             shm_size,
             cgroup: None,
             seccomp: opts.seccomp && !opts.privileged,
+            seccomp_profile,
             group_add: opts.group_add.clone(),
             console_socket: None,
         };
@@ -425,6 +435,19 @@ const CAPABILITY_NAMES: &[&str] = &[
     "BPF",
     "CHECKPOINT_RESTORE",
 ];
+
+/// Compiles the profile at `path` for a container holding `capabilities`.
+fn seccomp_program(path: &std::path::Path, capabilities: &[u32]) -> Result<Vec<u64>, Error> {
+    let text = fs::read(path).map_err(|e| {
+        Error::Invalid(format!(
+            "reading the seccomp profile {}: {e}",
+            path.display()
+        ))
+    })?;
+    let has_cap = |name: &str| capability_number(name).is_ok_and(|n| capabilities.contains(&n));
+    crate::runtime::seccomp_profile::compile(&text, &has_cap)
+        .map_err(|e| Error::Invalid(format!("seccomp profile {}: {e}", path.display())))
+}
 
 fn capability_number(name: &str) -> Result<u32, Error> {
     let upper = name.to_ascii_uppercase();
@@ -765,6 +788,7 @@ mod tests {
             limits: Limits::default(),
             tty: false,
             seccomp: true,
+            seccomp_profile: None,
             group_add: vec![],
             platform: None,
             cidfile: None,

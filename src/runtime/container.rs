@@ -86,6 +86,10 @@ pub struct Spec {
     /// The default seccomp filter (off for `--privileged` and `seccomp=unconfined`).
     #[serde(default)]
     pub seccomp: bool,
+    /// `--security-opt seccomp=FILE`: the profile's compiled program, used instead of the
+    /// default filter (see `seccomp_profile`).
+    #[serde(default)]
+    pub seccomp_profile: Option<Vec<u64>>,
     /// `--group-add`: more supplementary groups (names from the image's /etc/group, or ids).
     #[serde(default)]
     pub group_add: Vec<String>,
@@ -337,8 +341,11 @@ fn start(spec: &Spec, report_fd: i32) -> Result<Never, Failure> {
     let program = find_program(&spec.args, &spec.env)?;
     if spec.seccomp {
         // Installed while we still hold CAP_SYS_ADMIN (no no_new_privs needed for that).
-        let filters = super::seccomp::default_filters(&spec.capabilities)
-            .map_err(|e| fail("building the seccomp filter", e))?;
+        let filters = match &spec.seccomp_profile {
+            Some(packed) => vec![super::seccomp_profile::unpack(packed)],
+            None => super::seccomp::default_filters(&spec.capabilities)
+                .map_err(|e| fail("building the seccomp filter", e))?,
+        };
         for f in &filters {
             crate::sys::install_seccomp(f).map_err(|e| fail("installing the seccomp filter", e))?;
         }

@@ -4,6 +4,7 @@ pub mod cgroup;
 pub mod container;
 pub mod rootfs;
 pub mod seccomp;
+pub mod seccomp_profile;
 pub mod tty;
 pub mod userns;
 

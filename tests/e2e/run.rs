@@ -301,10 +301,65 @@ fn capabilities_and_privileges() {
         0,
         "1",
     );
+}
+
+#[test]
+fn seccomp_profile_files() {
+    let s = Sandbox::user();
+    ready(&s);
+    s.write_home_file(
+        "profile.json",
+        r#"{"defaultAction": "SCMP_ACT_ALLOW",
+            "archMap": [{"architecture": "SCMP_ARCH_X86_64", "subArchitectures": ["SCMP_ARCH_X86"]},
+                        {"architecture": "SCMP_ARCH_AARCH64", "subArchitectures": ["SCMP_ARCH_ARM"]}],
+            "syscalls": [
+              {"names": ["mkdir", "mkdirat"], "action": "SCMP_ACT_ERRNO", "errnoRet": 13},
+              {"names": ["chmod", "fchmodat", "fchmodat2"], "action": "SCMP_ACT_ERRNO",
+               "includes": {"caps": ["CAP_SYS_ADMIN"]}},
+              {"names": ["no_such_call"], "action": "SCMP_ACT_KILL"}
+            ]}"#,
+    );
+    s.write_home_file("broken.json", r#"{"defaultAction": "SCMP_ACT_SOMETIMES"}"#);
+    let opt = format!("--security-opt seccomp={}/profile.json", s.home().display());
+    // command | exit | output contains
     s.check(
-        "run --rm --security-opt seccomp=/some/profile.json $REG/busybox true",
+        &format!("run --rm {opt} $REG/busybox mkdir /x"),
+        1,
+        "Permission denied",
+    );
+    s.check(
+        &format!("run --rm {opt} $REG/busybox sh -c 'touch /y && chmod 600 /y && echo ok'"),
+        0,
+        "ok",
+    );
+    s.check(
+        &format!("run --rm {opt} --cap-add SYS_ADMIN $REG/busybox chmod 600 /etc/passwd"),
+        1,
+        "Operation not permitted",
+    );
+    s.check(
+        &format!("run --rm {opt} $REG/busybox grep Seccomp: /proc/self/status"),
+        0,
+        "2",
+    );
+    // The default profile's refusals are gone with a profile that allows everything else.
+    s.check(
+        &format!("run --rm {opt} --cap-add SYS_ADMIN $REG/busybox unshare -n true"),
+        0,
+        "",
+    );
+    s.check(
+        &format!(
+            "run --rm --security-opt seccomp={}/broken.json $REG/busybox true",
+            s.home().display()
+        ),
         125,
-        "not supported yet",
+        "unknown action",
+    );
+    s.check(
+        "run --rm --security-opt seccomp=/nonexistent.json $REG/busybox true",
+        125,
+        "reading the seccomp profile /nonexistent.json",
     );
 }
 
