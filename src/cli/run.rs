@@ -89,13 +89,15 @@ pub struct RunArgs {
     /// Write the container id to this file.
     #[arg(long, value_name = "FILE")]
     pub cidfile: Option<std::path::PathBuf>,
-    /// User namespace: "" or host (the user's own namespace; others are not supported yet).
+    /// User namespace: host (the user's own, the default), keep-id[:uid=N,gid=N] (your uid
+    /// and gid inside), auto[:size=N] (a range of subordinate ids of its own).
     #[arg(long, value_name = "MODE")]
     pub userns: Option<String>,
-    /// UID map for the user namespace (not supported yet).
+    /// UID map CONTAINER:HOST[:SIZE] of a user namespace of the container's own; HOST counts
+    /// in the user's namespace (0 = you, 1.. = /etc/subuid). Repeatable.
     #[arg(long, value_name = "MAP")]
     pub uidmap: Vec<String>,
-    /// GID map for the user namespace (not supported yet).
+    /// GID map CONTAINER:HOST[:SIZE], as --uidmap (which it defaults to). Repeatable.
     #[arg(long, value_name = "MAP")]
     pub gidmap: Vec<String>,
     /// Run a minimal init as PID 1 that passes signals on and reaps orphans.
@@ -190,13 +192,11 @@ fn options(args: RunArgs) -> Result<RunOptions, Error> {
     for t in &args.tmpfs {
         mounts.push(run::parse_tmpfs(t)?);
     }
-    match args.userns.as_deref() {
-        None | Some("") | Some("host") => {}
-        Some(other) => return Err(Error::NotSupported(format!("--userns={other}"))),
-    }
-    if !args.uidmap.is_empty() || !args.gidmap.is_empty() {
-        return Err(Error::NotSupported("--uidmap/--gidmap".into()));
-    }
+    let userns = crate::engine::userns::UsernsMode::parse(
+        args.userns.as_deref(),
+        &args.uidmap,
+        &args.gidmap,
+    )?;
     let platform = match &args.platform {
         Some(p) => Some(crate::engine::pull::PlatformSpec::parse(p).map_err(Error::Invalid)?),
         None => None,
@@ -246,6 +246,7 @@ fn options(args: RunArgs) -> Result<RunOptions, Error> {
         platform,
         cidfile: args.cidfile,
         name: args.name,
+        userns,
         limits: run::Limits {
             memory: args.memory.as_deref().map(run::parse_size).transpose()?,
             cpus: args.cpus,

@@ -8,6 +8,7 @@ pub mod info;
 pub mod login;
 pub mod pull;
 pub mod run;
+pub mod userns;
 
 use std::path::PathBuf;
 

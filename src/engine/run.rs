@@ -74,6 +74,8 @@ pub struct RunOptions {
     pub cidfile: Option<PathBuf>,
     /// `--name`.
     pub name: Option<String>,
+    /// `--userns`, `--uidmap`, `--gidmap`.
+    pub userns: super::userns::UsernsMode,
 }
 
 /// Docker's PATH when the image sets none.
@@ -105,7 +107,20 @@ impl Engine {
             .hostname
             .clone()
             .unwrap_or_else(|| id[..12].to_string());
-        let env = environment(defaults.env.unwrap_or_default(), &opts.env, &hostname);
+        let nested = self.nested_user(&opts.userns)?;
+        let mut env = environment(defaults.env.unwrap_or_default(), &opts.env, &hostname);
+        let mut user = opts.user.clone().or(defaults.user).unwrap_or_default();
+        let mut add_user = None;
+        if let Some((lines, keep_user, home)) = nested.as_ref().and_then(|n| n.keep_id.clone()) {
+            // keep-id runs as the user, at home, unless told otherwise (Podman).
+            add_user = Some(lines);
+            if opts.user.is_none() {
+                user = keep_user;
+            }
+            if !env.iter().any(|e| e.starts_with("HOME=")) {
+                env.push(format!("HOME={home}"));
+            }
+        }
         let ulimits = opts
             .ulimits
             .iter()
@@ -141,7 +156,7 @@ impl Engine {
                 .or(defaults.working_dir.filter(|w| !w.is_empty()))
                 .unwrap_or_else(|| "/".into()),
             hostname,
-            user: opts.user.clone().or(defaults.user).unwrap_or_default(),
+            user,
             private_network: opts.network == Network::None,
             etc_files: Vec::new(),
             mounts: opts.mounts.clone(),
@@ -156,6 +171,8 @@ impl Engine {
             seccomp: opts.seccomp && !opts.privileged,
             seccomp_profile,
             group_add: opts.group_add.clone(),
+            id_shift: nested.map(|n| n.shift),
+            add_user,
             console_socket: None,
         };
         let record = ContainerRecord {
@@ -789,6 +806,7 @@ mod tests {
             tty: false,
             seccomp: true,
             seccomp_profile: None,
+            userns: Default::default(),
             group_add: vec![],
             platform: None,
             cidfile: None,

@@ -93,6 +93,14 @@ pub struct Spec {
     /// `--group-add`: more supplementary groups (names from the image's /etc/group, or ids).
     #[serde(default)]
     pub group_add: Vec<String>,
+    /// `--userns=keep-id|auto`, `--uidmap`: the container's own user namespace, nested in the
+    /// user's, with these maps.
+    #[serde(default)]
+    pub id_shift: Option<super::userns::IdShift>,
+    /// `--userns=keep-id`: the user's passwd and group lines, added to the container's files
+    /// when its uid or gid is missing there.
+    #[serde(default)]
+    pub add_user: Option<(String, String)>,
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq)]
@@ -160,18 +168,19 @@ const READ_ONLY: &[&str] = &[
 /// Runs in the helper: starts the container and returns its exit status (Docker's numbering:
 /// the workload's own, 128+N for a signal, 125/126/127 for failures before the workload ran).
 pub fn run(spec: &Spec, lifeline: Option<std::os::unix::net::UnixStream>) -> i32 {
-    let mut flags = crate::sys::NamespaceFlags::NEWNS
-        | crate::sys::NamespaceFlags::NEWUTS
-        | crate::sys::NamespaceFlags::NEWIPC
-        | crate::sys::NamespaceFlags::NEWCGROUP;
-    if spec.private_network {
-        flags |= crate::sys::NamespaceFlags::NEWNET;
-    }
+    // A container with id maps of its own creates its other namespaces inside its user
+    // namespace (see `enter_nested`), so that it owns them; here only the mount namespace.
+    let nested = spec.id_shift.is_some();
+    let flags = if nested {
+        crate::sys::NamespaceFlags::NEWNS
+    } else {
+        container_namespaces(spec.private_network)
+    };
     if let Err(e) = crate::sys::unshare(flags) {
         eprintln!("Error: creating the container's namespaces: {e}");
         return EXIT_RUNTIME;
     }
-    if spec.private_network {
+    if spec.private_network && !nested {
         if let Err(e) = crate::sys::loopback_up() {
             eprintln!("Error: bringing up the container's loopback device: {e}");
             return EXIT_RUNTIME;
@@ -194,6 +203,7 @@ pub fn run(spec: &Spec, lifeline: Option<std::os::unix::net::UnixStream>) -> i32
         upper: spec.upper.clone(),
         work: spec.work.clone(),
         copy: spec.copy.clone(),
+        shift: spec.id_shift.clone(),
     };
     if let Err(e) = super::rootfs::mount(&layout, &spec.merged, spec.driver) {
         eprintln!(
@@ -206,11 +216,20 @@ pub fn run(spec: &Spec, lifeline: Option<std::os::unix::net::UnixStream>) -> i32
         "container: root file system mounted ({})",
         spec.driver.name()
     );
-    if let Err(e) = crate::sys::unshare(crate::sys::NamespaceFlags::NEWPID) {
-        eprintln!("Error: creating the container's PID namespace: {e}");
-        return EXIT_RUNTIME;
+    if !nested {
+        if let Err(e) = crate::sys::unshare(crate::sys::NamespaceFlags::NEWPID) {
+            eprintln!("Error: creating the container's PID namespace: {e}");
+            return EXIT_RUNTIME;
+        }
     }
     let (mut report_rx, report_tx) = match std::os::unix::net::UnixStream::pair() {
+        Ok(p) => p,
+        Err(e) => {
+            eprintln!("Error: {e}");
+            return EXIT_RUNTIME;
+        }
+    };
+    let (mut maps_rx, maps_tx) = match std::os::unix::net::UnixStream::pair() {
         Ok(p) => p,
         Err(e) => {
             eprintln!("Error: {e}");
@@ -223,10 +242,17 @@ pub fn run(spec: &Spec, lifeline: Option<std::os::unix::net::UnixStream>) -> i32
             EXIT_RUNTIME
         }
         Ok(None) => {
-            // The container's PID 1. Only returns on failure.
+            // The container's PID 1 (or, nested, its parent). Only returns on failure.
             drop(report_rx);
+            drop(maps_rx);
             let report_fd = std::os::fd::AsRawFd::as_raw_fd(&report_tx);
-            let (code, message) = match start(spec, report_fd) {
+            let started = if nested {
+                enter_nested(spec, maps_tx).and_then(|()| start(spec, report_fd))
+            } else {
+                drop(maps_tx);
+                start(spec, report_fd)
+            };
+            let (code, message) = match started {
                 Ok(never) => match never {},
                 Err(failure) => failure,
             };
@@ -236,6 +262,15 @@ pub fn run(spec: &Spec, lifeline: Option<std::os::unix::net::UnixStream>) -> i32
         }
         Ok(Some(child)) => {
             drop(report_tx);
+            drop(maps_tx);
+            if let Some(shift) = &spec.id_shift {
+                // The child has unshared its user namespace: give it its maps.
+                let mut byte = [0u8; 1];
+                let ready = maps_rx.read(&mut byte).unwrap_or(0) == 1;
+                let written = ready && shift.write_maps(child).is_ok();
+                let _ = maps_rx.write_all(if written { b"M" } else { b"E" });
+            }
+            drop(maps_rx);
             crate::sys::forward_signals(child, true);
             if let Some(lifeline) = lifeline {
                 // skiff was killed: the container goes with it, as a foreground one should.
@@ -259,6 +294,78 @@ pub fn run(spec: &Spec, lifeline: Option<std::os::unix::net::UnixStream>) -> i32
 
 enum Never {}
 
+/// Appends `line` (`name:x:ID:…`) to the container's `file` unless an entry has its id.
+fn add_line(root: &rustix::fd::OwnedFd, file: &str, line: &str) -> Result<(), Failure> {
+    let path = in_root(root, file, Kind::File)?;
+    let id = line.split(':').nth(2).unwrap_or_default();
+    let text = fs::read_to_string(&path).unwrap_or_default();
+    if text.lines().any(|l| l.split(':').nth(2) == Some(id)) {
+        return Ok(());
+    }
+    let sep = if text.is_empty() || text.ends_with('\n') {
+        ""
+    } else {
+        "\n"
+    };
+    fs::OpenOptions::new()
+        .append(true)
+        .open(&path)
+        .and_then(|mut f| writeln!(f, "{sep}{line}"))
+        .map_err(|e| fail(&format!("adding the user to {file}"), e))
+}
+
+fn container_namespaces(private_network: bool) -> crate::sys::NamespaceFlags {
+    let mut flags = crate::sys::NamespaceFlags::NEWNS
+        | crate::sys::NamespaceFlags::NEWUTS
+        | crate::sys::NamespaceFlags::NEWIPC
+        | crate::sys::NamespaceFlags::NEWCGROUP;
+    if private_network {
+        flags |= crate::sys::NamespaceFlags::NEWNET;
+    }
+    flags
+}
+
+/// A container with id maps of its own: this process unshares its user namespace, waits for
+/// the helper to write the maps, creates the other namespaces (owned by the new user namespace,
+/// so that /proc and /sys can be mounted in them), and forks the container's PID 1, staying
+/// as its parent until it exits. Returns in that PID 1.
+fn enter_nested(spec: &Spec, mut maps: std::os::unix::net::UnixStream) -> Result<(), Failure> {
+    crate::sys::unshare_user_namespace().map_err(|e| fail("creating the user namespace", e))?;
+    maps.write_all(b"U")
+        .map_err(|e| fail("asking for the id maps", e))?;
+    let mut byte = [0u8; 1];
+    if maps.read(&mut byte).unwrap_or(0) != 1 || byte[0] != b'M' {
+        return Err((
+            EXIT_RUNTIME,
+            "writing the container's id maps failed: check --uidmap/--gidmap".into(),
+        ));
+    }
+    drop(maps);
+    if let Some(shift) = &spec.id_shift {
+        // Until now this process is whoever the user's own id is in the new namespace (no one,
+        // with `auto`): become root there, or the lowest id mapped when root isn't.
+        let first =
+            |map: &[super::userns::IdMapping]| map.iter().map(|m| m.container).min().unwrap_or(0);
+        crate::sys::take_ids(first(&shift.uid_map), first(&shift.gid_map))
+            .map_err(|e| fail("taking an id in the user namespace", e))?;
+    }
+    crate::sys::unshare(
+        container_namespaces(spec.private_network) | crate::sys::NamespaceFlags::NEWPID,
+    )
+    .map_err(|e| fail("creating the container's namespaces", e))?;
+    if spec.private_network {
+        crate::sys::loopback_up().map_err(|e| fail("bringing up the loopback device", e))?;
+    }
+    match crate::sys::fork() {
+        Err(e) => Err(fail("fork", e)),
+        Ok(None) => Ok(()),
+        Ok(Some(child)) => {
+            crate::sys::forward_signals(child, true);
+            crate::sys::exit_now(crate::sys::wait_for(child))
+        }
+    }
+}
+
 type Failure = (i32, String);
 
 fn fail(what: &str, e: impl std::fmt::Display) -> Failure {
@@ -276,6 +383,12 @@ fn start(spec: &Spec, report_fd: i32) -> Result<Never, Failure> {
     }
     crate::debug!("container: in its namespaces");
     let root = &spec.merged;
+    if spec.id_shift.is_some() {
+        // Mounts that came from the helper's namespace are locked in this less privileged
+        // one, and pivot_root refuses a locked root: a bind of it made here is not locked.
+        mnt::mount_bind_recursive(root, root)
+            .map_err(|e| fail("binding the root file system", e))?;
+    }
     mount_kernel_files(root, spec.private_network, spec.shm_size)?;
     crate::debug!("container: /proc, /dev, /sys mounted");
     let root_fd = rustix::fs::open(
@@ -287,6 +400,10 @@ fn start(spec: &Spec, report_fd: i32) -> Result<Never, Failure> {
     for (inside, host) in &spec.etc_files {
         let target = in_root(&root_fd, inside, Kind::File)?;
         bind(host, &target)?;
+    }
+    if let Some((passwd, group)) = &spec.add_user {
+        add_line(&root_fd, "/etc/passwd", passwd)?;
+        add_line(&root_fd, "/etc/group", group)?;
     }
     for m in &spec.mounts {
         mount_requested(&root_fd, m)?;

@@ -50,13 +50,24 @@ pub struct Layout {
     pub work: PathBuf,
     /// The copy driver's private root (kept with the container).
     pub copy: PathBuf,
+    /// Owners shown shifted for a container with id maps of its own (see `IdShift`).
+    #[serde(default)]
+    pub shift: Option<super::userns::IdShift>,
 }
 
 /// Mounts the root file system at `merged` (in the caller's private mount namespace).
+/// With owners to shift, kernel overlayfs can't (idmapped layers need privileges a user lacks):
+/// fuse-overlayfs shifts them, or else the copy is made with shifted owners.
 pub fn mount(layout: &Layout, merged: &Path, driver: Driver) -> io::Result<()> {
+    let shifting = layout.shift.as_ref().is_some_and(|s| s.shift_files);
     match driver {
-        Driver::Overlay => kernel_overlay(layout, merged),
-        Driver::FuseOverlayfs => fuse_overlay(layout, merged),
+        Driver::Overlay if !shifting => kernel_overlay(layout, merged),
+        Driver::Overlay | Driver::FuseOverlayfs => match fuse_overlay(layout, merged) {
+            Err(e) if shifting && e.kind() == io::ErrorKind::NotFound => {
+                mount(layout, merged, Driver::Copy)
+            }
+            other => other,
+        },
         Driver::Copy => {
             if !layout.copy.exists() {
                 build_copy(layout)?;
@@ -69,7 +80,7 @@ pub fn mount(layout: &Layout, merged: &Path, driver: Driver) -> io::Result<()> {
 
 /// Undoes `mount` once the container has exited (a FUSE daemon ends with its mount).
 pub fn unmount(merged: &Path, driver: Driver) {
-    if driver == Driver::FuseOverlayfs {
+    if driver != Driver::Copy {
         let _ = mnt::unmount(merged, UnmountFlags::DETACH);
     }
 }
@@ -110,18 +121,28 @@ fn kernel_overlay(layout: &Layout, merged: &Path) -> io::Result<()> {
 }
 
 fn fuse_overlay(layout: &Layout, merged: &Path) -> io::Result<()> {
+    let mut options = overlay_options(layout);
+    if let Some(shift) = layout.shift.as_ref().filter(|s| s.shift_files) {
+        use super::userns::IdShift;
+        options.push_str(&format!(
+            ",uidmapping={},gidmapping={}",
+            IdShift::fuse_mapping(&shift.uid_map),
+            IdShift::fuse_mapping(&shift.gid_map)
+        ));
+    }
     let out = Command::new("fuse-overlayfs")
         .arg("-o")
-        .arg(overlay_options(layout))
+        .arg(options)
         .arg(merged)
         .stdin(Stdio::null())
         .stdout(Stdio::null())
         .stderr(Stdio::piped())
         .output()
         .map_err(|e| match e.kind() {
-            io::ErrorKind::NotFound => {
-                io::Error::other("fuse-overlayfs is not installed (apt-get install fuse-overlayfs)")
-            }
+            io::ErrorKind::NotFound => io::Error::new(
+                io::ErrorKind::NotFound,
+                "fuse-overlayfs is not installed (apt-get install fuse-overlayfs)",
+            ),
             _ => e,
         })?;
     if out.status.success() {
@@ -142,6 +163,7 @@ pub fn detect(scratch: &Path) -> Driver {
         upper: scratch.join("upper"),
         work: scratch.join("work"),
         copy: scratch.join("copy"),
+        shift: None,
     };
     let merged = scratch.join("merged");
     for dir in [&layout.lowers[0], &layout.upper, &layout.work, &merged] {
@@ -169,13 +191,14 @@ fn build_copy(layout: &Layout) -> io::Result<()> {
     let partial = layout.copy.with_extension("partial");
     let _ = crate::store::unpack::remove_tree(&partial);
     fs::DirBuilder::new().mode(0o755).create(&partial)?;
+    let shift = layout.shift.as_ref().filter(|s| s.shift_files);
     for layer in layout.lowers.iter().rev() {
-        apply_layer(layer, &partial)?;
+        apply_layer(layer, &partial, shift)?;
     }
     fs::rename(&partial, &layout.copy)
 }
 
-fn apply_layer(from: &Path, to: &Path) -> io::Result<()> {
+fn apply_layer(from: &Path, to: &Path, shift: Option<&super::userns::IdShift>) -> io::Result<()> {
     for entry in fs::read_dir(from)? {
         let entry = entry?;
         let src = entry.path();
@@ -200,7 +223,7 @@ fn apply_layer(from: &Path, to: &Path) -> io::Result<()> {
                 }
                 Err(_) => fs::create_dir(&dst)?,
             }
-            apply_layer(&src, &dst)?;
+            apply_layer(&src, &dst, shift)?;
         } else {
             let _ = crate::store::unpack::remove_tree(&dst);
             if kind.is_symlink() {
@@ -218,7 +241,14 @@ fn apply_layer(from: &Path, to: &Path) -> io::Result<()> {
                 )?;
             }
         }
-        std::os::unix::fs::lchown(&dst, Some(meta.uid()), Some(meta.gid()))?;
+        let (uid, gid) = match shift {
+            Some(s) => (
+                super::userns::IdShift::present(&s.uid_map, meta.uid()),
+                super::userns::IdShift::present(&s.gid_map, meta.gid()),
+            ),
+            None => (meta.uid(), meta.gid()),
+        };
+        std::os::unix::fs::lchown(&dst, Some(uid), Some(gid))?;
         if !kind.is_symlink() {
             fs::set_permissions(&dst, fs::Permissions::from_mode(meta.mode() & 0o7777))?;
         }

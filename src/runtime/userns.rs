@@ -21,11 +21,52 @@ const SYNC_FD: i32 = 3;
 pub const SYNC_ENV: &str = "_SKIFF_USERNS_SYNC";
 
 /// One line of a uid_map or gid_map: `size` ids from `container` inside are `host` outside.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub struct IdMapping {
     pub container: u32,
     pub host: u32,
     pub size: u32,
+}
+
+/// A container's own id maps (`--userns=keep-id|auto`, `--uidmap`), relative to the user's
+/// namespace: the container gets a user namespace nested in the user's, in which `host` of
+/// each mapping is an id of the user's namespace (0 = the user, 1.. = the subordinate ids).
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+pub struct IdShift {
+    pub uid_map: Vec<IdMapping>,
+    pub gid_map: Vec<IdMapping>,
+    /// Whether the image's files must be shown shifted (fuse-overlayfs `uidmapping`, or a
+    /// chowned copy) so that the container sees the image's owners. Not with a single id:
+    /// then every file belongs to the user, and the container sees them as the user's.
+    pub shift_files: bool,
+    /// `--userns=auto`: the range was allocated for this container (others avoid it).
+    #[serde(default)]
+    pub auto: bool,
+}
+
+impl IdShift {
+    /// The id an image file owned by `id` is presented as in the user's namespace, so that the
+    /// container sees `id` (unmapped ids stay as they are).
+    pub fn present(map: &[IdMapping], id: u32) -> u32 {
+        map.iter()
+            .find(|m| id >= m.container && id - m.container < m.size)
+            .map_or(id, |m| m.host + (id - m.container))
+    }
+
+    /// fuse-overlayfs's `uidmapping=`/`gidmapping=` value: `ON-DISK:PRESENTED:LEN` triples.
+    pub fn fuse_mapping(map: &[IdMapping]) -> String {
+        map.iter()
+            .map(|m| format!("{}:{}:{}", m.container, m.host, m.size))
+            .collect::<Vec<_>>()
+            .join(":")
+    }
+
+    /// Writes the maps of the nested user namespace of `pid` (from its parent, which is root
+    /// in the user's namespace and so may map any of its ids).
+    pub fn write_maps(&self, pid: i32) -> io::Result<()> {
+        std::fs::write(format!("/proc/{pid}/uid_map"), map_text(&self.uid_map))?;
+        std::fs::write(format!("/proc/{pid}/gid_map"), map_text(&self.gid_map))
+    }
 }
 
 /// The id maps of a user's namespace.

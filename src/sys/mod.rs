@@ -24,6 +24,20 @@ pub fn become_root() -> io::Result<()> {
     Ok(())
 }
 
+/// Takes `uid` and `gid` (real, effective, saved) where they differ from the present ones, so
+/// that a process already holding them keeps its capabilities.
+pub fn take_ids(uid: u32, gid: u32) -> io::Result<()> {
+    if rustix::process::getgid().as_raw() != gid {
+        let gid = rustix::process::Gid::from_raw(gid);
+        thread::set_thread_res_gid(gid, gid, gid)?;
+    }
+    if rustix::process::getuid().as_raw() != uid {
+        let uid = rustix::process::Uid::from_raw(uid);
+        thread::set_thread_res_uid(uid, uid, uid)?;
+    }
+    Ok(())
+}
+
 /// The real and effective user ids of this process.
 pub fn ids() -> (u32, u32, u32) {
     (

@@ -626,16 +626,6 @@ fn groups_cidfile_and_user_namespace_modes() {
         "container ID file found",
     );
     s.check("run --rm --userns host $REG/busybox true", 0, "");
-    s.check(
-        "run --rm --userns keep-id $REG/busybox true",
-        125,
-        "not supported yet",
-    );
-    s.check(
-        "run --rm --uidmap 0:1:1 $REG/busybox true",
-        125,
-        "not supported yet",
-    );
     let arm = Sandbox::user();
     // The arm64 image holds only /arch: it cannot run here, but it is the one pulled.
     arm.check(
@@ -644,6 +634,140 @@ fn groups_cidfile_and_user_namespace_modes() {
         "not found",
     );
     arm.check("inspect -f '{{.Architecture}}' $REG/multiarch", 0, "arm64");
+}
+
+#[test]
+fn user_namespaces_of_the_containers_own() {
+    let s = Sandbox::user();
+    ready(&s);
+    let (uid, gid, sub) = (s.user.uid, s.user.gid, s.user.subuid_start());
+    let vol = s.dir.join("vol");
+    // command | exit | output contains
+    // keep-id: the user is the same uid inside, with a passwd entry, and image files keep
+    // their owners (root's stay root's).
+    s.check(
+        "run --rm --userns keep-id $REG/busybox id",
+        0,
+        &format!("uid={uid}({name}) gid={gid}({name})", name = s.user.name),
+    );
+    s.check(
+        "run --rm --userns keep-id $REG/busybox stat -c %u:%g /bin/busybox",
+        0,
+        "0:0",
+    );
+    s.check(
+        "run --rm --userns keep-id $REG/busybox sh -c 'echo $HOME'",
+        0,
+        &s.home().display().to_string(),
+    );
+    s.check(
+        "run --rm --userns keep-id -u 0 $REG/busybox id -u",
+        0,
+        "0\n",
+    );
+    s.check(
+        "run --rm --userns keep-id:uid=4000,gid=4001 $REG/busybox id",
+        0,
+        "uid=4000",
+    );
+    s.check(
+        &format!(
+            "run --rm --userns keep-id -v {}:/v $REG/busybox touch /v/kept",
+            vol.display()
+        ),
+        0,
+        "",
+    );
+    assert_eq!(crate::harness::owner(&vol.join("kept")), uid);
+    // auto: a range of the user's subordinate ids of its own; a second container gets the next.
+    s.check(
+        "run --rm --userns auto $REG/busybox cat /proc/self/uid_map",
+        0,
+        "0          1       1024",
+    );
+    s.check(
+        "create --name holder --userns auto:size=2000 $REG/busybox true",
+        0,
+        "",
+    );
+    s.check(
+        &format!("run --rm --userns auto -v {}:/v $REG/busybox sh -c 'cat /proc/self/uid_map; touch /v/auto'", vol.display()),
+        0,
+        "0       2001       1024",
+    );
+    assert_eq!(crate::harness::owner(&vol.join("auto")), sub + 2000);
+    s.check(
+        "run --rm --userns auto $REG/busybox stat -c %u:%g /bin/busybox /etc/passwd",
+        0,
+        "0:0\n0:0",
+    );
+    s.check(
+        "run --rm --userns auto:size=70000 $REG/busybox true",
+        125,
+        "no free range of 70000 ids",
+    );
+    // --uidmap/--gidmap: ids on the right count in the user's namespace (0 = the user).
+    s.check(
+        "run --rm --uidmap 0:1:100 --gidmap 0:1:200 $REG/busybox cat /proc/self/uid_map /proc/self/gid_map",
+        0,
+        "0          1        100",
+    );
+    s.check(
+        "run --rm --uidmap 0:1:100 --gidmap 0:1:200 $REG/busybox cat /proc/self/gid_map",
+        0,
+        "0          1        200",
+    );
+    s.check(
+        "run --rm --uidmap 0:1:100 $REG/busybox stat -c %u /etc/passwd",
+        0,
+        "0\n",
+    );
+    s.check(
+        "run --rm --uidmap 0:70000:5 $REG/busybox true",
+        125,
+        "this user's namespace has ids 0 to 65536 only",
+    );
+    s.check(
+        "run --rm --uidmap 0:x $REG/busybox true",
+        125,
+        "invalid --uidmap",
+    );
+    s.check(
+        "run --rm --userns sideways $REG/busybox true",
+        125,
+        "invalid --userns",
+    );
+    s.check(
+        "run --rm --userns nomap $REG/busybox true",
+        125,
+        "not supported yet",
+    );
+    // Without subordinate ids keep-id still gives the user's own uid, and auto explains.
+    let n = Sandbox::nosub();
+    ready(&n);
+    n.check(
+        "run --rm --userns keep-id $REG/busybox id -u",
+        0,
+        &format!("{}\n", n.user.uid),
+    );
+    n.check(
+        "run --rm --userns auto $REG/busybox true",
+        125,
+        "--userns=auto needs subordinate ids",
+    );
+    // root: maps are host ids; keep-id has no meaning.
+    let r = Sandbox::new(User::root());
+    ready(&r);
+    r.check(
+        "run --rm --uidmap 0:300000:65536 $REG/busybox sh -c 'cat /proc/self/uid_map; stat -c %u /bin/busybox'",
+        0,
+        "300000",
+    );
+    r.check(
+        "run --rm --userns keep-id $REG/busybox true",
+        125,
+        "for rootless containers",
+    );
 }
 
 #[test]
