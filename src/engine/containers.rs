@@ -12,7 +12,7 @@ use serde::{Deserialize, Serialize};
 use super::Engine;
 use crate::runtime::cgroup::Limits;
 use crate::runtime::container::Spec;
-use crate::store::write_json_atomic;
+use crate::store::write_json_replace;
 use crate::Error;
 
 #[derive(Debug, Clone, Serialize, Deserialize)]
@@ -139,7 +139,7 @@ impl Engine {
 
     pub fn save_container(&self, record: &ContainerRecord) -> Result<(), Error> {
         let path = self.record_path(&record.id);
-        Ok(write_json_atomic(&path, record)?)
+        Ok(write_json_replace(&path, record)?)
     }
 
     /// Finds a container by name, full id or unique id prefix.

@@ -454,6 +454,17 @@ fn read_json_opt<T: serde::de::DeserializeOwned>(path: &Path) -> Result<Option<T
 
 /// Writes JSON to a temp file beside `path`, syncs it, and renames it over `path`.
 pub fn write_json_atomic<T: Serialize>(path: &Path, value: &T) -> Result<(), StoreError> {
+    write_json(path, value, true)
+}
+
+/// As `write_json_atomic`, without waiting for the disk: for records that are rewritten often
+/// and whose loss in a power cut costs nothing but a stale state (container records: a
+/// reader still sees the old or the new text, never a mix).
+pub fn write_json_replace<T: Serialize>(path: &Path, value: &T) -> Result<(), StoreError> {
+    write_json(path, value, false)
+}
+
+fn write_json<T: Serialize>(path: &Path, value: &T, durable: bool) -> Result<(), StoreError> {
     let tmp = path.with_file_name(format!(
         ".{}.{}",
         path.file_name()
@@ -472,7 +483,9 @@ pub fn write_json_atomic<T: Serialize>(path: &Path, value: &T) -> Result<(), Sto
             .mode(0o600)
             .open(&tmp)?;
         file.write_all(&bytes)?;
-        file.sync_data()?;
+        if durable {
+            file.sync_data()?;
+        }
         fs::rename(&tmp, path)
     })();
     if result.is_err() {
