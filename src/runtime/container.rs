@@ -165,9 +165,40 @@ const READ_ONLY: &[&str] = &[
     "/proc/sysrq-trigger",
 ];
 
-/// Runs in the helper: starts the container and returns its exit status (Docker's numbering:
-/// the workload's own, 128+N for a signal, 125/126/127 for failures before the workload ran).
+/// Runs in the helper: starts the container in the foreground and returns its exit status
+/// (Docker's numbering: the workload's own, 128+N for a signal, 125/126/127 for failures
+/// before the workload ran).
 pub fn run(spec: &Spec, lifeline: Option<std::os::unix::net::UnixStream>) -> i32 {
+    if let Err(e) = prepare(spec) {
+        eprintln!("Error: {e}");
+        return EXIT_RUNTIME;
+    }
+    let mut started = match spawn(spec, &Stdio::default()) {
+        Ok(s) => s,
+        Err(e) => {
+            eprintln!("Error: {e}");
+            return EXIT_RUNTIME;
+        }
+    };
+    let child = started.child;
+    crate::sys::forward_signals(child, true);
+    if let Some(lifeline) = lifeline {
+        // skiff was killed: the container goes with it, as a foreground one should.
+        crate::sys::wait_for_exit_or_hangup(child, &lifeline);
+    }
+    let failure = started.failure();
+    let status = crate::sys::wait_for(child);
+    teardown(spec);
+    if let Some((_, message)) = failure {
+        eprintln!("Error: {message}");
+    }
+    status
+}
+
+/// The helper's part before any container process exists: its namespaces (those a nested
+/// container does not create itself) and the root file system, mounted here so that a FUSE
+/// daemon runs outside the container's PID namespace. Single-threaded callers only.
+pub fn prepare(spec: &Spec) -> Result<(), String> {
     // A container with id maps of its own creates its other namespaces inside its user
     // namespace (see `enter_nested`), so that it owns them; here only the mount namespace.
     let nested = spec.id_shift.is_some();
@@ -176,25 +207,16 @@ pub fn run(spec: &Spec, lifeline: Option<std::os::unix::net::UnixStream>) -> i32
     } else {
         container_namespaces(spec.private_network)
     };
-    if let Err(e) = crate::sys::unshare(flags) {
-        eprintln!("Error: creating the container's namespaces: {e}");
-        return EXIT_RUNTIME;
-    }
+    crate::sys::unshare(flags).map_err(|e| format!("creating the container's namespaces: {e}"))?;
     if spec.private_network && !nested {
-        if let Err(e) = crate::sys::loopback_up() {
-            eprintln!("Error: bringing up the container's loopback device: {e}");
-            return EXIT_RUNTIME;
-        }
+        crate::sys::loopback_up()
+            .map_err(|e| format!("bringing up the container's loopback device: {e}"))?;
     }
-    // The root file system is mounted here, in the helper, so that a FUSE daemon (which must
-    // outlive nothing but the container) runs outside the container's PID namespace.
-    if let Err(e) = mnt::mount_change(
+    mnt::mount_change(
         "/",
         MountPropagationFlags::REC | MountPropagationFlags::PRIVATE,
-    ) {
-        eprintln!("Error: making mounts private: {e}");
-        return EXIT_RUNTIME;
-    }
+    )
+    .map_err(|e| format!("making mounts private: {e}"))?;
     // A FUSE daemon forks away from the process we start: as subreaper we reap it at the end
     // instead of leaving a zombie to the system's init.
     let _ = rustix::process::set_child_subreaper(Some(rustix::process::getpid()));
@@ -205,53 +227,82 @@ pub fn run(spec: &Spec, lifeline: Option<std::os::unix::net::UnixStream>) -> i32
         copy: spec.copy.clone(),
         shift: spec.id_shift.clone(),
     };
-    if let Err(e) = super::rootfs::mount(&layout, &spec.merged, spec.driver) {
-        eprintln!(
-            "Error: mounting the image's layers ({}): {e}",
+    super::rootfs::mount(&layout, &spec.merged, spec.driver).map_err(|e| {
+        format!(
+            "mounting the image's layers ({}): {e}",
             spec.driver.name()
-        );
-        return EXIT_RUNTIME;
-    }
+        )
+    })?;
     crate::debug!(
         "container: root file system mounted ({})",
         spec.driver.name()
     );
-    if !nested {
-        if let Err(e) = crate::sys::unshare(crate::sys::NamespaceFlags::NEWPID) {
-            eprintln!("Error: creating the container's PID namespace: {e}");
-            return EXIT_RUNTIME;
-        }
+    Ok(())
+}
+
+/// Undoes `prepare` once no container process is left.
+pub fn teardown(spec: &Spec) {
+    super::rootfs::unmount(&spec.merged, spec.driver);
+    crate::sys::reap_for(std::time::Duration::from_secs(1));
+}
+
+/// Where the container's standard streams go: descriptors of the helper (not close-on-exec
+/// needed: they are moved to 0, 1, 2), or the helper's own where `None`.
+#[derive(Debug, Default, Clone, Copy)]
+pub struct Stdio {
+    pub stdin: Option<i32>,
+    pub stdout: Option<i32>,
+    pub stderr: Option<i32>,
+}
+
+/// A container process that has been started.
+pub struct Started {
+    /// The helper's child: the container's PID 1, or its parent for a nested container.
+    pub child: i32,
+    /// The container's PID 1, as the host sees it.
+    pub init: i32,
+    report: std::os::unix::net::UnixStream,
+}
+
+impl Started {
+    /// Waits until the workload runs (its exec closes the report socket) or has failed to:
+    /// then returns the failure (exit code and message).
+    pub fn failure(&mut self) -> Option<(i32, String)> {
+        let mut report = String::new();
+        let _ = self.report.read_to_string(&mut report);
+        let (code, message) = report.split_once(':')?;
+        Some((code.parse().unwrap_or(EXIT_RUNTIME), message.to_string()))
     }
-    let (mut report_rx, report_tx) = match std::os::unix::net::UnixStream::pair() {
-        Ok(p) => p,
-        Err(e) => {
-            eprintln!("Error: {e}");
-            return EXIT_RUNTIME;
-        }
+}
+
+/// Starts the container's PID 1 in a new PID namespace (after `prepare`; may be called again
+/// for a restart once the previous one has exited).
+pub fn spawn(spec: &Spec, stdio: &Stdio) -> Result<Started, String> {
+    let nested = spec.id_shift.is_some();
+    let pair = || std::os::unix::net::UnixStream::pair().map_err(|e| e.to_string());
+    let (report_rx, report_tx) = pair()?;
+    let (mut maps_rx, maps_tx) = pair()?;
+    // Nested, the child creates its PID namespace itself, inside its user namespace.
+    let forked = if nested {
+        crate::sys::fork()
+    } else {
+        crate::sys::fork_in_new_pid_namespace()
     };
-    let (mut maps_rx, maps_tx) = match std::os::unix::net::UnixStream::pair() {
-        Ok(p) => p,
-        Err(e) => {
-            eprintln!("Error: {e}");
-            return EXIT_RUNTIME;
-        }
-    };
-    match crate::sys::fork() {
-        Err(e) => {
-            eprintln!("Error: fork: {e}");
-            EXIT_RUNTIME
-        }
+    match forked {
+        Err(e) => Err(format!("fork: {e}")),
         Ok(None) => {
             // The container's PID 1 (or, nested, its parent). Only returns on failure.
             drop(report_rx);
             drop(maps_rx);
             let report_fd = std::os::fd::AsRawFd::as_raw_fd(&report_tx);
-            let started = if nested {
-                enter_nested(spec, maps_tx).and_then(|()| start(spec, report_fd))
-            } else {
-                drop(maps_tx);
-                start(spec, report_fd)
-            };
+            let started = redirect(stdio).and_then(|()| {
+                if nested {
+                    enter_nested(spec, maps_tx).and_then(|()| start(spec, report_fd))
+                } else {
+                    drop(maps_tx);
+                    start(spec, report_fd)
+                }
+            });
             let (code, message) = match started {
                 Ok(never) => match never {},
                 Err(failure) => failure,
@@ -263,33 +314,36 @@ pub fn run(spec: &Spec, lifeline: Option<std::os::unix::net::UnixStream>) -> i32
         Ok(Some(child)) => {
             drop(report_tx);
             drop(maps_tx);
+            let mut init = child;
             if let Some(shift) = &spec.id_shift {
-                // The child has unshared its user namespace: give it its maps.
+                // The child has unshared its user namespace: give it its maps; it answers
+                // with the pid of the PID 1 it forks.
                 let mut byte = [0u8; 1];
                 let ready = maps_rx.read(&mut byte).unwrap_or(0) == 1;
                 let written = ready && shift.write_maps(child).is_ok();
                 let _ = maps_rx.write_all(if written { b"M" } else { b"E" });
+                let mut pid = [0u8; 4];
+                if written && maps_rx.read_exact(&mut pid).is_ok() {
+                    init = i32::from_ne_bytes(pid);
+                }
             }
-            drop(maps_rx);
-            crate::sys::forward_signals(child, true);
-            if let Some(lifeline) = lifeline {
-                // skiff was killed: the container goes with it, as a foreground one should.
-                // (No thread for this: a process may not start threads once it has unshared
-                // its PID namespace.)
-                crate::sys::wait_for_exit_or_hangup(child, &lifeline);
-            }
-            // The report socket closes on exec (it is close-on-exec): a message means failure.
-            let mut report = String::new();
-            let _ = report_rx.read_to_string(&mut report);
-            let status = crate::sys::wait_for(child);
-            super::rootfs::unmount(&spec.merged, spec.driver);
-            crate::sys::reap_for(std::time::Duration::from_secs(1));
-            if let Some((_, message)) = report.split_once(':') {
-                eprintln!("Error: {message}");
-            }
-            status
+            Ok(Started {
+                child,
+                init,
+                report: report_rx,
+            })
         }
     }
+}
+
+/// Moves the descriptors `stdio` names onto 0, 1 and 2 (in the forked child).
+fn redirect(stdio: &Stdio) -> Result<(), Failure> {
+    for (fd, target) in [(stdio.stdin, 0), (stdio.stdout, 1), (stdio.stderr, 2)] {
+        if let Some(fd) = fd {
+            crate::sys::dup_onto(fd, target).map_err(|e| fail("redirecting the standard streams", e))?;
+        }
+    }
+    Ok(())
 }
 
 enum Never {}
@@ -340,7 +394,6 @@ fn enter_nested(spec: &Spec, mut maps: std::os::unix::net::UnixStream) -> Result
             "writing the container's id maps failed: check --uidmap/--gidmap".into(),
         ));
     }
-    drop(maps);
     if let Some(shift) = &spec.id_shift {
         // Until now this process is whoever the user's own id is in the new namespace (no one,
         // with `auto`): become root there, or the lowest id mapped when root isn't.
@@ -358,8 +411,13 @@ fn enter_nested(spec: &Spec, mut maps: std::os::unix::net::UnixStream) -> Result
     }
     match crate::sys::fork() {
         Err(e) => Err(fail("fork", e)),
-        Ok(None) => Ok(()),
+        Ok(None) => {
+            drop(maps);
+            Ok(())
+        }
         Ok(Some(child)) => {
+            let _ = maps.write_all(&child.to_ne_bytes());
+            drop(maps);
             crate::sys::forward_signals(child, true);
             crate::sys::exit_now(crate::sys::wait_for(child))
         }

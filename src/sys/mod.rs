@@ -63,6 +63,36 @@ pub fn unshare(flags: NamespaceFlags) -> io::Result<()> {
 }
 
 /// fork(2). `Ok(None)` in the child, `Ok(Some(pid))` in the parent.
+/// As `fork`, the child being PID 1 of a new PID namespace (clone(2) with CLONE_NEWPID, so
+/// that the caller's own namespaces stay as they are and it may do this again).
+pub fn fork_in_new_pid_namespace() -> io::Result<Option<i32>> {
+    let flags = (libc::CLONE_NEWPID | libc::SIGCHLD) as libc::c_ulong;
+    // SAFETY: clone without CLONE_VM and without a new stack is fork with a flag: the child
+    // runs on a copy of the caller's memory. Callers are single-threaded (see `fork`).
+    let pid = unsafe { libc::syscall(libc::SYS_clone, flags, 0usize, 0usize, 0usize, 0usize) };
+    match pid {
+        -1 => Err(io::Error::last_os_error()),
+        0 => Ok(None),
+        p => Ok(Some(p as i32)),
+    }
+}
+
+/// dup2(2): `fd` becomes `target` (which is then not close-on-exec).
+pub fn dup_onto(fd: i32, target: i32) -> io::Result<()> {
+    if fd == target {
+        // SAFETY: fcntl on a descriptor number; clears close-on-exec only.
+        return match unsafe { libc::fcntl(fd, libc::F_SETFD, 0) } {
+            -1 => Err(io::Error::last_os_error()),
+            _ => Ok(()),
+        };
+    }
+    // SAFETY: dup2 on descriptor numbers the caller owns; no memory is involved.
+    match unsafe { libc::dup2(fd, target) } {
+        -1 => Err(io::Error::last_os_error()),
+        _ => Ok(()),
+    }
+}
+
 pub fn fork() -> io::Result<Option<i32>> {
     // SAFETY: the container helper forks while it has a single thread, so no lock can be held
     // by a thread that does not exist in the child; the child only execs or exits.
