@@ -1,5 +1,5 @@
 //! The crate's error: each module's own error gathered in one type. The CLI turns any of these
-//! into one line on stderr and exit status 125.
+//! into one line on stderr and exit status 125 (or the container's 126/127).
 
 use crate::config::ConfigError;
 use crate::image::manifest::ManifestError;
@@ -39,4 +39,17 @@ pub enum Error {
     NotSupported(String),
     #[error("{0}")]
     Other(String),
+    /// The container's command could not be started (exit 126/127 as in Docker, or 125).
+    #[error("{message}")]
+    Start { code: i32, message: String },
+}
+
+impl Error {
+    /// The exit status the CLI gives for this error.
+    pub fn exit_code(&self) -> i32 {
+        match self {
+            Error::Start { code, .. } => *code,
+            _ => 125,
+        }
+    }
 }

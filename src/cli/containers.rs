@@ -14,7 +14,7 @@ use crate::Error;
 
 #[derive(Args, Debug)]
 pub struct StartArgs {
-    /// Attach to the container's output and wait for it (required for now).
+    /// Attach to the container's output and wait for it (the foreground).
     #[arg(short, long)]
     pub attach: bool,
     /// Attach stdin too.
@@ -63,9 +63,17 @@ pub struct PsArgs {
 
 pub fn start(engine: &Engine, args: StartArgs) -> Result<i32, Error> {
     if !args.attach && !args.interactive {
-        return Err(Error::NotSupported(
-            "starting a container in the background (use 'skiff start -a'); 'skiff start'".into(),
-        ));
+        let mut status = 0;
+        for name in &args.containers {
+            match engine.start_detached(name) {
+                Ok(_) => println!("{name}"),
+                Err(e) => {
+                    eprintln!("Error: {}", super::one_line(&e.to_string()));
+                    status = super::EXIT_ENGINE;
+                }
+            }
+        }
+        return Ok(status);
     }
     let [name] = args.containers.as_slice() else {
         return Err(Error::Invalid(

@@ -6,6 +6,7 @@ pub mod format;
 mod generate;
 pub mod human;
 mod images;
+mod lifecycle;
 mod login;
 mod pull;
 mod run;
@@ -46,12 +47,22 @@ pub struct Cli {
 pub enum Command {
     /// Download an image from a registry.
     Pull(pull::PullArgs),
-    /// Run a command in a new container, in the foreground.
+    /// Run a command in a new container.
     Run(Box<run::RunArgs>),
     /// Create a container without starting it.
     Create(Box<run::RunArgs>),
-    /// Start a container (in the foreground, with -a).
+    /// Start containers (in the background; in the foreground with -a).
     Start(containers::StartArgs),
+    /// Stop running containers (the stop signal, then SIGKILL).
+    Stop(lifecycle::StopArgs),
+    /// Send a signal to running containers.
+    Kill(lifecycle::KillArgs),
+    /// Stop and start containers again.
+    Restart(lifecycle::StopArgs),
+    /// Block until containers stop, then print their exit codes.
+    Wait(lifecycle::WaitArgs),
+    /// Show a container's log.
+    Logs(lifecycle::LogsArgs),
     /// Remove containers.
     Rm(containers::RmArgs),
     /// List containers.
@@ -88,12 +99,22 @@ pub enum Command {
 
 #[derive(Subcommand, Debug)]
 pub enum ContainerCommand {
-    /// Run a command in a new container, in the foreground.
+    /// Run a command in a new container.
     Run(Box<run::RunArgs>),
     /// Create a container without starting it.
     Create(Box<run::RunArgs>),
-    /// Start a container (in the foreground, with -a).
+    /// Start containers (in the background; in the foreground with -a).
     Start(containers::StartArgs),
+    /// Stop running containers (the stop signal, then SIGKILL).
+    Stop(lifecycle::StopArgs),
+    /// Send a signal to running containers.
+    Kill(lifecycle::KillArgs),
+    /// Stop and start containers again.
+    Restart(lifecycle::StopArgs),
+    /// Block until containers stop, then print their exit codes.
+    Wait(lifecycle::WaitArgs),
+    /// Show a container's log.
+    Logs(lifecycle::LogsArgs),
     /// Remove containers.
     Rm(containers::RmArgs),
     /// List containers.
@@ -124,10 +145,9 @@ pub enum ImageCommand {
 
 /// Docker commands skiff will have; until then they are refused clearly.
 const LATER: &[&str] = &[
-    "stop", "restart", "kill", "exec", "logs", "attach", "wait", "top", "cp", "diff", "port",
-    "stats", "pause", "unpause", "rename", "commit", "build", "push", "save", "load", "import",
-    "export", "network", "volume", "system", "events", "update", "search", "builder", "buildx",
-    "compose", "manifest",
+    "exec", "attach", "top", "cp", "diff", "port", "stats", "pause", "unpause", "rename", "commit",
+    "build", "push", "save", "load", "import", "export", "network", "volume", "system", "events",
+    "update", "search", "builder", "buildx", "compose", "manifest",
 ];
 
 /// Runs the command line and returns the process exit status.
@@ -165,7 +185,7 @@ pub fn main() -> i32 {
         Ok(code) => code,
         Err(e) => {
             eprintln!("Error: {}", one_line(&e.to_string()));
-            EXIT_ENGINE
+            e.exit_code()
         }
     }
 }
@@ -207,6 +227,21 @@ fn run(cli: Cli) -> Result<i32, Error> {
         }
         Command::Start(a) | Command::Container(ContainerCommand::Start(a)) => {
             containers::start(&engine()?, a)
+        }
+        Command::Stop(a) | Command::Container(ContainerCommand::Stop(a)) => {
+            lifecycle::stop(&engine()?, a)
+        }
+        Command::Kill(a) | Command::Container(ContainerCommand::Kill(a)) => {
+            lifecycle::kill(&engine()?, a)
+        }
+        Command::Restart(a) | Command::Container(ContainerCommand::Restart(a)) => {
+            lifecycle::restart(&engine()?, a)
+        }
+        Command::Wait(a) | Command::Container(ContainerCommand::Wait(a)) => {
+            lifecycle::wait(&engine()?, a)
+        }
+        Command::Logs(a) | Command::Container(ContainerCommand::Logs(a)) => {
+            lifecycle::logs(&engine()?, a)
         }
         Command::Rm(a) | Command::Container(ContainerCommand::Rm(a)) => {
             containers::rm(&engine()?, a)

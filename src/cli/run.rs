@@ -18,6 +18,27 @@ pub struct RunArgs {
     /// Remove the container when it exits.
     #[arg(long)]
     pub rm: bool,
+    /// Run in the background and print the container's id.
+    #[arg(short, long)]
+    pub detach: bool,
+    /// Restart policy: no, on-failure[:N], always, unless-stopped.
+    #[arg(long, value_name = "POLICY", default_value = "no")]
+    pub restart: String,
+    /// Logging driver of a detached container: json-file (default), k8s-file or none.
+    #[arg(long, value_name = "DRIVER", default_value = "json-file")]
+    pub log_driver: String,
+    /// Logging options: max-size=SIZE, max-file=N.
+    #[arg(long, value_name = "OPT")]
+    pub log_opt: Vec<String>,
+    /// Set metadata on the container (KEY=VALUE).
+    #[arg(short, long, value_name = "KEY=VALUE")]
+    pub label: Vec<String>,
+    /// Signal that stops the container (default: the image's, else SIGTERM).
+    #[arg(long, value_name = "SIGNAL")]
+    pub stop_signal: Option<String>,
+    /// Seconds to wait for the container to stop before killing it (default 10).
+    #[arg(long, value_name = "SECONDS")]
+    pub stop_timeout: Option<u32>,
     /// Name the container.
     #[arg(long, value_name = "NAME")]
     pub name: Option<String>,
@@ -130,7 +151,19 @@ pub struct RunArgs {
 }
 
 pub fn run(engine: &Engine, args: RunArgs) -> Result<i32, Error> {
+    let detach = args.detach;
     let opts = options(args)?;
+    if detach {
+        let record = engine.create_container(&opts, &progress)?;
+        if let Err(e) = engine.start_detached(&record.id) {
+            if opts.remove {
+                let _ = engine.remove_container(&record.id, true);
+            }
+            return Err(e);
+        }
+        println!("{}", record.id);
+        return Ok(0);
+    }
     engine.run(&opts, &progress)
 }
 
@@ -140,6 +173,39 @@ pub fn create(engine: &Engine, args: RunArgs) -> Result<i32, Error> {
     let record = engine.create_container(&opts, &progress)?;
     println!("{}", record.id);
     Ok(0)
+}
+
+fn log_config(
+    driver: &str,
+    opts: &[String],
+) -> Result<crate::engine::containers::LogConfig, Error> {
+    if !["json-file", "k8s-file", "none"].contains(&driver) {
+        return Err(Error::Invalid(format!(
+            "invalid --log-driver {driver:?}: use json-file, k8s-file or none"
+        )));
+    }
+    let mut log = crate::engine::containers::LogConfig {
+        driver: driver.into(),
+        ..Default::default()
+    };
+    for o in opts {
+        match o.split_once('=') {
+            Some(("max-size", v)) => log.max_size = Some(run::parse_size(v)?),
+            Some(("max-file", v)) => {
+                log.max_file = v.parse().ok().filter(|n| *n > 0).ok_or_else(|| {
+                    Error::Invalid(format!(
+                        "invalid --log-opt {o:?}: max-file is a number from 1"
+                    ))
+                })?
+            }
+            _ => {
+                return Err(Error::Invalid(format!(
+                    "invalid --log-opt {o:?}: use max-size=SIZE or max-file=N"
+                )))
+            }
+        }
+    }
+    Ok(log)
 }
 
 /// A pull on the way goes to stderr, so that the container's output stays clean.
@@ -191,6 +257,11 @@ fn options(args: RunArgs) -> Result<RunOptions, Error> {
     }
     for t in &args.tmpfs {
         mounts.push(run::parse_tmpfs(t)?);
+    }
+    if args.rm && args.restart != "no" {
+        return Err(Error::Invalid(
+            "--restart and --rm conflict: a container removed on exit can't be restarted".into(),
+        ));
     }
     let userns = crate::engine::userns::UsernsMode::parse(
         args.userns.as_deref(),
@@ -247,6 +318,24 @@ fn options(args: RunArgs) -> Result<RunOptions, Error> {
         cidfile: args.cidfile,
         name: args.name,
         userns,
+        labels: args
+            .label
+            .iter()
+            .map(|l| {
+                let (k, v) = l.split_once('=').unwrap_or((l, ""));
+                (k.to_string(), v.to_string())
+            })
+            .collect(),
+        restart: crate::engine::containers::RestartPolicy::parse(&args.restart)?,
+        log: log_config(&args.log_driver, &args.log_opt)?,
+        stop_signal: match args.stop_signal {
+            Some(s) => {
+                crate::engine::lifecycle::signal_number(&s)?;
+                Some(s)
+            }
+            None => None,
+        },
+        stop_timeout: args.stop_timeout,
         limits: run::Limits {
             memory: args.memory.as_deref().map(run::parse_size).transpose()?,
             cpus: args.cpus,

@@ -34,6 +34,83 @@ pub struct ContainerRecord {
     pub limits: Limits,
     #[serde(default)]
     pub state: ContainerState,
+    /// `--label KEY=VALUE`.
+    #[serde(default)]
+    pub labels: std::collections::BTreeMap<String, String>,
+    /// `--restart`.
+    #[serde(default)]
+    pub restart: RestartPolicy,
+    /// `--log-driver`, `--log-opt`.
+    #[serde(default)]
+    pub log: LogConfig,
+    /// `--stop-signal`, else the image's StopSignal (SIGTERM when neither says).
+    #[serde(default)]
+    pub stop_signal: Option<String>,
+    /// `--stop-timeout` in seconds (10 when not given, as Docker).
+    #[serde(default)]
+    pub stop_timeout: Option<u32>,
+}
+
+/// Docker's restart policies.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct RestartPolicy {
+    /// `no`, `on-failure`, `always` or `unless-stopped`.
+    pub name: String,
+    /// on-failure's limit (0: no limit).
+    pub max_retries: u32,
+}
+
+impl RestartPolicy {
+    pub fn parse(text: &str) -> Result<RestartPolicy, Error> {
+        let (name, count) = text.split_once(':').unwrap_or((text, ""));
+        let bad = || {
+            Error::Invalid(format!(
+                "invalid restart policy {text:?}: use no, on-failure[:N], always or unless-stopped"
+            ))
+        };
+        let max_retries = match (name, count) {
+            (_, "") => 0,
+            ("on-failure", n) => n.parse().map_err(|_| bad())?,
+            _ => return Err(bad()),
+        };
+        match name {
+            "" | "no" | "on-failure" | "always" | "unless-stopped" => Ok(RestartPolicy {
+                name: if name.is_empty() { "no" } else { name }.into(),
+                max_retries,
+            }),
+            _ => Err(bad()),
+        }
+    }
+
+    /// Whether a container that exited with `code` after `restarts` restarts goes again.
+    pub fn restarts(&self, code: i32, restarts: u32) -> bool {
+        match self.name.as_str() {
+            "always" | "unless-stopped" => true,
+            "on-failure" => code != 0 && (self.max_retries == 0 || restarts < self.max_retries),
+            _ => false,
+        }
+    }
+}
+
+/// Where a detached container's output goes.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct LogConfig {
+    /// `json-file` (Docker's), `k8s-file` (Podman's) or `none`.
+    pub driver: String,
+    /// `max-size` in bytes: the log is rotated past it.
+    pub max_size: Option<u64>,
+    /// `max-file`: how many files a rotated log keeps, the current one included.
+    pub max_file: u32,
+}
+
+impl Default for LogConfig {
+    fn default() -> Self {
+        LogConfig {
+            driver: "json-file".into(),
+            max_size: None,
+            max_file: 1,
+        }
+    }
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize)]
@@ -43,11 +120,26 @@ pub struct ContainerState {
     pub exit_code: i32,
     pub started_at: Option<String>,
     pub finished_at: Option<String>,
-    /// The process that runs the container (the helper), and its start time, so that a
-    /// recycled pid is not taken for it.
+    /// The container's PID 1 as the host sees it, and its start time (so that a recycled pid
+    /// is never taken for it); 0 when not running.
     pub pid: i32,
     #[serde(default)]
     pub pid_start: u64,
+    /// The process that holds the container (its foreground helper or its monitor), and its
+    /// start time.
+    #[serde(default)]
+    pub monitor: i32,
+    #[serde(default)]
+    pub monitor_start: u64,
+    /// How often the restart policy has started it again.
+    #[serde(default)]
+    pub restart_count: u32,
+    /// `stop`, `kill` or `rm -f` asked it to end: no restart.
+    #[serde(default)]
+    pub stop_requested: bool,
+    /// Why it ended other than by itself (Docker's State.Error).
+    #[serde(default)]
+    pub error: String,
 }
 
 impl Default for ContainerState {
@@ -59,6 +151,11 @@ impl Default for ContainerState {
             finished_at: None,
             pid: 0,
             pid_start: 0,
+            monitor: 0,
+            monitor_start: 0,
+            restart_count: 0,
+            stop_requested: false,
+            error: String::new(),
         }
     }
 }
@@ -160,7 +257,8 @@ impl Engine {
 
     /// Whether the process recorded as running the container is still there.
     pub fn container_alive(&self, record: &ContainerRecord) -> bool {
-        record.state.pid > 0 && process_start(record.state.pid) == record.state.pid_start
+        record.state.monitor > 0
+            && process_start(record.state.monitor) == record.state.monitor_start
     }
 
     /// `skiff rm`: removes a container; a running one only with `force` (it is killed).
@@ -173,7 +271,7 @@ impl Engine {
                     record.name
                 )));
             }
-            crate::sys::kill_now(record.state.pid);
+            self.kill_for_removal(&record);
         }
         let dir = self.containers_dir().join(&record.id);
         // The record goes first, so a half-removed container is never listed.

@@ -181,6 +181,10 @@ pub fn helper_main(cmd: &str, args: &[String], lifeline: Option<UnixStream>) -> 
     if cmd == RUN_CMD {
         return run_main(args, lifeline);
     }
+    if cmd == super::monitor::MONITOR_CMD {
+        // Single-threaded for good: it forks containers again on restarts.
+        return super::monitor::monitor_main(args, lifeline);
+    }
     if cmd == DETECT_CMD {
         // Before any thread: the check unshares a mount namespace.
         return detect_main(args);

@@ -5,7 +5,9 @@ pub mod containers;
 pub mod helpers;
 pub mod images;
 pub mod info;
+pub mod lifecycle;
 pub mod login;
+pub mod monitor;
 pub mod pull;
 pub mod run;
 pub mod userns;
@@ -75,6 +77,34 @@ impl Engine {
             paths,
             store,
             user,
+            registries: std::sync::OnceLock::new(),
+            spare: pull::SpareUnpacker::default(),
+        })
+    }
+
+    /// The engine of a container's monitor, which runs inside the user's namespace (as its
+    /// root) and so is given the user's paths rather than working them out.
+    pub fn for_monitor(
+        data_root: &std::path::Path,
+        run_root: &std::path::Path,
+    ) -> Result<Engine, Error> {
+        let paths = Paths {
+            data_root: data_root.to_path_buf(),
+            run_root: run_root.to_path_buf(),
+            config_home: PathBuf::new(),
+            home: PathBuf::new(),
+        };
+        let store = Store::open(&paths.data_root)?;
+        let (uid, euid, gid) = crate::sys::ids();
+        Ok(Engine {
+            paths,
+            store,
+            user: User {
+                uid,
+                euid,
+                gid,
+                name: None,
+            },
             registries: std::sync::OnceLock::new(),
             spare: pull::SpareUnpacker::default(),
         })

@@ -76,6 +76,12 @@ pub struct RunOptions {
     pub name: Option<String>,
     /// `--userns`, `--uidmap`, `--gidmap`.
     pub userns: super::userns::UsernsMode,
+    /// `--label`.
+    pub labels: std::collections::BTreeMap<String, String>,
+    pub restart: super::containers::RestartPolicy,
+    pub log: super::containers::LogConfig,
+    pub stop_signal: Option<String>,
+    pub stop_timeout: Option<u32>,
 }
 
 /// Docker's PATH when the image sets none.
@@ -172,6 +178,7 @@ impl Engine {
             seccomp_profile,
             group_add: opts.group_add.clone(),
             id_shift: nested.map(|n| n.shift),
+            pid_file: None,
             add_user,
             console_socket: None,
         };
@@ -188,6 +195,11 @@ impl Engine {
             remove: opts.remove,
             limits: opts.limits,
             state: ContainerState::default(),
+            labels: opts.labels.clone(),
+            restart: opts.restart.clone(),
+            log: opts.log.clone(),
+            stop_signal: opts.stop_signal.clone().or(defaults.stop_signal.clone()),
+            stop_timeout: opts.stop_timeout,
         };
         // The upper directory's mode becomes the mode of the container's "/": 0755.
         for (dir, mode) in [(data.join("upper"), 0o755), (data.join("work"), 0o700)] {
@@ -278,6 +290,7 @@ impl Engine {
             )
             .map_err(|e| Error::Other(format!("writing /etc files: {e}")))?;
             spec.cgroup = cgroup_dir.clone();
+            spec.pid_file = Some(run.join("pid"));
             spec.console_socket = console
                 .as_ref()
                 .map(|(_, theirs)| std::os::fd::AsRawFd::as_raw_fd(theirs));
@@ -301,6 +314,7 @@ impl Engine {
             record.state.exit_code = *result.as_ref().unwrap_or(&EXIT_RUNTIME);
             record.state.finished_at = Some(chrono::Utc::now().to_rfc3339());
             record.state.pid = 0;
+            record.state.monitor = 0;
             // `rm -f` may be removing the container as it ends: then there is nothing left to
             // record, and a failed write is no error.
             if self.container_record_exists(&id) {
@@ -365,8 +379,9 @@ impl Engine {
         };
         crate::debug!("container helper started");
         record.state.status = "running".into();
-        record.state.pid = child.id() as i32;
-        record.state.pid_start = super::containers::process_start(child.id() as i32);
+        record.state.monitor = child.id() as i32;
+        record.state.monitor_start = super::containers::process_start(child.id() as i32);
+        record.state.pid = 0;
         record.state.started_at = Some(chrono::Utc::now().to_rfc3339());
         record.state.finished_at = None;
         if !record.remove {
@@ -807,6 +822,11 @@ mod tests {
             seccomp: true,
             seccomp_profile: None,
             userns: Default::default(),
+            labels: Default::default(),
+            restart: Default::default(),
+            log: Default::default(),
+            stop_signal: None,
+            stop_timeout: None,
             group_add: vec![],
             platform: None,
             cidfile: None,

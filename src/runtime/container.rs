@@ -97,6 +97,9 @@ pub struct Spec {
     /// user's, with these maps.
     #[serde(default)]
     pub id_shift: Option<super::userns::IdShift>,
+    /// Where the helper writes the host pid of the container's PID 1 (for `exec`, `inspect`).
+    #[serde(default)]
+    pub pid_file: Option<PathBuf>,
     /// `--userns=keep-id`: the user's passwd and group lines, added to the container's files
     /// when its uid or gid is missing there.
     #[serde(default)]
@@ -181,6 +184,9 @@ pub fn run(spec: &Spec, lifeline: Option<std::os::unix::net::UnixStream>) -> i32
         }
     };
     let child = started.child;
+    if let Some(p) = &spec.pid_file {
+        let _ = fs::write(p, started.init.to_string());
+    }
     crate::sys::forward_signals(child, true);
     if let Some(lifeline) = lifeline {
         // skiff was killed: the container goes with it, as a foreground one should.
@@ -227,12 +233,8 @@ pub fn prepare(spec: &Spec) -> Result<(), String> {
         copy: spec.copy.clone(),
         shift: spec.id_shift.clone(),
     };
-    super::rootfs::mount(&layout, &spec.merged, spec.driver).map_err(|e| {
-        format!(
-            "mounting the image's layers ({}): {e}",
-            spec.driver.name()
-        )
-    })?;
+    super::rootfs::mount(&layout, &spec.merged, spec.driver)
+        .map_err(|e| format!("mounting the image's layers ({}): {e}", spec.driver.name()))?;
     crate::debug!(
         "container: root file system mounted ({})",
         spec.driver.name()
@@ -340,7 +342,8 @@ pub fn spawn(spec: &Spec, stdio: &Stdio) -> Result<Started, String> {
 fn redirect(stdio: &Stdio) -> Result<(), Failure> {
     for (fd, target) in [(stdio.stdin, 0), (stdio.stdout, 1), (stdio.stderr, 2)] {
         if let Some(fd) = fd {
-            crate::sys::dup_onto(fd, target).map_err(|e| fail("redirecting the standard streams", e))?;
+            crate::sys::dup_onto(fd, target)
+                .map_err(|e| fail("redirecting the standard streams", e))?;
         }
     }
     Ok(())

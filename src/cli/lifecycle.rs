@@ -1,0 +1,250 @@
+//! `stop`, `kill`, `wait`, `restart`, `logs`: the detached life of a container.
+
+use std::io::{self, BufRead, Write};
+use std::time::Duration;
+
+use clap::Args;
+
+use crate::engine::lifecycle::{parse_log_line, write_entry};
+use crate::engine::Engine;
+use crate::Error;
+
+#[derive(Args, Debug)]
+pub struct StopArgs {
+    /// Seconds to wait before killing the container (default: its --stop-timeout, else 10).
+    #[arg(short = 't', long = "time", alias = "timeout", value_name = "SECONDS")]
+    pub time: Option<u32>,
+    #[arg(required = true, value_name = "CONTAINER")]
+    pub containers: Vec<String>,
+}
+
+#[derive(Args, Debug)]
+pub struct KillArgs {
+    /// Signal to send.
+    #[arg(short, long, value_name = "SIGNAL", default_value = "KILL")]
+    pub signal: String,
+    #[arg(required = true, value_name = "CONTAINER")]
+    pub containers: Vec<String>,
+}
+
+#[derive(Args, Debug)]
+pub struct WaitArgs {
+    #[arg(required = true, value_name = "CONTAINER")]
+    pub containers: Vec<String>,
+}
+
+#[derive(Args, Debug)]
+pub struct LogsArgs {
+    /// Follow the log until the container stops.
+    #[arg(short, long)]
+    pub follow: bool,
+    /// Number of lines from the end ("all" for every line).
+    #[arg(short = 'n', long, value_name = "N", default_value = "all")]
+    pub tail: String,
+    /// Only entries since a time (RFC 3339, a Unix time, or a duration such as 10m).
+    #[arg(long, value_name = "TIME")]
+    pub since: Option<String>,
+    /// Only entries before a time (as --since).
+    #[arg(long, value_name = "TIME")]
+    pub until: Option<String>,
+    /// Show timestamps.
+    #[arg(short, long)]
+    pub timestamps: bool,
+    #[arg(value_name = "CONTAINER")]
+    pub container: String,
+}
+
+/// Runs `each` for every name, printing the name on success, as Docker does; 125 if any failed.
+fn for_each(names: &[String], mut each: impl FnMut(&str) -> Result<(), Error>) -> i32 {
+    let mut status = 0;
+    for name in names {
+        match each(name) {
+            Ok(()) => println!("{name}"),
+            Err(e) => {
+                eprintln!("Error: {}", super::one_line(&e.to_string()));
+                status = super::EXIT_ENGINE;
+            }
+        }
+    }
+    status
+}
+
+pub fn stop(engine: &Engine, args: StopArgs) -> Result<i32, Error> {
+    Ok(for_each(&args.containers, |n| {
+        engine.stop_container(n, args.time).map(|_| ())
+    }))
+}
+
+pub fn kill(engine: &Engine, args: KillArgs) -> Result<i32, Error> {
+    Ok(for_each(&args.containers, |n| {
+        engine.kill_container(n, &args.signal).map(|_| ())
+    }))
+}
+
+pub fn restart(engine: &Engine, args: StopArgs) -> Result<i32, Error> {
+    Ok(for_each(&args.containers, |n| {
+        engine.stop_container(n, args.time)?;
+        engine.start_detached(n).map(|_| ())
+    }))
+}
+
+pub fn wait(engine: &Engine, args: WaitArgs) -> Result<i32, Error> {
+    let mut status = 0;
+    for name in &args.containers {
+        match engine.wait_container(name) {
+            Ok(code) => println!("{code}"),
+            Err(e) => {
+                eprintln!("Error: {}", super::one_line(&e.to_string()));
+                status = super::EXIT_ENGINE;
+            }
+        }
+    }
+    Ok(status)
+}
+
+/// `--since`/`--until`: RFC 3339, Unix seconds, or a duration back from now.
+fn parse_time(
+    text: &str,
+    now: chrono::DateTime<chrono::Utc>,
+) -> Result<chrono::DateTime<chrono::Utc>, Error> {
+    if let Ok(t) = chrono::DateTime::parse_from_rfc3339(text) {
+        return Ok(t.to_utc());
+    }
+    if let Ok(secs) = text.parse::<f64>() {
+        return chrono::DateTime::from_timestamp(secs as i64, ((secs.fract()) * 1e9) as u32)
+            .ok_or_else(|| Error::Invalid(format!("invalid time {text:?}")));
+    }
+    let (num, unit) = text.split_at(text.find(|c: char| c.is_alphabetic()).unwrap_or(text.len()));
+    let n: f64 = num.parse().map_err(|_| {
+        Error::Invalid(format!(
+            "invalid time {text:?}: use RFC 3339, Unix seconds or a duration such as 10m"
+        ))
+    })?;
+    let secs = match unit {
+        "s" | "" => n,
+        "ms" => n / 1000.0,
+        "m" => n * 60.0,
+        "h" => n * 3600.0,
+        _ => return Err(Error::Invalid(format!("invalid time {text:?}"))),
+    };
+    Ok(now - chrono::Duration::milliseconds((secs * 1000.0) as i64))
+}
+
+pub fn logs(engine: &Engine, args: LogsArgs) -> Result<i32, Error> {
+    let now = chrono::Utc::now();
+    let since = args
+        .since
+        .as_deref()
+        .map(|t| parse_time(t, now))
+        .transpose()?;
+    let until = args
+        .until
+        .as_deref()
+        .map(|t| parse_time(t, now))
+        .transpose()?;
+    let tail: Option<usize> = match args.tail.as_str() {
+        "all" | "-1" => None,
+        n => Some(n.parse().map_err(|_| {
+            Error::Invalid(format!("invalid --tail {n:?}: a number of lines or all"))
+        })?),
+    };
+    let record = engine.find_container(&args.container)?;
+    let k8s = record.log.driver == "k8s-file";
+    let files = engine.log_files(&record)?;
+    let keep = |e: &crate::engine::lifecycle::LogEntry| {
+        since.is_none_or(|s| e.time >= s) && until.is_none_or(|u| e.time <= u)
+    };
+    let mut entries = Vec::new();
+    for f in &files[..files.len() - 1] {
+        if let Ok(text) = std::fs::read_to_string(f) {
+            entries.extend(text.lines().filter_map(|l| parse_log_line(l, k8s)));
+        }
+    }
+    let current = &files[files.len() - 1];
+    let mut reader = std::fs::File::open(current).ok().map(io::BufReader::new);
+    let mut line = String::new();
+    if let Some(r) = reader.as_mut() {
+        while r.read_line(&mut line).unwrap_or(0) > 0 {
+            if line.ends_with('\n') {
+                entries.extend(parse_log_line(line.trim_end_matches('\n'), k8s));
+                line.clear();
+            }
+        }
+    }
+    entries.retain(keep);
+    if let Some(n) = tail {
+        let skip = entries.len().saturating_sub(n);
+        entries.drain(..skip);
+    }
+    let (mut out, mut err) = (io::stdout().lock(), io::stderr().lock());
+    let mut show = |e: &crate::engine::lifecycle::LogEntry| -> io::Result<()> {
+        if e.stream == "stderr" {
+            write_entry(&mut err, e, args.timestamps)
+        } else {
+            write_entry(&mut out, e, args.timestamps)?;
+            out.flush()
+        }
+    };
+    for e in &entries {
+        if show(e).is_err() {
+            return Ok(0);
+        }
+    }
+    if !args.follow {
+        return Ok(0);
+    }
+    // Follow: new lines as the monitor appends them, until the container is no longer running
+    // (and what it wrote last has been read).
+    let mut reader = match reader {
+        Some(r) => r,
+        None => return Ok(0),
+    };
+    loop {
+        let alive = engine
+            .find_container(&record.id)
+            .map(|r| engine.container_alive(&r))
+            .unwrap_or(false);
+        while reader.read_line(&mut line).unwrap_or(0) > 0 {
+            if !line.ends_with('\n') {
+                continue;
+            }
+            if let Some(e) = parse_log_line(line.trim_end_matches('\n'), k8s) {
+                if until.is_some_and(|u| e.time > u) {
+                    return Ok(0);
+                }
+                if keep(&e) && show(&e).is_err() {
+                    return Ok(0);
+                }
+            }
+            line.clear();
+        }
+        if !alive {
+            return Ok(0);
+        }
+        std::thread::sleep(Duration::from_millis(50));
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn times() {
+        let now = chrono::DateTime::parse_from_rfc3339("2026-01-01T00:10:00Z")
+            .unwrap()
+            .to_utc();
+        assert_eq!(
+            parse_time("10m", now).unwrap().to_rfc3339(),
+            "2026-01-01T00:00:00+00:00"
+        );
+        assert_eq!(parse_time("0", now).unwrap().timestamp(), 0);
+        assert_eq!(
+            parse_time("2026-01-01T00:05:00Z", now)
+                .unwrap()
+                .to_rfc3339(),
+            "2026-01-01T00:05:00+00:00"
+        );
+        assert!(parse_time("soon", now).is_err());
+    }
+}

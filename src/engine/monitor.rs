@@ -1,0 +1,584 @@
+//! Detached containers: `run -d` and `start` hand the container to a monitor, one small
+//! process per container (the container helper itself, detached from the terminal with
+//! setsid). The monitor starts the container, writes its output to the log, reaps it, records
+//! its exit, runs the restart policy, and exits with its container. There is no daemon.
+//!
+//! The monitor tells the starting command over its sync socket whether the workload runs
+//! ("ok") or why not ("err CODE MESSAGE"), so `run -d` fails like `run` when the command can't
+//! be executed. It never threads (it forks the container again on restarts), and holds little
+//! memory: a read buffer and the partial line of each stream.
+
+use std::fs::{self, File, OpenOptions};
+use std::io::{Read, Write};
+use std::os::fd::{AsRawFd, FromRawFd, OwnedFd};
+use std::os::unix::fs::OpenOptionsExt;
+use std::os::unix::net::UnixStream;
+use std::os::unix::process::CommandExt;
+use std::path::{Path, PathBuf};
+use std::process::{Command, Stdio};
+use std::time::{Duration, Instant};
+
+use super::containers::{ContainerRecord, LogConfig};
+use super::Engine;
+use crate::runtime::container::{self, Spec, EXIT_RUNTIME};
+use crate::runtime::{userns, RuntimeError};
+use crate::Error;
+
+pub const MONITOR_CMD: &str = "__monitor";
+/// Where a root monitor (started without a user namespace) finds its status socket.
+const STATUS_FD_ENV: &str = "_SKIFF_STATUS_FD";
+const STATUS_FD: i32 = 3;
+
+/// The log file of a container, by driver.
+pub fn log_path(container_dir: &Path, log: &LogConfig) -> Option<PathBuf> {
+    match log.driver.as_str() {
+        "json-file" => Some(container_dir.join("json.log")),
+        "k8s-file" => Some(container_dir.join("ctr.log")),
+        _ => None,
+    }
+}
+
+impl Engine {
+    /// `start` (without -a) and `run -d`: starts the container under a monitor and returns
+    /// once its workload runs.
+    pub fn start_detached(&self, name: &str) -> Result<ContainerRecord, Error> {
+        let mut record = self.find_container(name)?;
+        if record.state.status == "running" && self.container_alive(&record) {
+            return Ok(record);
+        }
+        let id = record.id.clone();
+        let run = self.paths.run_root.join("containers").join(&id);
+        crate::config::ensure_run_root(&self.paths.run_root, self.user.uid)?;
+        let spec_path = self.prepare_run_dir(&mut record, &run)?;
+        // A new start: the restart count and a previous stop request are history.
+        record.state.stop_requested = false;
+        record.state.restart_count = 0;
+        record.state.error.clear();
+        self.save_container(&record)?;
+        let mut cmd = Command::new("/proc/self/exe");
+        if crate::log::enabled() {
+            cmd.env(super::helpers::DEBUG_ENV, "1");
+        }
+        cmd.arg(MONITOR_CMD)
+            .arg(&self.paths.data_root)
+            .arg(&self.paths.run_root)
+            .arg(&id)
+            .arg(&spec_path)
+            .current_dir("/")
+            .stdin(Stdio::null())
+            .stdout(Stdio::null())
+            .stderr(Stdio::null());
+        // SAFETY: setsid(2) is async-signal-safe; the monitor leaves the terminal's session so
+        // that no hangup or Ctrl-C meant for skiff reaches it.
+        unsafe {
+            cmd.pre_exec(|| {
+                libc::setsid();
+                Ok(())
+            });
+        }
+        let (mut child, mut status) = if self.user.rootless() {
+            let helper = userns::spawn(cmd, &self.userns())?;
+            (helper.child, helper.lifeline)
+        } else {
+            let (ours, theirs) = UnixStream::pair().map_err(RuntimeError::Io)?;
+            let fd = theirs.as_raw_fd();
+            cmd.env(STATUS_FD_ENV, STATUS_FD.to_string());
+            // SAFETY: dup2 only, between fork and exec.
+            unsafe {
+                cmd.pre_exec(move || {
+                    if libc::dup2(fd, STATUS_FD) < 0 {
+                        return Err(std::io::Error::last_os_error());
+                    }
+                    Ok(())
+                });
+            }
+            let child = cmd.spawn().map_err(RuntimeError::Io)?;
+            drop(theirs);
+            (child, ours)
+        };
+        let mut answer = String::new();
+        let _ = status.read_to_string(&mut answer);
+        // The monitor goes on alone; reap it if it is already done (a failed start).
+        let _ = child.try_wait();
+        let answer = answer.trim();
+        if answer == "ok" {
+            return self.find_container(&id);
+        }
+        match answer.strip_prefix("err ").and_then(|a| a.split_once(' ')) {
+            Some((code, message)) => Err(Error::Start {
+                code: code.parse().unwrap_or(EXIT_RUNTIME),
+                message: message.to_string(),
+            }),
+            None => {
+                let _ = child.wait();
+                Err(Error::Other(
+                    "the container's monitor ended before the container started".into(),
+                ))
+            }
+        }
+    }
+
+    /// Lays out the runtime directory of one start (/etc files, spec) and returns the spec's
+    /// path.
+    pub(crate) fn prepare_run_dir(
+        &self,
+        record: &mut ContainerRecord,
+        run: &Path,
+    ) -> Result<PathBuf, Error> {
+        use std::os::unix::fs::DirBuilderExt;
+        fs::DirBuilder::new()
+            .recursive(true)
+            .mode(0o700)
+            .create(run.join("merged"))
+            .map_err(|e| Error::Other(format!("creating {}: {e}", run.display())))?;
+        let mut spec = record.spec.clone();
+        spec.etc_files = container::write_etc_files(run, &spec.hostname, !spec.private_network)
+            .map_err(|e| Error::Other(format!("writing /etc files: {e}")))?;
+        spec.pid_file = Some(run.join("pid"));
+        let spec_path = run.join("spec.json");
+        let bytes = serde_json::to_vec(&spec).map_err(|e| Error::Other(e.to_string()))?;
+        fs::write(&spec_path, bytes)
+            .map_err(|e| Error::Other(format!("writing {}: {e}", spec_path.display())))?;
+        record.spec.pid_file = spec.pid_file.clone();
+        Ok(spec_path)
+    }
+}
+
+/// The monitor's main, in the helper process (inside the user's namespace when rootless).
+pub fn monitor_main(args: &[String], status: Option<UnixStream>) -> i32 {
+    let [data_root, run_root, id, spec_path] = args else {
+        return EXIT_RUNTIME;
+    };
+    let _ = rustix::thread::set_name(c"skiff-monitor");
+    let status = status.or_else(|| {
+        std::env::var(STATUS_FD_ENV).ok()?;
+        std::env::remove_var(STATUS_FD_ENV);
+        // SAFETY: the starting command put the status socket on this descriptor for us.
+        Some(unsafe { UnixStream::from_raw_fd(STATUS_FD) })
+    });
+    let engine = match Engine::for_monitor(Path::new(data_root), Path::new(run_root)) {
+        Ok(e) => e,
+        Err(e) => return tell_failure(status, EXIT_RUNTIME, &e.to_string()),
+    };
+    let spec: Spec = match fs::read(spec_path)
+        .map_err(|e| e.to_string())
+        .and_then(|b| serde_json::from_slice(&b).map_err(|e| e.to_string()))
+    {
+        Ok(s) => s,
+        Err(e) => return tell_failure(status, EXIT_RUNTIME, &format!("reading {spec_path}: {e}")),
+    };
+    Monitor {
+        engine,
+        id: id.clone(),
+        spec,
+        run_dir: PathBuf::from(run_root).join("containers").join(id),
+        status,
+    }
+    .run()
+}
+
+fn tell_failure(status: Option<UnixStream>, code: i32, message: &str) -> i32 {
+    if let Some(mut s) = status {
+        let _ = write!(s, "err {code} {}", message.replace('\n', " "));
+    }
+    code
+}
+
+struct Monitor {
+    engine: Engine,
+    id: String,
+    spec: Spec,
+    run_dir: PathBuf,
+    /// Open until the first start is told.
+    status: Option<UnixStream>,
+}
+
+impl Monitor {
+    fn run(mut self) -> i32 {
+        let Ok(record) = self.engine.find_container(&self.id) else {
+            return tell_failure(self.status.take(), EXIT_RUNTIME, "the container is gone");
+        };
+        if let Err(e) = container::prepare(&self.spec) {
+            self.record_end(EXIT_RUNTIME, &e);
+            return tell_failure(self.status.take(), EXIT_RUNTIME, &e);
+        }
+        let dir = self
+            .engine
+            .paths
+            .data_root
+            .join("containers")
+            .join(&self.id);
+        let mut log = LogWriter::open(log_path(&dir, &record.log), &record.log);
+        let mut restarts = 0u32;
+        let code = loop {
+            let started_at = Instant::now();
+            let code = match self.start_once(&record, &mut log) {
+                Ok(code) => code,
+                Err((code, message)) => {
+                    if self.status.is_some() {
+                        self.record_end(code, &message);
+                        break tell_failure(self.status.take(), code, &message);
+                    }
+                    log.line("stderr", format!("Error: {message}\n").as_bytes());
+                    code
+                }
+            };
+            let Ok(now) = self.engine.find_container(&self.id) else {
+                break code; // removed meanwhile
+            };
+            if now.state.stop_requested || !now.restart.restarts(code, restarts) {
+                self.record_end(code, "");
+                break code;
+            }
+            // Docker's back-off: 100 ms, doubling, back to the start after a run of 10 s.
+            if started_at.elapsed() > Duration::from_secs(10) {
+                restarts = 0;
+            }
+            let delay = Duration::from_millis(100u64 << restarts.min(9));
+            restarts += 1;
+            self.record_restart(code, restarts);
+            if !self.sleep_unless_stopped(delay) {
+                self.record_end(code, "");
+                break code;
+            }
+        };
+        container::teardown(&self.spec);
+        let _ = fs::remove_dir_all(&self.run_dir);
+        if record.remove {
+            let dir = self
+                .engine
+                .paths
+                .data_root
+                .join("containers")
+                .join(&self.id);
+            let _ = fs::remove_file(dir.join("container.json"));
+            let _ = crate::store::unpack::remove_tree(&dir);
+        }
+        code
+    }
+
+    /// One run of the workload: start it, pump its output into the log until it exits.
+    fn start_once(
+        &mut self,
+        record: &ContainerRecord,
+        log: &mut LogWriter,
+    ) -> Result<i32, (i32, String)> {
+        let streams = Streams::new(record.tty, &mut self.spec).map_err(|e| {
+            (
+                EXIT_RUNTIME,
+                format!("creating the container's streams: {e}"),
+            )
+        })?;
+        let mut started =
+            container::spawn(&self.spec, &streams.for_child()).map_err(|e| (EXIT_RUNTIME, e))?;
+        let mut streams = streams.parent_side();
+        if let Some((code, message)) = started.failure() {
+            let _ = crate::sys::wait_for(started.child);
+            return Err((code, message));
+        }
+        self.record_running(started.init);
+        if let Some(mut s) = self.status.take() {
+            let _ = s.write_all(b"ok");
+            crate::sys::drop_clean_file_pages();
+        }
+        streams.pump(started.child, log);
+        Ok(crate::sys::wait_for(started.child))
+    }
+
+    fn update(&self, change: impl FnOnce(&mut ContainerRecord)) {
+        let Ok(_lock) = self.engine.store.lock() else {
+            return;
+        };
+        if let Ok(mut record) = self.engine.find_container(&self.id) {
+            change(&mut record);
+            let _ = self.engine.save_container(&record);
+        }
+    }
+
+    fn record_running(&self, init: i32) {
+        if let Some(p) = &self.spec.pid_file {
+            let _ = fs::write(p, init.to_string());
+        }
+        let me = std::process::id() as i32;
+        self.update(|r| {
+            r.state.status = "running".into();
+            r.state.pid = init;
+            r.state.pid_start = super::containers::process_start(init);
+            r.state.monitor = me;
+            r.state.monitor_start = super::containers::process_start(me);
+            r.state.started_at = Some(chrono::Utc::now().to_rfc3339());
+            r.state.finished_at = None;
+        });
+    }
+
+    fn record_restart(&self, code: i32, restarts: u32) {
+        self.update(|r| {
+            r.state.exit_code = code;
+            r.state.restart_count = restarts;
+            r.state.pid = 0;
+            r.state.finished_at = Some(chrono::Utc::now().to_rfc3339());
+        });
+    }
+
+    fn record_end(&self, code: i32, error: &str) {
+        self.update(|r| {
+            r.state.status = "exited".into();
+            r.state.exit_code = code;
+            r.state.pid = 0;
+            r.state.pid_start = 0;
+            r.state.monitor = 0;
+            r.state.error = error.to_string();
+            r.state.finished_at = Some(chrono::Utc::now().to_rfc3339());
+        });
+    }
+
+    /// Sleeps `delay`; false when a stop (or removal) came meanwhile.
+    fn sleep_unless_stopped(&self, delay: Duration) -> bool {
+        let end = Instant::now() + delay;
+        while Instant::now() < end {
+            std::thread::sleep(Duration::from_millis(50).min(end - Instant::now()));
+            match self.engine.find_container(&self.id) {
+                Ok(r) if !r.state.stop_requested => {}
+                _ => return false,
+            }
+        }
+        true
+    }
+}
+
+/// The container's standard streams as the monitor holds them.
+struct Streams {
+    /// (stdout, stderr) read ends, or the terminal's master in `stdout`.
+    out: Option<OwnedFd>,
+    err: Option<OwnedFd>,
+    /// The child's ends (dropped once it is started).
+    child_out: Option<OwnedFd>,
+    child_err: Option<OwnedFd>,
+    null: Option<File>,
+    console: Option<UnixStream>,
+}
+
+impl Streams {
+    fn new(tty: bool, spec: &mut Spec) -> std::io::Result<Streams> {
+        let null = File::open("/dev/null")?;
+        if tty {
+            let (ours, theirs) = UnixStream::pair()?;
+            rustix::io::fcntl_setfd(&theirs, rustix::io::FdFlags::empty())?;
+            spec.console_socket = Some(theirs.as_raw_fd());
+            // The child end stays open in `child_out` until the child is started.
+            return Ok(Streams {
+                out: None,
+                err: None,
+                child_out: Some(OwnedFd::from(theirs)),
+                child_err: None,
+                null: Some(null),
+                console: Some(ours),
+            });
+        }
+        spec.console_socket = None;
+        let (out_r, out_w) = rustix::pipe::pipe_with(rustix::pipe::PipeFlags::CLOEXEC)?;
+        let (err_r, err_w) = rustix::pipe::pipe_with(rustix::pipe::PipeFlags::CLOEXEC)?;
+        Ok(Streams {
+            out: Some(out_r),
+            err: Some(err_r),
+            child_out: Some(out_w),
+            child_err: Some(err_w),
+            null: Some(null),
+            console: None,
+        })
+    }
+
+    fn for_child(&self) -> container::Stdio {
+        let raw = |f: &Option<OwnedFd>| f.as_ref().map(|f| f.as_raw_fd());
+        container::Stdio {
+            stdin: self.null.as_ref().map(|f| f.as_raw_fd()),
+            stdout: if self.console.is_some() {
+                None
+            } else {
+                raw(&self.child_out)
+            },
+            stderr: raw(&self.child_err),
+        }
+    }
+
+    fn parent_side(mut self) -> Streams {
+        self.child_out = None;
+        self.child_err = None;
+        self.null = None;
+        self
+    }
+
+    /// Copies output into the log until the streams end and `child` has exited.
+    fn pump(&mut self, child: i32, log: &mut LogWriter) {
+        if let Some(console) = self.console.take() {
+            // With a terminal, the container sends its master end first.
+            match crate::runtime::tty::receive_console(&console) {
+                Ok(Some(master)) => self.out = Some(master),
+                _ => return,
+            }
+        }
+        let mut buf = vec![0u8; 32 * 1024];
+        let mut partial: [Vec<u8>; 2] = [Vec::new(), Vec::new()];
+        let names = ["stdout", "stderr"];
+        // After a quiet while, what the output path touched is given back (see
+        // `drop_clean_file_pages`): an idle monitor stays small.
+        let quiet = rustix::event::Timespec {
+            tv_sec: 2,
+            tv_nsec: 0,
+        };
+        let mut busy = true;
+        loop {
+            let mut fds = Vec::new();
+            let mut which = Vec::new();
+            for (i, f) in [&self.out, &self.err].into_iter().enumerate() {
+                if let Some(f) = f {
+                    fds.push(rustix::event::PollFd::new(f, rustix::event::PollFlags::IN));
+                    which.push(i);
+                }
+            }
+            if fds.is_empty() {
+                break;
+            }
+            match rustix::event::poll(&mut fds, Some(&quiet)) {
+                Ok(0) => {
+                    if std::mem::take(&mut busy) {
+                        crate::sys::drop_clean_file_pages();
+                    }
+                    continue;
+                }
+                Ok(_) => busy = true,
+                Err(rustix::io::Errno::INTR) => continue,
+                Err(_) => break,
+            }
+            let ready: Vec<(usize, bool)> = fds
+                .iter()
+                .zip(&which)
+                .map(|(f, i)| (*i, !f.revents().is_empty()))
+                .collect();
+            drop(fds);
+            for (i, is_ready) in ready {
+                if !is_ready {
+                    continue;
+                }
+                let fd = if i == 0 { &self.out } else { &self.err };
+                let n = match fd {
+                    Some(f) => rustix::io::read(f, &mut buf).unwrap_or(0),
+                    None => 0,
+                };
+                if n == 0 {
+                    // End of stream (EIO from a terminal whose other side is gone counts too).
+                    if !partial[i].is_empty() {
+                        log.line(names[i], &std::mem::take(&mut partial[i]));
+                    }
+                    if i == 0 {
+                        self.out = None;
+                    } else {
+                        self.err = None;
+                    }
+                    continue;
+                }
+                let mut data = &buf[..n];
+                while let Some(pos) = data.iter().position(|b| *b == b'\n') {
+                    partial[i].extend_from_slice(&data[..=pos]);
+                    log.line(names[i], &std::mem::take(&mut partial[i]));
+                    data = &data[pos + 1..];
+                }
+                partial[i].extend_from_slice(data);
+                if partial[i].len() >= 16 * 1024 {
+                    log.line(names[i], &std::mem::take(&mut partial[i]));
+                }
+            }
+        }
+        let _ = child;
+    }
+}
+
+/// Appends log entries in the container's log format, rotating past `max-size`.
+struct LogWriter {
+    path: Option<PathBuf>,
+    file: Option<File>,
+    k8s: bool,
+    max_size: Option<u64>,
+    max_file: u32,
+    size: u64,
+}
+
+impl LogWriter {
+    fn open(path: Option<PathBuf>, config: &LogConfig) -> LogWriter {
+        let file = path.as_ref().and_then(|p| {
+            OpenOptions::new()
+                .create(true)
+                .append(true)
+                .mode(0o600)
+                .open(p)
+                .ok()
+        });
+        let size = file
+            .as_ref()
+            .and_then(|f| f.metadata().ok())
+            .map_or(0, |m| m.len());
+        LogWriter {
+            path,
+            file,
+            k8s: config.driver == "k8s-file",
+            max_size: config.max_size,
+            max_file: config.max_file.max(1),
+            size,
+        }
+    }
+
+    /// One entry: `text` is a whole line (with its newline) or a partial one.
+    fn line(&mut self, stream: &str, text: &[u8]) {
+        let now = chrono::Utc::now();
+        let entry = if self.k8s {
+            let (body, tag) = match text.strip_suffix(b"\n") {
+                Some(b) => (b, "F"),
+                None => (text, "P"),
+            };
+            format!(
+                "{} {stream} {tag} {}\n",
+                now.to_rfc3339_opts(chrono::SecondsFormat::Nanos, true),
+                String::from_utf8_lossy(body)
+            )
+        } else {
+            let value = serde_json::json!({
+                "log": String::from_utf8_lossy(text),
+                "stream": stream,
+                "time": now.to_rfc3339_opts(chrono::SecondsFormat::Nanos, true),
+            });
+            format!("{value}\n")
+        };
+        if let Some(max) = self.max_size {
+            if self.size > 0 && self.size + entry.len() as u64 > max {
+                self.rotate();
+            }
+        }
+        if let Some(f) = &mut self.file {
+            if f.write_all(entry.as_bytes()).is_ok() {
+                self.size += entry.len() as u64;
+            }
+        }
+    }
+
+    /// `max-file` files at most: the current one and `max-file - 1` numbered ones.
+    fn rotate(&mut self) {
+        let Some(path) = self.path.clone() else {
+            return;
+        };
+        let numbered = |n: u32| PathBuf::from(format!("{}.{n}", path.display()));
+        if self.max_file > 1 {
+            for n in (1..self.max_file - 1).rev() {
+                let _ = fs::rename(numbered(n), numbered(n + 1));
+            }
+            let _ = fs::rename(&path, numbered(1));
+        }
+        self.file = OpenOptions::new()
+            .create(true)
+            .write(true)
+            .truncate(true)
+            .mode(0o600)
+            .open(&path)
+            .ok();
+        self.size = 0;
+    }
+}
