@@ -226,15 +226,25 @@ fn go_time(t: chrono::DateTime<Utc>) -> String {
 }
 
 pub fn inspect(engine: &Engine, args: InspectArgs) -> Result<i32, Error> {
-    if let Some(kind) = &args.kind {
-        if kind != "image" {
-            return Err(Error::NotSupported(format!("inspect --type {kind}")));
-        }
+    let kind = args.kind.as_deref().unwrap_or("");
+    if !["", "image", "container"].contains(&kind) {
+        return Err(Error::Invalid(format!(
+            "invalid --type {kind:?}: use container or image"
+        )));
     }
     let mut found = Vec::new();
     let mut failed = false;
     for name in &args.names {
-        match engine.inspect_image(name) {
+        // Containers first, as Docker looks them up.
+        let container = match kind {
+            "image" => Err(Error::NoSuchImage(String::new())),
+            _ => engine.inspect_container(name),
+        };
+        let result = match container {
+            Err(Error::NoSuchImage(_)) if kind != "container" => engine.inspect_image(name),
+            other => other,
+        };
+        match result {
             Ok(v) => found.push(v),
             Err(Error::NoSuchImage(_)) => {
                 eprintln!("Error: No such object: {name}");

@@ -76,7 +76,7 @@ pub enum Command {
     /// Manage images.
     #[command(subcommand)]
     Image(ImageCommand),
-    /// Show low-level information on images.
+    /// Show low-level information on containers and images.
     Inspect(images::InspectArgs),
     /// Create a tag TARGET_IMAGE that refers to SOURCE_IMAGE.
     Tag(images::TagArgs),
@@ -115,6 +115,8 @@ pub enum ContainerCommand {
     Wait(lifecycle::WaitArgs),
     /// Show a container's log.
     Logs(lifecycle::LogsArgs),
+    /// Show low-level information on containers.
+    Inspect(images::InspectArgs),
     /// Remove containers.
     Rm(containers::RmArgs),
     /// List containers.
@@ -250,7 +252,13 @@ fn run(cli: Cli) -> Result<i32, Error> {
             containers::ps(&engine()?, a)
         }
         Command::Images(a) | Command::Image(ImageCommand::Ls(a)) => images::list(&engine()?, a),
-        Command::Inspect(a) | Command::Image(ImageCommand::Inspect(a)) => {
+        Command::Inspect(a) => images::inspect(&engine()?, a),
+        Command::Image(ImageCommand::Inspect(mut a)) => {
+            a.kind = Some("image".into());
+            images::inspect(&engine()?, a)
+        }
+        Command::Container(ContainerCommand::Inspect(mut a)) => {
+            a.kind = Some("container".into());
             images::inspect(&engine()?, a)
         }
         Command::Tag(a) | Command::Image(ImageCommand::Tag(a)) => images::tag(&engine()?, a),

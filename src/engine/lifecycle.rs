@@ -115,28 +115,44 @@ impl Engine {
     }
 
     /// `skiff stop -t N`: the stop signal, then SIGKILL after `timeout` seconds; returns once
-    /// the container has exited. A container that is not running is no error (Docker).
+    /// the container has exited and its monitor is done. A container that is not running is
+    /// no error (Docker). A container between two runs of its restart policy just stays
+    /// stopped.
     pub fn stop_container(
         &self,
         name: &str,
         timeout: Option<u32>,
     ) -> Result<ContainerRecord, Error> {
         let record = self.find_container(name)?;
-        let Some(pid) = self.init_pid(&record) else {
+        if !self.container_alive(&record) {
             return Ok(record);
-        };
+        }
         self.request_stop(&record.id)?;
-        let signal = record.stop_signal.as_deref().unwrap_or("SIGTERM");
+        let signal = signal_number(record.stop_signal.as_deref().unwrap_or("SIGTERM"))?;
         let timeout = Duration::from_secs(timeout.or(record.stop_timeout).unwrap_or(10).into());
-        let pidfd = pidfd(pid);
-        if !timeout.is_zero() {
-            send(pid, signal_number(signal)?)?;
+        let deadline = Instant::now() + timeout;
+        let monitor = pidfd(record.state.monitor);
+        let (mut signalled, mut killed) = (None, None);
+        loop {
+            let now = self.find_container(&record.id)?;
+            if !self.container_alive(&now) {
+                break;
+            }
+            if let Some(pid) = self.init_pid(&now) {
+                if timeout.is_zero() || Instant::now() >= deadline {
+                    if killed != Some(pid) {
+                        let _ = send(pid, libc::SIGKILL);
+                        killed = Some(pid);
+                    }
+                } else if signalled != Some(pid) {
+                    send(pid, signal)?;
+                    signalled = Some(pid);
+                }
+            }
+            if wait_exit(monitor.as_ref(), Duration::from_millis(50)) && monitor.is_some() {
+                break;
+            }
         }
-        if !wait_exit(pidfd.as_ref(), timeout) {
-            let _ = send(pid, libc::SIGKILL);
-            wait_exit(pidfd.as_ref(), Duration::from_secs(10));
-        }
-        self.wait_for_monitor(&record, Duration::from_secs(10));
         self.find_container(&record.id)
     }
 

@@ -5,6 +5,7 @@ pub mod containers;
 pub mod helpers;
 pub mod images;
 pub mod info;
+pub mod inspect;
 pub mod lifecycle;
 pub mod login;
 pub mod monitor;

@@ -9,7 +9,7 @@
 //! memory: a read buffer and the partial line of each stream.
 
 use std::fs::{self, File, OpenOptions};
-use std::io::{Read, Write};
+use std::io::{BufRead, Write};
 use std::os::fd::{AsRawFd, FromRawFd, OwnedFd};
 use std::os::unix::fs::OpenOptionsExt;
 use std::os::unix::net::UnixStream;
@@ -96,8 +96,9 @@ impl Engine {
             drop(theirs);
             (child, ours)
         };
+        // One line: "ok" or "err CODE MESSAGE".
         let mut answer = String::new();
-        let _ = status.read_to_string(&mut answer);
+        let _ = std::io::BufReader::new(&mut status).read_line(&mut answer);
         // The monitor goes on alone; reap it if it is already done (a failed start).
         let _ = child.try_wait();
         let answer = answer.trim();
@@ -179,7 +180,7 @@ pub fn monitor_main(args: &[String], status: Option<UnixStream>) -> i32 {
 
 fn tell_failure(status: Option<UnixStream>, code: i32, message: &str) -> i32 {
     if let Some(mut s) = status {
-        let _ = write!(s, "err {code} {}", message.replace('\n', " "));
+        let _ = writeln!(s, "err {code} {}", message.replace('\n', " "));
     }
     code
 }
@@ -278,11 +279,15 @@ impl Monitor {
         }
         self.record_running(started.init);
         if let Some(mut s) = self.status.take() {
-            let _ = s.write_all(b"ok");
+            let _ = s.write_all(b"ok\n");
             crate::sys::drop_clean_file_pages();
         }
         streams.pump(started.child, log);
-        Ok(crate::sys::wait_for(started.child))
+        let code = crate::sys::wait_for(started.child);
+        if let Some(p) = &self.spec.pid_file {
+            let _ = fs::remove_file(p);
+        }
+        Ok(code)
     }
 
     fn update(&self, change: impl FnOnce(&mut ContainerRecord)) {

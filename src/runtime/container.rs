@@ -296,13 +296,12 @@ pub fn spawn(spec: &Spec, stdio: &Stdio) -> Result<Started, String> {
             // The container's PID 1 (or, nested, its parent). Only returns on failure.
             drop(report_rx);
             drop(maps_rx);
-            let report_fd = std::os::fd::AsRawFd::as_raw_fd(&report_tx);
             let started = redirect(stdio).and_then(|()| {
                 if nested {
-                    enter_nested(spec, maps_tx).and_then(|()| start(spec, report_fd))
+                    enter_nested(spec, maps_tx).and_then(|()| start(spec))
                 } else {
                     drop(maps_tx);
-                    start(spec, report_fd)
+                    start(spec)
                 }
             });
             let (code, message) = match started {
@@ -434,7 +433,7 @@ fn fail(what: &str, e: impl std::fmt::Display) -> Failure {
 }
 
 /// Builds the root file system, enters it and execs the workload.
-fn start(spec: &Spec, report_fd: i32) -> Result<Never, Failure> {
+fn start(spec: &Spec) -> Result<Never, Failure> {
     // A mount namespace of its own (a copy of the helper's, root file system included), so
     // that pivot_root moves only the container.
     crate::sys::unshare(crate::sys::NamespaceFlags::NEWNS)
@@ -537,7 +536,7 @@ fn start(spec: &Spec, report_fd: i32) -> Result<Never, Failure> {
             .map_err(|e| fail(&format!("setting the {name} limit"), e))?;
     }
     if spec.init {
-        become_init(report_fd)?;
+        become_init()?;
     }
     crate::sys::close_fds_on_exec().map_err(|e| fail("closing inherited files", e))?;
     // If the helper dies (skiff killed, `rm -f`), PID 1 dies with it, and so does the whole
@@ -558,7 +557,7 @@ fn start(spec: &Spec, report_fd: i32) -> Result<Never, Failure> {
 
 /// `--init`: forks the workload and stays behind as PID 1, passing signals on and reaping
 /// every orphan, until the workload exits; then exits with its status. Returns in the workload.
-fn become_init(report_fd: i32) -> Result<(), Failure> {
+fn become_init() -> Result<(), Failure> {
     // Not dumpable, from before the workload exists: no process of the container may open
     // /proc/1/exe (skiff's binary on the host) or its memory, the CVE-2019-5736 path. The
     // workload's exec makes it dumpable again for itself.
@@ -568,8 +567,9 @@ fn become_init(report_fd: i32) -> Result<(), Failure> {
         None => Ok(()),
         Some(workload) => {
             // Only the workload reports exec failures; holding the socket would keep the
-            // helper waiting for a report until init exits.
-            crate::sys::close_raw(report_fd);
+            // helper waiting for a report until init exits. Nothing else of skiff's stays open
+            // in init either (the monitor's status socket, the console socket).
+            crate::sys::close_fds_above_stdio();
             let _ = rustix::thread::set_name(c"skiff-init");
             crate::sys::forward_signals(workload, true);
             crate::sys::exit_now(crate::sys::reap_until(workload))

@@ -145,6 +145,14 @@ pub fn close_fds_on_exec() -> io::Result<()> {
     }
 }
 
+/// Closes every descriptor above 2 (a process that never execs, such as skiff-init, holds no
+/// socket or pipe of skiff's).
+pub fn close_fds_above_stdio() {
+    // SAFETY: close_range closes this process's own descriptors; the caller owns nothing
+    // above 2 that it still uses.
+    unsafe { libc::syscall(libc::SYS_close_range, 3u32, u32::MAX, 0u32) };
+}
+
 /// Keeps only `keep` in the capability bounding set; for root also as the permitted, effective
 /// and inheritable sets, which execve then carries over.
 pub fn limit_capabilities(keep: &[u32], for_root: bool) -> io::Result<()> {
@@ -293,13 +301,6 @@ pub fn stop_forwarding_signals() {
         // SAFETY: resetting a disposition to SIG_DFL involves no handler code.
         unsafe { libc::signal(sig, libc::SIG_DFL) };
     }
-}
-
-/// Closes a descriptor by number (for a process about to leave the code that owns it).
-pub fn close_raw(fd: i32) {
-    // SAFETY: called only where the owner of `fd` never runs again (a process that exits
-    // from a loop without returning).
-    unsafe { libc::close(fd) };
 }
 
 /// Reaps every child until `main` exits; returns `main`'s status as a shell reports it.

@@ -28,7 +28,8 @@ fn create_then_start_is_run() {
         "c1 Exited (3)",
     );
     s.check(&format!("start -a {}", &id[..12]), 3, "hi");
-    s.check("start c1", 125, "not supported yet");
+    s.check("start c1", 0, "c1");
+    s.check("wait c1", 0, "3");
     s.check(
         "create --name c1 $REG/busybox true",
         125,

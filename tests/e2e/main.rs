@@ -8,6 +8,7 @@ mod cli;
 mod containers;
 mod hostile;
 mod images;
+mod lifecycle;
 mod network;
 mod pull;
 mod run;

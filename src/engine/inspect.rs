@@ -1,0 +1,171 @@
+//! `inspect` of containers, in the shape of Docker's JSON (the fields scripts read).
+
+use serde_json::{json, Value};
+
+use super::containers::ContainerRecord;
+use super::Engine;
+use crate::runtime::container::MountKind;
+use crate::Error;
+
+/// Docker's zero time, for times that never happened.
+const ZERO_TIME: &str = "0001-01-01T00:00:00Z";
+
+impl Engine {
+    /// The state a record shows, with a dead monitor taken into account: (status, exit code,
+    /// error).
+    pub fn effective_state(&self, r: &ContainerRecord) -> (String, i32, String) {
+        let s = &r.state;
+        if s.status == "running" && !self.container_alive(r) {
+            return (
+                "exited".into(),
+                137,
+                "the process that held the container (its monitor or skiff) was killed".into(),
+            );
+        }
+        (s.status.clone(), s.exit_code, s.error.clone())
+    }
+
+    pub fn inspect_container(&self, name: &str) -> Result<Value, Error> {
+        let r = self.find_container(name)?;
+        let (status, exit_code, error) = self.effective_state(&r);
+        let running = status == "running";
+        let pid = if running {
+            self.init_pid(&r).unwrap_or(0)
+        } else {
+            0
+        };
+        let dir = self.paths.data_root.join("containers").join(&r.id);
+        let run = self.paths.run_root.join("containers").join(&r.id);
+        let spec = &r.spec;
+        let binds: Vec<String> = spec
+            .mounts
+            .iter()
+            .filter(|m| m.kind == MountKind::Bind)
+            .map(|m| {
+                let source = m.source.as_ref().map(|p| p.display().to_string());
+                format!(
+                    "{}:{}{}",
+                    source.unwrap_or_default(),
+                    m.target,
+                    if m.readonly { ":ro" } else { "" }
+                )
+            })
+            .collect();
+        let mounts: Vec<Value> = spec
+            .mounts
+            .iter()
+            .map(|m| match m.kind {
+                MountKind::Bind => json!({
+                    "Type": "bind",
+                    "Source": m.source.as_ref().map(|p| p.display().to_string()),
+                    "Destination": m.target,
+                    "Mode": "",
+                    "RW": !m.readonly,
+                    "Propagation": "rprivate",
+                }),
+                MountKind::Tmpfs => json!({
+                    "Type": "tmpfs",
+                    "Source": "",
+                    "Destination": m.target,
+                    "Mode": m.options,
+                    "RW": !m.readonly,
+                    "Propagation": "",
+                }),
+            })
+            .collect();
+        let tmpfs: serde_json::Map<String, Value> = spec
+            .mounts
+            .iter()
+            .filter(|m| m.kind == MountKind::Tmpfs)
+            .map(|m| (m.target.clone(), Value::String(m.options.clone())))
+            .collect();
+        let time = |t: &Option<String>| t.clone().unwrap_or_else(|| ZERO_TIME.into());
+        let log_path = super::monitor::log_path(&dir, &r.log)
+            .map(|p| p.display().to_string())
+            .unwrap_or_default();
+        let mut log_config = serde_json::Map::new();
+        if let Some(size) = r.log.max_size {
+            log_config.insert("max-size".into(), json!(size.to_string()));
+        }
+        log_config.insert("max-file".into(), json!(r.log.max_file.to_string()));
+        Ok(json!({
+            "Id": r.id,
+            "Created": r.created,
+            "Path": spec.args.first(),
+            "Args": spec.args.get(1..).unwrap_or_default(),
+            "State": {
+                "Status": status,
+                "Running": running,
+                "Paused": false,
+                "Restarting": false,
+                "OOMKilled": false,
+                "Dead": false,
+                "Pid": pid,
+                // Podman's name for the process that holds the container: here, its monitor.
+                "ConmonPid": if running { r.state.monitor } else { 0 },
+                "ExitCode": exit_code,
+                "Error": error,
+                "StartedAt": time(&r.state.started_at),
+                "FinishedAt": time(&r.state.finished_at),
+            },
+            "Image": r.image_id,
+            "ResolvConfPath": run.join("resolv.conf"),
+            "HostnamePath": run.join("hostname"),
+            "HostsPath": run.join("hosts"),
+            "LogPath": log_path,
+            "Name": format!("/{}", r.name),
+            "RestartCount": r.state.restart_count,
+            "Driver": spec.driver.name(),
+            "Platform": "linux",
+            "MountLabel": "",
+            "ProcessLabel": "",
+            "AppArmorProfile": "",
+            "ExecIDs": Value::Null,
+            "HostConfig": {
+                "Binds": binds,
+                "NetworkMode": if spec.private_network { "none" } else { "host" },
+                "RestartPolicy": {
+                    "Name": if r.restart.name.is_empty() { "no" } else { &r.restart.name },
+                    "MaximumRetryCount": r.restart.max_retries,
+                },
+                "AutoRemove": r.remove,
+                "Privileged": spec.privileged,
+                "ReadonlyRootfs": spec.read_only_root,
+                "Tmpfs": tmpfs,
+                "ShmSize": spec.shm_size.unwrap_or(64 * 1024 * 1024),
+                "Memory": r.limits.memory.unwrap_or(0),
+                "NanoCpus": r.limits.cpus.map_or(0, |c| (c * 1e9) as i64),
+                "PidsLimit": r.limits.pids,
+                "Init": spec.init,
+                "LogConfig": {"Type": r.log.driver, "Config": log_config},
+            },
+            "Mounts": mounts,
+            "Config": {
+                "Hostname": spec.hostname,
+                "Domainname": "",
+                "User": spec.user,
+                "AttachStdin": r.interactive,
+                "AttachStdout": true,
+                "AttachStderr": true,
+                "Tty": r.tty,
+                "OpenStdin": r.interactive,
+                "StdinOnce": false,
+                "Env": spec.env,
+                "Cmd": spec.args,
+                "Image": r.image,
+                "WorkingDir": spec.cwd,
+                "Entrypoint": Value::Null,
+                "Labels": r.labels,
+                "StopSignal": r.stop_signal.clone().unwrap_or_else(|| "SIGTERM".into()),
+                "StopTimeout": r.stop_timeout.unwrap_or(10),
+            },
+            "NetworkSettings": {
+                "Bridge": "",
+                "SandboxID": "",
+                "Ports": {},
+                "IPAddress": "",
+                "Networks": {},
+            },
+        }))
+    }
+}

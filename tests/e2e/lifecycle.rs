@@ -1,0 +1,354 @@
+//! Detached containers: run -d, logs, stop, start, kill, wait, restart policies, the monitor.
+
+use std::time::{Duration, Instant};
+
+use crate::harness::{Sandbox, User};
+
+fn ready(s: &Sandbox) {
+    s.check("pull -q $REG/busybox", 0, "");
+}
+
+/// Polls `skiff LINE` until its output contains `want` (a detached container works on its own
+/// time); fails after 10 s.
+fn eventually(s: &Sandbox, line: &str, want: &str) -> String {
+    let end = Instant::now() + Duration::from_secs(10);
+    loop {
+        let out = s.run(line);
+        let all = format!("{}{}", out.stdout, out.stderr);
+        if all.contains(want) {
+            return all;
+        }
+        assert!(
+            Instant::now() < end,
+            "`skiff {line}` never showed {want:?}: {all}"
+        );
+        std::thread::sleep(Duration::from_millis(50));
+    }
+}
+
+const TICKER: &str = "sh -c 'echo hello; echo oops >&2; i=0; while true; do echo tick $i; i=$((i+1)); sleep 0.1; done'";
+
+#[test]
+fn detached_run_logs_stop_and_start_again() {
+    let s = Sandbox::user();
+    ready(&s);
+    // command | exit | output contains
+    let out = s.check(&format!("run -d --name web $REG/busybox {TICKER}"), 0, "");
+    let id = out.stdout.trim();
+    assert_eq!(id.len(), 64, "run -d prints the full id: {out:?}");
+    s.check("ps --format '{{.Names}} {{.Status}}'", 0, "web Up");
+    eventually(&s, "logs web", "tick 2");
+    let logs = s.run("logs web");
+    assert!(logs.stdout.starts_with("hello\ntick 0\n"), "{logs:?}");
+    assert_eq!(logs.stderr, "oops\n", "stderr stays stderr");
+    let tail = s.check("logs --tail 1 web", 0, "tick");
+    assert_eq!(tail.stdout.lines().count(), 1, "{tail:?}");
+    s.check("logs -t --tail 1 web", 0, "Z tick");
+    s.check("logs --since 0 --until 1 web", 0, "");
+    assert!(s.run("logs --until 1 web").stdout.is_empty());
+    s.check(
+        "inspect -f '{{.State.Status}} {{.State.Running}}' web",
+        0,
+        "running true",
+    );
+    // sh as PID 1 ignores SIGTERM: stop kills it after the timeout, and says so in the code.
+    s.check("stop -t 1 web", 0, "web");
+    s.check(
+        "ps -a --format '{{.Names}} {{.Status}}'",
+        0,
+        "web Exited (137)",
+    );
+    s.check("wait web", 0, "137");
+    s.check(
+        "inspect -f '{{.State.Status}} {{.State.ExitCode}}' web",
+        0,
+        "exited 137",
+    );
+    // Started again: the log keeps what the first run wrote.
+    s.check("start web", 0, "web");
+    s.check("ps -q --no-trunc", 0, id);
+    eventually(&s, "logs web", "tick 3");
+    assert_eq!(s.run("logs web").stdout.matches("hello").count(), 2);
+    s.check("restart -t 0 web", 0, "web");
+    s.check("ps --format '{{.Names}}'", 0, "web");
+    s.check("kill web", 0, "web");
+    s.check("wait web", 0, "137");
+    s.check("kill web", 125, "is not running");
+    s.check("stop web", 0, "web");
+    s.check("rm web", 0, "web");
+    s.check("logs web", 125, "No such container");
+    assert!(s.temp_entries().is_empty(), "{:?}", s.temp_entries());
+}
+
+#[test]
+fn exit_codes_signals_and_failures_of_detached_containers() {
+    let s = Sandbox::user();
+    ready(&s);
+    s.check(
+        "run -d --name bad $REG/busybox nosuch",
+        127,
+        "executable file not found in $PATH",
+    );
+    s.check("run -d $REG/busybox /etc", 126, "permission denied");
+    s.check(
+        "ps -a --format '{{.Names}} {{.Status}}'",
+        0,
+        "bad Exited (127)",
+    );
+    s.check("run -d --name three $REG/busybox sh -c 'exit 3'", 0, "");
+    s.check("wait three", 0, "3");
+    // The stop signal: a trap sees it and the container exits on its own terms.
+    s.check(
+        "run -d --name trap $REG/busybox sh -c 'trap \"echo got TERM; exit 0\" TERM; while true; do sleep 0.1; done'",
+        0,
+        "",
+    );
+    s.check("stop -t 10 trap", 0, "trap");
+    s.check("wait trap", 0, "0");
+    s.check("logs trap", 0, "got TERM");
+    s.check(
+        "run -d --name usr1 --stop-signal USR1 $REG/busybox sh -c 'trap \"echo got USR1; exit 5\" USR1; while true; do sleep 0.1; done'",
+        0,
+        "",
+    );
+    s.check("inspect -f '{{.Config.StopSignal}}' usr1", 0, "USR1");
+    s.check("stop usr1", 0, "usr1");
+    s.check("wait usr1", 0, "5");
+    s.check("run -d --init --name kk $REG/busybox sleep 60", 0, "");
+    s.check("kill -s nosuch kk", 125, "invalid signal");
+    s.check("kill -s TERM kk", 0, "kk");
+    s.check("wait kk", 0, "143");
+    s.check(
+        "run -d --stop-signal NOPE $REG/busybox true",
+        125,
+        "invalid signal",
+    );
+    s.check(
+        "run -d --rm --restart always $REG/busybox true",
+        125,
+        "conflict",
+    );
+    // --rm -d: gone once it exits.
+    s.check("run -d --rm --name gone $REG/busybox true", 0, "");
+    eventually(&s, "ps -a --format '{{.Names}}.'", "");
+    let end = Instant::now() + Duration::from_secs(10);
+    while s.run("ps -a").stdout.contains("gone") {
+        assert!(Instant::now() < end, "--rm -d container still listed");
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    // rm of several at once, as `skiff rm -f $(skiff ps -aq)`.
+    s.check("run -d --name r1 $REG/busybox sleep 60", 0, "");
+    let ids = s
+        .run("ps -aq")
+        .stdout
+        .split_whitespace()
+        .collect::<Vec<_>>()
+        .join(" ");
+    s.check(&format!("rm -f {ids}"), 0, "");
+    assert_eq!(s.run("ps -aq").stdout.trim(), "");
+    assert!(s.temp_entries().is_empty(), "{:?}", s.temp_entries());
+}
+
+#[test]
+fn restart_policies() {
+    let s = Sandbox::user();
+    ready(&s);
+    s.check(
+        "run -d --name flaky --restart on-failure:2 $REG/busybox sh -c 'echo attempt; exit 1'",
+        0,
+        "",
+    );
+    s.check("wait flaky", 0, "1");
+    s.check(
+        "inspect -f '{{.RestartCount}} {{.State.Status}}' flaky",
+        0,
+        "2 exited",
+    );
+    assert_eq!(s.run("logs flaky").stdout.matches("attempt").count(), 3);
+    // on-failure leaves a clean exit alone; always restarts it until stopped.
+    s.check(
+        "run -d --name fine --restart on-failure $REG/busybox true",
+        0,
+        "",
+    );
+    s.check("wait fine", 0, "0");
+    s.check("inspect -f '{{.RestartCount}}' fine", 0, "0");
+    s.check(
+        "run -d --name loop --restart always $REG/busybox sh -c 'echo round; sleep 0.05'",
+        0,
+        "",
+    );
+    eventually(&s, "inspect -f '{{.RestartCount}}' loop", "2");
+    s.check("stop loop", 0, "loop");
+    s.check("inspect -f '{{.State.Status}}' loop", 0, "exited");
+    let rounds = s.run("logs loop").stdout.matches("round").count();
+    std::thread::sleep(Duration::from_millis(400));
+    assert_eq!(
+        s.run("logs loop").stdout.matches("round").count(),
+        rounds,
+        "a stopped container is not restarted"
+    );
+    s.check(
+        "run --restart sometimes $REG/busybox true",
+        125,
+        "invalid restart policy",
+    );
+    s.check("rm -f flaky fine loop", 0, "loop");
+}
+
+#[test]
+fn log_drivers_and_rotation() {
+    let s = Sandbox::user();
+    ready(&s);
+    s.check(
+        "run -d --name k8s --log-driver k8s-file $REG/busybox sh -c 'echo one; printf two'",
+        0,
+        "",
+    );
+    s.check("wait k8s", 0, "0");
+    s.check("logs k8s", 0, "one\ntwo");
+    let path = s
+        .run("inspect -f '{{.LogPath}}' k8s")
+        .stdout
+        .trim()
+        .to_string();
+    let text = std::fs::read_to_string(&path).unwrap();
+    assert!(
+        text.contains(" stdout F one\n") && text.contains(" stdout P two\n"),
+        "{text}"
+    );
+    s.check(
+        "run -d --name quiet --log-driver none $REG/busybox echo hi",
+        0,
+        "",
+    );
+    s.check("wait quiet", 0, "0");
+    s.check("logs quiet", 125, "logs nothing");
+    s.check(
+        "run -d --name big --log-opt max-size=2k --log-opt max-file=2 $REG/busybox sh -c 'for i in $(seq 1 200); do echo line $i; done'",
+        0,
+        "",
+    );
+    s.check("wait big", 0, "0");
+    let path = s
+        .run("inspect -f '{{.LogPath}}' big")
+        .stdout
+        .trim()
+        .to_string();
+    assert!(std::fs::metadata(&path).unwrap().len() <= 2048);
+    assert!(std::path::Path::new(&format!("{path}.1")).exists());
+    // What is kept is the end, in order.
+    s.check("logs --tail 1 big", 0, "line 200");
+    s.check(
+        "run --log-driver syslog $REG/busybox true",
+        125,
+        "invalid --log-driver",
+    );
+    s.check(
+        "run --log-opt color=red $REG/busybox true",
+        125,
+        "invalid --log-opt",
+    );
+}
+
+fn monitor_pid(s: &Sandbox, name: &str) -> i32 {
+    s.run(&format!("inspect -f '{{{{.State.ConmonPid}}}}' {name}"))
+        .stdout
+        .trim()
+        .parse()
+        .unwrap()
+}
+
+/// The monitors still running for this sandbox's store.
+fn monitors_of(s: &Sandbox) -> Vec<String> {
+    let pattern = format!("__monitor {}", s.root().display());
+    let out = std::process::Command::new("pgrep")
+        .args(["-f", &pattern])
+        .output()
+        .unwrap();
+    String::from_utf8_lossy(&out.stdout)
+        .split_whitespace()
+        .map(String::from)
+        .collect()
+}
+
+#[test]
+fn a_killed_monitor_is_noticed_and_the_container_removable() {
+    let s = Sandbox::user();
+    ready(&s);
+    s.check("run -d --name orphan $REG/busybox sleep 60", 0, "");
+    let monitor = monitor_pid(&s, "orphan");
+    assert!(monitor > 0);
+    // The monitor is small (see contrib/bench for the figure) and detached from any terminal.
+    let status = std::fs::read_to_string(format!("/proc/{monitor}/stat")).unwrap();
+    let fields: Vec<&str> = status
+        .rsplit_once(')')
+        .unwrap()
+        .1
+        .split_whitespace()
+        .collect();
+    assert_eq!(fields[4], "0", "no controlling terminal: {status}");
+    std::process::Command::new("kill")
+        .args(["-9", &monitor.to_string()])
+        .status()
+        .unwrap();
+    s.check(
+        "ps -a --format '{{.Names}} {{.Status}}'",
+        0,
+        "orphan Exited (137)",
+    );
+    s.check("inspect -f '{{.State.Error}}' orphan", 0, "was killed");
+    s.check("wait orphan", 0, "137");
+    s.check("rm orphan", 0, "orphan");
+    assert!(monitors_of(&s).is_empty(), "{:?}", monitors_of(&s));
+}
+
+#[test]
+fn parallel_runs_execs_and_removals_stay_consistent() {
+    let s = Sandbox::user();
+    ready(&s);
+    std::thread::scope(|scope| {
+        for t in 0..8 {
+            let s = &s;
+            scope.spawn(move || {
+                for i in 0..3 {
+                    let name = format!("p{t}x{i}");
+                    s.check(
+                        &format!("run -d --name {name} $REG/busybox sleep 30"),
+                        0,
+                        "",
+                    );
+                    s.check("ps -a", 0, "CONTAINER ID");
+                    s.check(&format!("rm -f {name}"), 0, &name);
+                }
+            });
+        }
+    });
+    assert_eq!(s.run("ps -aq").stdout.trim(), "");
+    assert!(s.temp_entries().is_empty(), "{:?}", s.temp_entries());
+    let containers = std::fs::read_dir(s.root().join("containers"))
+        .unwrap()
+        .count();
+    assert_eq!(containers, 0, "no container directory left");
+    assert!(
+        monitors_of(&s).is_empty(),
+        "no monitor left: {:?}",
+        monitors_of(&s)
+    );
+}
+
+#[test]
+fn detached_containers_of_root_and_of_a_user_without_subuids() {
+    for s in [Sandbox::new(User::root()), Sandbox::nosub()] {
+        ready(&s);
+        s.check(
+            "run -d --name dd $REG/busybox sh -c 'echo up; sleep 60'",
+            0,
+            "",
+        );
+        eventually(&s, "logs dd", "up");
+        s.check("stop -t 0 dd", 0, "dd");
+        s.check("wait dd", 0, "137");
+        s.check("rm dd", 0, "dd");
+    }
+}
