@@ -54,6 +54,61 @@ pub struct LogsArgs {
     pub container: String,
 }
 
+#[derive(Args, Debug)]
+pub struct ExecArgs {
+    /// Keep stdin open.
+    #[arg(short, long)]
+    pub interactive: bool,
+    /// Allocate a pseudo-terminal.
+    #[arg(short, long)]
+    pub tty: bool,
+    /// Run the command in the background.
+    #[arg(short, long)]
+    pub detach: bool,
+    /// Set environment variables (KEY=VALUE, or KEY to pass skiff's own value).
+    #[arg(short, long = "env", value_name = "KEY=VALUE")]
+    pub env: Vec<String>,
+    /// Read environment variables from a file.
+    #[arg(long, value_name = "FILE")]
+    pub env_file: Vec<std::path::PathBuf>,
+    /// User to run as: name|uid[:group|gid].
+    #[arg(short, long, value_name = "USER")]
+    pub user: Option<String>,
+    /// Working directory inside the container.
+    #[arg(short, long, value_name = "DIR")]
+    pub workdir: Option<String>,
+    /// Every capability and no seccomp filter for this command.
+    #[arg(long)]
+    pub privileged: bool,
+    /// Accepted for Docker compatibility (detaching from exec comes with attach).
+    #[arg(long, value_name = "KEYS")]
+    pub detach_keys: Option<String>,
+    #[arg(value_name = "CONTAINER")]
+    pub container: String,
+    /// The command and its arguments.
+    #[arg(required = true, trailing_var_arg = true, allow_hyphen_values = true)]
+    pub command: Vec<String>,
+}
+
+pub fn exec(engine: &Engine, args: ExecArgs) -> Result<i32, Error> {
+    if args.tty && !args.detach && !rustix::termios::isatty(io::stdin()) {
+        return Err(Error::Invalid("the input device is not a TTY".into()));
+    }
+    let mut env = super::run::read_env_files(&args.env_file)?;
+    env.extend(args.env);
+    let opts = crate::engine::exec::ExecOptions {
+        command: args.command,
+        interactive: args.interactive,
+        tty: args.tty,
+        detach: args.detach,
+        env,
+        workdir: args.workdir,
+        user: args.user,
+        privileged: args.privileged,
+    };
+    engine.exec(&args.container, &opts)
+}
+
 /// Runs `each` for every name, printing the name on success, as Docker does; 125 if any failed.
 fn for_each(names: &[String], mut each: impl FnMut(&str) -> Result<(), Error>) -> i32 {
     let mut status = 0;

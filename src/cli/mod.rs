@@ -53,6 +53,8 @@ pub enum Command {
     Create(Box<run::RunArgs>),
     /// Start containers (in the background; in the foreground with -a).
     Start(containers::StartArgs),
+    /// Run a command in a running container.
+    Exec(lifecycle::ExecArgs),
     /// Stop running containers (the stop signal, then SIGKILL).
     Stop(lifecycle::StopArgs),
     /// Send a signal to running containers.
@@ -105,6 +107,8 @@ pub enum ContainerCommand {
     Create(Box<run::RunArgs>),
     /// Start containers (in the background; in the foreground with -a).
     Start(containers::StartArgs),
+    /// Run a command in a running container.
+    Exec(lifecycle::ExecArgs),
     /// Stop running containers (the stop signal, then SIGKILL).
     Stop(lifecycle::StopArgs),
     /// Send a signal to running containers.
@@ -147,7 +151,7 @@ pub enum ImageCommand {
 
 /// Docker commands skiff will have; until then they are refused clearly.
 const LATER: &[&str] = &[
-    "exec", "attach", "top", "cp", "diff", "port", "stats", "pause", "unpause", "rename", "commit",
+    "attach", "top", "cp", "diff", "port", "stats", "pause", "unpause", "rename", "commit",
     "build", "push", "save", "load", "import", "export", "network", "volume", "system", "events",
     "update", "search", "builder", "buildx", "compose", "manifest",
 ];
@@ -229,6 +233,9 @@ fn run(cli: Cli) -> Result<i32, Error> {
         }
         Command::Start(a) | Command::Container(ContainerCommand::Start(a)) => {
             containers::start(&engine()?, a)
+        }
+        Command::Exec(a) | Command::Container(ContainerCommand::Exec(a)) => {
+            lifecycle::exec(&engine()?, a)
         }
         Command::Stop(a) | Command::Container(ContainerCommand::Stop(a)) => {
             lifecycle::stop(&engine()?, a)

@@ -175,6 +175,22 @@ pub fn create(engine: &Engine, args: RunArgs) -> Result<i32, Error> {
     Ok(0)
 }
 
+/// `--env-file`: KEY=VALUE lines (or KEY alone), `#` comments.
+pub fn read_env_files(files: &[std::path::PathBuf]) -> Result<Vec<String>, Error> {
+    let mut env = Vec::new();
+    for file in files {
+        let text = std::fs::read_to_string(file)
+            .map_err(|e| Error::Invalid(format!("reading --env-file {}: {e}", file.display())))?;
+        env.extend(
+            text.lines()
+                .map(str::trim)
+                .filter(|l| !l.is_empty() && !l.starts_with('#'))
+                .map(str::to_string),
+        );
+    }
+    Ok(env)
+}
+
 fn log_config(
     driver: &str,
     opts: &[String],
@@ -233,17 +249,7 @@ fn options(args: RunArgs) -> Result<RunOptions, Error> {
             )))
         }
     };
-    let mut env = Vec::new();
-    for file in &args.env_file {
-        let text = std::fs::read_to_string(file)
-            .map_err(|e| Error::Invalid(format!("reading --env-file {}: {e}", file.display())))?;
-        env.extend(
-            text.lines()
-                .map(str::trim)
-                .filter(|l| !l.is_empty() && !l.starts_with('#'))
-                .map(str::to_string),
-        );
-    }
+    let mut env = read_env_files(&args.env_file)?;
     env.extend(args.env);
     if args.tty && args.interactive && !crate::sys::is_terminal(std::io::stdin().as_fd()) {
         return Err(Error::Invalid("the input device is not a TTY".into()));

@@ -179,6 +179,7 @@ impl Engine {
             group_add: opts.group_add.clone(),
             id_shift: nested.map(|n| n.shift),
             pid_file: None,
+            outlive_parent: false,
             add_user,
             console_socket: None,
         };
@@ -384,9 +385,8 @@ impl Engine {
         record.state.pid = 0;
         record.state.started_at = Some(chrono::Utc::now().to_rfc3339());
         record.state.finished_at = None;
-        if !record.remove {
-            self.save_container(record)?;
-        }
+        // Recorded as running even with --rm: `ps` lists it and `exec` finds it.
+        self.save_container(record)?;
         if flags.sig_proxy {
             // With a terminal, window changes reach the container through the terminal.
             crate::sys::forward_signals(child.id() as i32, !flags.tty);
@@ -489,6 +489,11 @@ fn capability_number(name: &str) -> Result<u32, Error> {
         .position(|n| *n == bare)
         .map(|i| i as u32)
         .ok_or_else(|| Error::Invalid(format!("unknown capability {name:?}")))
+}
+
+/// Every capability this build knows (`--privileged`).
+pub(crate) fn all_capabilities() -> Vec<u32> {
+    (0..CAPABILITY_NAMES.len() as u32).collect()
 }
 
 /// The default set, `--privileged` (all), then `--cap-add` and `--cap-drop` (`ALL` allowed).
@@ -737,7 +742,11 @@ fn command_line(
 }
 
 /// The image's environment, then `-e` on top; PATH and HOSTNAME as Docker sets them.
-fn environment(image_env: Vec<String>, overrides: &[String], hostname: &str) -> Vec<String> {
+pub(crate) fn environment(
+    image_env: Vec<String>,
+    overrides: &[String],
+    hostname: &str,
+) -> Vec<String> {
     let mut env: Vec<String> = Vec::new();
     let mut set = |entry: String| {
         let key = entry.split('=').next().unwrap_or("").to_string();

@@ -97,6 +97,10 @@ pub struct Spec {
     /// user's, with these maps.
     #[serde(default)]
     pub id_shift: Option<super::userns::IdShift>,
+    /// `exec`: the process outlives the command that started it (as in Docker), so no
+    /// parent-death signal.
+    #[serde(default)]
+    pub outlive_parent: bool,
     /// Where the helper writes the host pid of the container's PID 1 (for `exec`, `inspect`).
     #[serde(default)]
     pub pid_file: Option<PathBuf>,
@@ -348,7 +352,7 @@ fn redirect(stdio: &Stdio) -> Result<(), Failure> {
     Ok(())
 }
 
-enum Never {}
+pub(super) enum Never {}
 
 /// Appends `line` (`name:x:ID:…`) to the container's `file` unless an entry has its id.
 fn add_line(root: &rustix::fd::OwnedFd, file: &str, line: &str) -> Result<(), Failure> {
@@ -420,15 +424,17 @@ fn enter_nested(spec: &Spec, mut maps: std::os::unix::net::UnixStream) -> Result
         Ok(Some(child)) => {
             let _ = maps.write_all(&child.to_ne_bytes());
             drop(maps);
+            // Only PID 1 reports on its start: the helper reads the report socket to its end.
+            crate::sys::close_fds_above_stdio();
             crate::sys::forward_signals(child, true);
             crate::sys::exit_now(crate::sys::wait_for(child))
         }
     }
 }
 
-type Failure = (i32, String);
+pub(super) type Failure = (i32, String);
 
-fn fail(what: &str, e: impl std::fmt::Display) -> Failure {
+pub(super) fn fail(what: &str, e: impl std::fmt::Display) -> Failure {
     (EXIT_RUNTIME, format!("{what}: {e}"))
 }
 
@@ -500,6 +506,12 @@ fn start(spec: &Spec) -> Result<Never, Failure> {
             let _ = read_only(Path::new(path));
         }
     }
+    run_workload(spec)
+}
+
+/// Inside the container (its root, its namespaces): the terminal, the working directory, the
+/// user, the seccomp filter and capabilities, then exec. Shared by PID 1 and `exec`.
+pub(super) fn run_workload(spec: &Spec) -> Result<Never, Failure> {
     if let Some(fd) = spec.console_socket {
         // SAFETY: skiff passed this descriptor to the helper for this purpose; it stays open
         // (close-on-exec) for as long as this borrow is used.
@@ -541,8 +553,10 @@ fn start(spec: &Spec) -> Result<Never, Failure> {
     crate::sys::close_fds_on_exec().map_err(|e| fail("closing inherited files", e))?;
     // If the helper dies (skiff killed, `rm -f`), PID 1 dies with it, and so does the whole
     // PID namespace. Set last: a change of credentials clears it.
-    rustix::process::set_parent_process_death_signal(Some(rustix::process::Signal::KILL))
-        .map_err(|e| fail("prctl(PR_SET_PDEATHSIG)", e))?;
+    if !spec.outlive_parent {
+        rustix::process::set_parent_process_death_signal(Some(rustix::process::Signal::KILL))
+            .map_err(|e| fail("prctl(PR_SET_PDEATHSIG)", e))?;
+    }
     crate::debug!("container: exec {program:?}");
     let err = exec(&program, &spec.args, &spec.env);
     let code = match err.raw_os_error() {
@@ -1009,6 +1023,7 @@ fn exec(program: &Path, args: &[String], env: &[String]) -> io::Error {
     let program = c(program.as_os_str().as_bytes());
     let args: Vec<CString> = args.iter().map(|a| c(a.as_bytes())).collect();
     let env: Vec<CString> = env.iter().map(|e| c(e.as_bytes())).collect();
+    crate::sys::default_signals();
     crate::sys::execve(&program, &args, &env)
 }
 

@@ -2,6 +2,7 @@
 
 pub mod cgroup;
 pub mod container;
+pub mod exec;
 pub mod rootfs;
 pub mod seccomp;
 pub mod seccomp_profile;

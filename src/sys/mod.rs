@@ -295,6 +295,46 @@ pub fn forward_signals(pid: i32, winch: bool) {
 }
 
 /// Restores the default disposition of the forwarded signals.
+/// Every signal back to its default disposition and none blocked, as a program expects to
+/// start (an ignored signal survives exec: Rust ignores SIGPIPE for itself).
+pub fn default_signals() {
+    // The kernel's struct sigaction (glibc's wrapper refuses its internal signals 32 and 33).
+    #[repr(C)]
+    struct KernelSigaction {
+        handler: usize,
+        flags: libc::c_ulong,
+        restorer: usize,
+        mask: u64,
+    }
+    let default = KernelSigaction {
+        handler: libc::SIG_DFL,
+        flags: 0,
+        restorer: 0,
+        mask: 0,
+    };
+    for sig in 1..=64 {
+        if sig != libc::SIGKILL && sig != libc::SIGSTOP {
+            // SAFETY: `default` is a valid kernel sigaction that outlives the call; SIG_DFL
+            // involves no handler code; unknown numbers are refused with EINVAL, harmlessly.
+            unsafe {
+                libc::syscall(
+                    libc::SYS_rt_sigaction,
+                    sig,
+                    &default as *const KernelSigaction,
+                    std::ptr::null_mut::<KernelSigaction>(),
+                    8usize,
+                )
+            };
+        }
+    }
+    // SAFETY: an empty set, initialised by sigemptyset before use.
+    unsafe {
+        let mut set: libc::sigset_t = std::mem::zeroed();
+        libc::sigemptyset(&mut set);
+        libc::sigprocmask(libc::SIG_SETMASK, &set, std::ptr::null_mut());
+    }
+}
+
 pub fn stop_forwarding_signals() {
     FORWARD_TO.store(0, std::sync::atomic::Ordering::Relaxed);
     for &sig in FORWARDED {

@@ -14,7 +14,8 @@ fn exit_codes_and_messages() {
     s.check("version", 0, "skiff version");
     s.check("top x", 125, "'skiff top' is not supported yet");
     s.check("stop x", 125, "No such container: x");
-    s.check("exec x true", 125, "not supported yet");
+    s.check("exec x true", 125, "No such container: x");
+    s.check("attach x", 125, "not supported yet");
     s.check("frobnicate", 125, "'frobnicate' is not a skiff command");
     s.check("pull", 125, "required arguments were not provided");
     s.check("images --bogus", 125, "unexpected argument '--bogus'");

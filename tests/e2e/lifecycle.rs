@@ -352,3 +352,109 @@ fn detached_containers_of_root_and_of_a_user_without_subuids() {
         s.check("rm dd", 0, "dd");
     }
 }
+
+#[test]
+fn exec_joins_the_running_container() {
+    let s = Sandbox::user();
+    ready(&s);
+    s.check(
+        "run -d --name box -e FROM_RUN=1 $REG/busybox sleep 60",
+        0,
+        "",
+    );
+    // command | exit | output contains
+    s.check("exec box sh -c 'echo $$'", 0, "");
+    let ps = s.check("exec box ps -o pid,comm", 0, "sleep");
+    assert!(
+        ps.stdout.lines().count() <= 4,
+        "only the container's processes: {ps:?}"
+    );
+    s.check(
+        "exec box hostname",
+        0,
+        &s.run("inspect -f '{{.Config.Hostname}}' box").stdout,
+    );
+    s.check("exec box sh -c 'echo $FROM_RUN'", 0, "1");
+    s.check("exec -e X=2 box sh -c 'echo $FROM_RUN$X'", 0, "12");
+    s.write_home_file("exec.env", "Y=3\n# comment\n");
+    s.check(
+        &format!(
+            "exec --env-file {}/exec.env box sh -c 'echo $Y'",
+            s.home().display()
+        ),
+        0,
+        "3",
+    );
+    s.check(
+        "exec -u nobody -w /tmp box sh -c 'id -u; pwd'",
+        0,
+        "65534\n/tmp",
+    );
+    s.check(
+        "exec box grep CapEff /proc/self/status",
+        0,
+        "00000000800405fb",
+    );
+    s.check("exec box grep Seccomp: /proc/self/status", 0, "2");
+    s.check(
+        "exec --privileged box grep Seccomp: /proc/self/status",
+        0,
+        "0",
+    );
+    s.check("exec box sh -c 'exit 7'", 7, "");
+    s.check("exec box nosuch", 127, "executable file not found");
+    s.check("exec box /etc", 126, "permission denied");
+    s.check("exec nobox true", 125, "No such container");
+    s.check("exec box", 125, "");
+    let mut child = s.command(&s.args("exec -i box cat"));
+    child
+        .stdin(std::process::Stdio::piped())
+        .stdout(std::process::Stdio::piped());
+    let mut child = child.spawn().unwrap();
+    use std::io::Write;
+    child
+        .stdin
+        .take()
+        .unwrap()
+        .write_all(b"piped in\n")
+        .unwrap();
+    let out = child.wait_with_output().unwrap();
+    assert_eq!(String::from_utf8_lossy(&out.stdout), "piped in\n");
+    s.check("exec box cat", 0, "");
+    s.check("exec -d box sh -c 'echo later > /tmp/d'", 0, "");
+    eventually(&s, "exec box cat /tmp/d", "later");
+    // A terminal of its own, in the container's devpts.
+    let skiff = crate::harness::skiff_bin().display().to_string();
+    let out = crate::run::on_a_terminal(&s, &format!("{skiff} exec -t box sh -c 'tty'"), "", b"");
+    assert!(out.contains("/dev/pts/"), "{out:?}");
+    s.check("exec -t box true", 125, "not a TTY");
+    s.check("stop -t 0 box", 0, "box");
+    s.check("exec box true", 125, "is not running");
+    s.check("rm box", 0, "box");
+    // In a container with a user namespace of its own, and in root's.
+    s.check(
+        "run -d --name auto --userns auto $REG/busybox sleep 60",
+        0,
+        "",
+    );
+    s.check(
+        "exec auto cat /proc/self/uid_map",
+        0,
+        "0          1       1024",
+    );
+    s.check("exec auto id -u", 0, "0");
+    s.check("rm -f auto", 0, "auto");
+    let r = Sandbox::new(User::root());
+    ready(&r);
+    r.check("run -d --name rbox $REG/busybox sleep 60", 0, "");
+    r.check("exec rbox sh -c 'echo $$'", 0, "");
+    r.check("rm -f rbox", 0, "rbox");
+    // A foreground container can be joined too.
+    let fg = s.spawn_until(
+        "run --rm --name fg $REG/busybox sh -c 'echo ready; sleep 30'",
+        "ready",
+    );
+    s.check("exec fg ps", 0, "sleep 30");
+    s.check("rm -f fg", 0, "fg");
+    let _ = fg.wait_with_output();
+}

@@ -42,6 +42,12 @@ fn run_behaviours() {
         "unable to find user nosuchuser",
     );
     s.check("run --rm $REG/busybox sh -c 'echo $$'", 0, "1\n");
+    // No signal ignored or blocked from skiff's side (SIGPIPE would survive exec).
+    s.check(
+        "run --rm $REG/busybox grep -E 'SigIgn|SigBlk' /proc/self/status",
+        0,
+        "SigBlk:\t0000000000000000\nSigIgn:\t0000000000000000",
+    );
     s.check("run --rm -h box1 $REG/busybox hostname", 0, "box1");
     s.check(
         "run --rm -h box1 $REG/busybox cat /etc/hostname /etc/hosts",
@@ -487,7 +493,7 @@ fn init_passes_signals_on() {
 
 /// Runs `shell_line` under script(1), so that skiff's stdin and stdout are a terminal; once
 /// the output shows `wait_for`, types `input`. Returns what the terminal showed.
-fn on_a_terminal(s: &Sandbox, shell_line: &str, wait_for: &str, input: &[u8]) -> String {
+pub fn on_a_terminal(s: &Sandbox, shell_line: &str, wait_for: &str, input: &[u8]) -> String {
     use std::io::{Read, Write};
     use std::os::unix::process::CommandExt;
     let base = s.command(&[]);
