@@ -67,7 +67,9 @@ as() {
   # engines' times and the ratio measures the engines.
   setpriv --reuid="$user" --regid="$user" --init-groups \
     env -i PATH=/usr/local/bin:/usr/bin:/bin LC_ALL=C.UTF-8 \
-    HOME="$home" USER="$user" XDG_RUNTIME_DIR="/run/user/$uid" "$@"
+    HOME="$home" USER="$user" XDG_RUNTIME_DIR="/run/user/$uid" "$@" 9>&-
+  # (9>&-: the benchmark lock stays ours; a container monitor that kept it would hold it
+  # after the benchmark ends.)
 }
 
 skiff() { as "$SKIFF_USER" "$SKIFF" --root "$SKIFF_ROOT" "$@"; }
@@ -197,6 +199,44 @@ empty_store() {
       ;;
   esac
   sync   # do not let the previous run's writeback land in this run
+}
+
+# time_us LOG CMD...: runs CMD once, prints its wall time in microseconds;
+# fails loudly. EPOCHREALTIME rather than date(1): no fork inside the timed
+# span, which matters next to runs of a few milliseconds.
+time_us() {
+  local log=$1 t0 t1
+  shift
+  t0=${EPOCHREALTIME/./}
+  "$@" </dev/null >"$log" 2>&1 || { cat "$log" >&2; die "failed: $*"; }
+  t1=${EPOCHREALTIME/./}
+  echo $((t1 - t0))
+}
+
+ms() { awk -v us="$1" 'BEGIN { printf "%.1f", us / 1000 }'; }
+
+# time_engine USER CMD SETUP ARGS...: wall times of `CMD ARGS...` measured by a
+# shell already running as USER, so that switching users (setpriv, env: 3-6 ms)
+# is not in the timed span. SETUP (a snippet in which `e` runs CMD) runs untimed
+# before each run; BENCH warm-ups first. Sets TIMES (microseconds, one per timed
+# run) and MED (their median).
+time_engine() {
+  local user=$1 cmd=$2 setup=$3 min
+  shift 3
+  # shellcheck disable=SC2016 # expanded by the inner shell
+  TIMES=$(as "$user" bash -c '
+    cmd=$1 setup=$2 n=$3 warm=$4; shift 4
+    e() { $cmd "$@"; }
+    for ((i = 0; i < n + warm; i++)); do
+      if [ -n "$setup" ]; then eval "$setup" >/dev/null 2>&1 || { echo "setup failed: $setup" >&2; exit 3; }; fi
+      t0=${EPOCHREALTIME/./}
+      $cmd "$@" </dev/null >/dev/null 2>"$HOME/.bench-err" || { cat "$HOME/.bench-err" >&2; exit 4; }
+      t1=${EPOCHREALTIME/./}
+      ((i >= warm)) && echo $((t1 - t0))
+    done
+    exit 0' _ "$cmd" "$setup" "$RUNS" "$WARMUP" "$@") || die "$cmd $* failed"
+  # shellcheck disable=SC2086 # one number per line
+  read -r min MED < <(stats $TIMES)
 }
 
 # stats N...: "min median" (integers, median rounded)

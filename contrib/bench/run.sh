@@ -110,35 +110,18 @@ sleep 2
 # ---------------------------------------------------------------------------
 # 3. The benchmark.
 # ---------------------------------------------------------------------------
-# time_us LOG CMD...: runs CMD once, prints its wall time in microseconds;
-# fails loudly. EPOCHREALTIME rather than date(1): no fork inside the timed
-# span, which matters next to runs of a few milliseconds.
-time_us() {
-  local log=$1 t0 t1
-  shift
-  t0=${EPOCHREALTIME/./}
-  "$@" </dev/null >"$log" 2>&1 || { cat "$log" >&2; die "failed: $*"; }
-  t1=${EPOCHREALTIME/./}
-  echo $((t1 - t0))
-}
-
-ms() { awk -v us="$1" 'BEGIN { printf "%.1f", us / 1000 }'; }
-
-# measure LABEL WHO CMD...: warm-ups, then the timed runs; prints one line and
-# sets MED (the median in microseconds).
+# measure LABEL WHO USER CMD ARGS...: warm-ups, then the timed runs, in a shell
+# of USER (see time_engine); prints one line and sets MED (the median in
+# microseconds).
 measure() {
-  local label=$1 who=$2 i t min median times=() shown=()
-  shift 2
-  for ((i = 0; i < WARMUP; i++)); do time_us "$LOGS/$who-run.log" "$@" >/dev/null; done
-  for ((i = 0; i < RUNS; i++)); do
-    t=$(time_us "$LOGS/$who-run.log" "$@")
-    times+=("$t")
-    shown+=("$(ms "$t")")
-  done
-  read -r min median < <(stats "${times[@]}")
-  MED=$median
+  local label=$1 who=$2 user=$3 cmd=$4 t min shown=()
+  shift 4
+  time_engine "$user" "$cmd" "" "$@"
+  for t in $TIMES; do shown+=("$(ms "$t")"); done
+  # shellcheck disable=SC2086 # one number per line
+  read -r min _ < <(stats $TIMES)
   printf 'run %-30s %-7s min %7s ms   median %7s ms   (runs: %s)\n' \
-    "$label" "$who" "$(ms "$min")" "$(ms "$median")" "${shown[*]}"
+    "$label" "$who" "$(ms "$min")" "$(ms "$MED")" "${shown[*]}"
 }
 
 # summary_line LABEL SKIFF_US PODMAN_US [NOTE]: one line of the final table.
@@ -172,10 +155,10 @@ run_case() {
   while [ "$1" != -- ]; do skiff_args+=("$1"); shift; done
   shift
   podman_args=("$@")
-  measure "$label" skiff skiff run --rm "${skiff_args[@]}"
+  measure "$label" skiff "$SKIFF_USER" "$SKIFF --root $SKIFF_ROOT" run --rm "${skiff_args[@]}"
   s=$MED SKIFF_MED=$MED
   if [ "$HAVE_PODMAN" = 1 ]; then
-    measure "$label" podman podman run --rm "${podman_args[@]}"
+    measure "$label" podman "$POD_USER" podman run --rm "${podman_args[@]}"
     p=$MED
   fi
   summary_line "$label" "$s" "$p" "$note"
@@ -200,7 +183,7 @@ else
   printf 'run %-30s %-7s not supported yet (exits %d)\n' "$volume_label" skiff "$skiff_volume_rc"
   line=$(printf 'run %-30s skiff: not supported yet' "$volume_label")
   if [ "$HAVE_PODMAN" = 1 ]; then
-    measure "$volume_label" podman podman run --rm --network none -v "$VOLUME:/h" "$BUSYBOX" ls /h
+    measure "$volume_label" podman "$POD_USER" podman run --rm --network none -v "$VOLUME:/h" "$BUSYBOX" ls /h
     line+=$(printf '   podman %7s ms' "$(ms "$MED")")
   else
     line+="   podman: not installed"
@@ -210,7 +193,7 @@ fi
 
 # The kernel floor: a user, mount and pid namespace with a fresh /proc, as the
 # skiff bench user. No engine can start a container faster than this.
-measure "floor: unshare -Urmpf" kernel as "$SKIFF_USER" unshare -Urmpf --mount-proc true
+measure "floor: unshare -Urmpf" kernel "$SKIFF_USER" unshare -Urmpf --mount-proc true
 floor=$MED
 
 # Leave nothing behind, like pull.sh (which empties the stores itself anyway).

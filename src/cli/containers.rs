@@ -56,9 +56,13 @@ pub struct PsArgs {
     /// Show the N last created containers.
     #[arg(short = 'n', long, value_name = "N")]
     pub last: Option<usize>,
-    /// Filter output (not supported yet).
+    /// Filter output: status=, name=, id=, label=KEY[=VALUE], ancestor=, exited=, before=,
+    /// since= (repeat a key for either value).
     #[arg(short, long, value_name = "FILTER")]
     pub filter: Vec<String>,
+    /// Show the size each container wrote (and of its image).
+    #[arg(short, long)]
+    pub size: bool,
 }
 
 pub fn start(engine: &Engine, args: StartArgs) -> Result<i32, Error> {
@@ -150,10 +154,12 @@ const PS_COLUMNS: &[Column] = &[
 ];
 
 pub fn ps(engine: &Engine, args: PsArgs) -> Result<i32, Error> {
-    if !args.filter.is_empty() {
-        return Err(Error::NotSupported("ps --filter".into()));
-    }
-    let mut rows = engine.list_containers(args.all || args.latest || args.last.is_some())?;
+    let filters = crate::engine::containers::PsFilters::parse(&args.filter)?;
+    let mut rows = engine.list_containers(
+        args.all || args.latest || args.last.is_some(),
+        &filters,
+        args.size,
+    )?;
     if args.latest {
         rows.truncate(1);
     }
@@ -170,12 +176,12 @@ pub fn ps(engine: &Engine, args: PsArgs) -> Result<i32, Error> {
     let now = Utc::now();
     let values: Vec<Value> = rows.iter().map(|r| row(r, args.no_trunc, now)).collect();
     drop(out);
-    super::print_rows(
-        &values,
-        args.format.as_deref(),
-        "table {{.ID}}\t{{.Image}}\t{{.Command}}\t{{.RunningFor}}\t{{.Status}}\t{{.Ports}}\t{{.Names}}",
-        PS_COLUMNS,
-    )?;
+    let default = if args.size {
+        "table {{.ID}}\t{{.Image}}\t{{.Command}}\t{{.RunningFor}}\t{{.Status}}\t{{.Ports}}\t{{.Names}}\t{{.Size}}"
+    } else {
+        "table {{.ID}}\t{{.Image}}\t{{.Command}}\t{{.RunningFor}}\t{{.Status}}\t{{.Ports}}\t{{.Names}}"
+    };
+    super::print_rows(&values, args.format.as_deref(), default, PS_COLUMNS)?;
     Ok(0)
 }
 
@@ -212,9 +218,13 @@ fn row(r: &ContainerRow, no_trunc: bool, now: chrono::DateTime<Utc>) -> Value {
         "State": r.status,
         "Ports": "",
         "Names": r.name,
-        "Labels": "",
-        "Mounts": "",
-        "Size": "",
+        "Labels": r.labels.iter().map(|(k, v)| format!("{k}={v}")).collect::<Vec<_>>().join(","),
+        "Mounts": r.mounts.join(","),
+        "Size": r.size.map(|(own, image)| format!(
+            "{} (virtual {})",
+            human::size(own),
+            human::size(own + image)
+        )).unwrap_or_default(),
     })
 }
 

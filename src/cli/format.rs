@@ -741,7 +741,7 @@ fn go_type(value: &Value) -> &'static str {
 /// as its widest cell plus 3 (at least 10), computed per block of
 /// consecutive lines that have that column; the text after a line's last
 /// tab is never padded.
-fn align_columns(text: &str) -> String {
+pub(crate) fn align_columns(text: &str) -> String {
     let mut out = String::with_capacity(text.len() * 2);
     // A form feed flushes the tabwriter, so columns never span one; it is
     // written out as a newline.

@@ -1,6 +1,6 @@
 //! Image commands: `images`, `inspect`, `tag`, `rmi`, `image prune`, `image exists`, `history`.
 
-use std::io::{self, BufRead, Write};
+use std::io::{self, Write};
 
 use chrono::Utc;
 use clap::Args;
@@ -317,12 +317,7 @@ pub fn prune(engine: &Engine, args: PruneArgs) -> Result<i32, Error> {
         } else {
             "WARNING! This will remove all dangling images."
         };
-        print!("{warning}\nAre you sure you want to continue? [y/N] ");
-        let _ = io::stdout().flush();
-        let mut answer = String::new();
-        let _ = io::stdin().lock().read_line(&mut answer);
-        if !matches!(answer.trim().to_lowercase().as_str(), "y" | "yes") {
-            println!();
+        if !super::confirm(warning) {
             return Ok(0);
         }
     }

@@ -109,6 +109,103 @@ pub fn exec(engine: &Engine, args: ExecArgs) -> Result<i32, Error> {
     engine.exec(&args.container, &opts)
 }
 
+#[derive(Args, Debug)]
+pub struct RenameArgs {
+    #[arg(value_name = "CONTAINER")]
+    pub container: String,
+    #[arg(value_name = "NEW_NAME")]
+    pub name: String,
+}
+
+#[derive(Args, Debug)]
+pub struct PruneArgs {
+    /// Do not ask for confirmation.
+    #[arg(short, long)]
+    pub force: bool,
+}
+
+#[derive(Args, Debug)]
+pub struct TopArgs {
+    #[arg(value_name = "CONTAINER")]
+    pub container: String,
+    /// ps options (only the default -ef columns are shown).
+    #[arg(trailing_var_arg = true, allow_hyphen_values = true)]
+    pub ps_options: Vec<String>,
+}
+
+#[derive(Args, Debug)]
+pub struct PortArgs {
+    #[arg(value_name = "CONTAINER")]
+    pub container: String,
+    /// PRIVATE_PORT[/PROTO]
+    pub port: Option<String>,
+}
+
+#[derive(Args, Debug)]
+pub struct PauseArgs {
+    #[arg(required = true, value_name = "CONTAINER")]
+    pub containers: Vec<String>,
+}
+
+pub fn rename(engine: &Engine, args: RenameArgs) -> Result<i32, Error> {
+    engine.rename_container(&args.container, &args.name)?;
+    Ok(0)
+}
+
+pub fn prune(engine: &Engine, args: PruneArgs) -> Result<i32, Error> {
+    if !args.force && !super::confirm("WARNING! This will remove all stopped containers.") {
+        return Ok(0);
+    }
+    let (removed, freed) = engine.prune_containers()?;
+    if !removed.is_empty() {
+        println!("Deleted Containers:");
+        for id in &removed {
+            println!("{id}");
+        }
+        println!();
+    }
+    println!("Total reclaimed space: {}", super::human::size(freed));
+    Ok(0)
+}
+
+pub fn top(engine: &Engine, args: TopArgs) -> Result<i32, Error> {
+    if !args.ps_options.is_empty() && args.ps_options != ["-ef"] {
+        return Err(Error::NotSupported(format!(
+            "top with ps options {:?} (the default columns are shown without)",
+            args.ps_options.join(" ")
+        )));
+    }
+    let rows = engine.top(&args.container)?;
+    let mut text = String::from("UID\tPID\tPPID\tC\tSTIME\tTTY\tTIME\tCMD\n");
+    for r in rows {
+        text.push_str(&r.join("\t"));
+        text.push('\n');
+    }
+    print!("{}", super::format::align_columns(&text));
+    Ok(0)
+}
+
+pub fn port(engine: &Engine, args: PortArgs) -> Result<i32, Error> {
+    // No port is published until skiff has networking: nothing to list.
+    let record = engine.find_container(&args.container)?;
+    match args.port {
+        None => Ok(0),
+        Some(p) => Err(Error::Invalid(format!(
+            "no public port '{}' published for {}",
+            if p.contains('/') {
+                p
+            } else {
+                format!("{p}/tcp")
+            },
+            record.name
+        ))),
+    }
+}
+
+pub fn pause(engine: &Engine, args: PauseArgs, frozen: bool) -> Result<i32, Error> {
+    Ok(for_each(&args.containers, |n| engine.freeze(n, frozen)))
+}
+
 /// Runs `each` for every name, printing the name on success, as Docker does; 125 if any failed.
 fn for_each(names: &[String], mut each: impl FnMut(&str) -> Result<(), Error>) -> i32 {
     let mut status = 0;

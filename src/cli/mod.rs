@@ -55,6 +55,16 @@ pub enum Command {
     Start(containers::StartArgs),
     /// Run a command in a running container.
     Exec(lifecycle::ExecArgs),
+    /// Rename a container.
+    Rename(lifecycle::RenameArgs),
+    /// Show the processes of a running container.
+    Top(lifecycle::TopArgs),
+    /// List a container's published ports.
+    Port(lifecycle::PortArgs),
+    /// Freeze every process of containers (cgroup v2 freezer).
+    Pause(lifecycle::PauseArgs),
+    /// Thaw paused containers.
+    Unpause(lifecycle::PauseArgs),
     /// Stop running containers (the stop signal, then SIGKILL).
     Stop(lifecycle::StopArgs),
     /// Send a signal to running containers.
@@ -109,6 +119,18 @@ pub enum ContainerCommand {
     Start(containers::StartArgs),
     /// Run a command in a running container.
     Exec(lifecycle::ExecArgs),
+    /// Rename a container.
+    Rename(lifecycle::RenameArgs),
+    /// Show the processes of a running container.
+    Top(lifecycle::TopArgs),
+    /// List a container's published ports.
+    Port(lifecycle::PortArgs),
+    /// Freeze every process of containers (cgroup v2 freezer).
+    Pause(lifecycle::PauseArgs),
+    /// Thaw paused containers.
+    Unpause(lifecycle::PauseArgs),
+    /// Remove every stopped container.
+    Prune(lifecycle::PruneArgs),
     /// Stop running containers (the stop signal, then SIGKILL).
     Stop(lifecycle::StopArgs),
     /// Send a signal to running containers.
@@ -151,9 +173,9 @@ pub enum ImageCommand {
 
 /// Docker commands skiff will have; until then they are refused clearly.
 const LATER: &[&str] = &[
-    "attach", "top", "cp", "diff", "port", "stats", "pause", "unpause", "rename", "commit",
-    "build", "push", "save", "load", "import", "export", "network", "volume", "system", "events",
-    "update", "search", "builder", "buildx", "compose", "manifest",
+    "attach", "cp", "diff", "stats", "commit", "build", "push", "save", "load", "import", "export",
+    "network", "volume", "system", "events", "update", "search", "builder", "buildx", "compose",
+    "manifest",
 ];
 
 /// Runs the command line and returns the process exit status.
@@ -196,6 +218,20 @@ pub fn main() -> i32 {
     }
 }
 
+/// Docker's prune question; true when the answer is yes (no answer, as without stdin, is no).
+pub(crate) fn confirm(warning: &str) -> bool {
+    use std::io::{BufRead, Write};
+    print!("{warning}\nAre you sure you want to continue? [y/N] ");
+    let _ = std::io::stdout().flush();
+    let mut answer = String::new();
+    let _ = std::io::stdin().lock().read_line(&mut answer);
+    let yes = matches!(answer.trim().to_lowercase().as_str(), "y" | "yes");
+    if !yes {
+        println!();
+    }
+    yes
+}
+
 fn clap_exit(e: clap::Error) -> i32 {
     use clap::error::ErrorKind;
     match e.kind() {
@@ -234,6 +270,22 @@ fn run(cli: Cli) -> Result<i32, Error> {
         Command::Start(a) | Command::Container(ContainerCommand::Start(a)) => {
             containers::start(&engine()?, a)
         }
+        Command::Rename(a) | Command::Container(ContainerCommand::Rename(a)) => {
+            lifecycle::rename(&engine()?, a)
+        }
+        Command::Top(a) | Command::Container(ContainerCommand::Top(a)) => {
+            lifecycle::top(&engine()?, a)
+        }
+        Command::Port(a) | Command::Container(ContainerCommand::Port(a)) => {
+            lifecycle::port(&engine()?, a)
+        }
+        Command::Pause(a) | Command::Container(ContainerCommand::Pause(a)) => {
+            lifecycle::pause(&engine()?, a, true)
+        }
+        Command::Unpause(a) | Command::Container(ContainerCommand::Unpause(a)) => {
+            lifecycle::pause(&engine()?, a, false)
+        }
+        Command::Container(ContainerCommand::Prune(a)) => lifecycle::prune(&engine()?, a),
         Command::Exec(a) | Command::Container(ContainerCommand::Exec(a)) => {
             lifecycle::exec(&engine()?, a)
         }

@@ -173,6 +173,67 @@ pub struct ContainerRow {
     pub exit_code: i32,
     pub started: Option<DateTime<Utc>>,
     pub finished: Option<DateTime<Utc>>,
+    pub labels: std::collections::BTreeMap<String, String>,
+    /// Mount points of `-v`, `--mount` and `--tmpfs`.
+    pub mounts: Vec<String>,
+    /// With `size`: bytes the container wrote (its upper layer), and its image's size.
+    pub size: Option<(u64, u64)>,
+}
+
+/// `ps --filter KEY=VALUE`: the same key given twice matches either value, different keys
+/// must all match (Docker's rule).
+#[derive(Debug, Clone, Default)]
+pub struct PsFilters {
+    pub filters: Vec<(String, String)>,
+}
+
+impl PsFilters {
+    pub fn parse(items: &[String]) -> Result<PsFilters, Error> {
+        const KEYS: &[&str] = &[
+            "status", "name", "id", "label", "ancestor", "exited", "before", "since",
+        ];
+        let mut filters = Vec::new();
+        for item in items {
+            let (k, v) = item.split_once('=').ok_or_else(|| {
+                Error::Invalid(format!(
+                    "bad format of filter {item:?} (expected name=value)"
+                ))
+            })?;
+            if !KEYS.contains(&k) {
+                return Err(Error::Invalid(format!(
+                    "invalid filter {k:?}: use one of {}",
+                    KEYS.join(", ")
+                )));
+            }
+            if k == "status"
+                && ![
+                    "created",
+                    "restarting",
+                    "running",
+                    "removing",
+                    "paused",
+                    "exited",
+                    "dead",
+                ]
+                .contains(&v)
+            {
+                return Err(Error::Invalid(format!("invalid filter 'status={v}'")));
+            }
+            if k == "exited" && v.parse::<i32>().is_err() {
+                return Err(Error::Invalid(format!("invalid filter 'exited={v}'")));
+            }
+            filters.push((k.to_string(), v.to_string()));
+        }
+        Ok(PsFilters { filters })
+    }
+
+    fn values(&self, key: &str) -> Vec<&str> {
+        self.filters
+            .iter()
+            .filter(|(k, _)| k == key)
+            .map(|(_, v)| v.as_str())
+            .collect()
+    }
 }
 
 impl Engine {
@@ -283,14 +344,40 @@ impl Engine {
     }
 
     /// The rows of `skiff ps`: running containers, or all with `all`.
-    pub fn list_containers(&self, all: bool) -> Result<Vec<ContainerRow>, Error> {
+    pub fn list_containers(
+        &self,
+        all: bool,
+        filters: &PsFilters,
+        size: bool,
+    ) -> Result<Vec<ContainerRow>, Error> {
         let time = |t: &Option<String>| {
             t.as_deref()
                 .and_then(|t| DateTime::parse_from_rfc3339(t).ok())
                 .map(|t| t.with_timezone(&Utc))
         };
         let mut rows = Vec::new();
-        for c in self.containers()? {
+        let records = self.containers()?;
+        // before/since name containers: their creation times bound the list.
+        let bound = |key: &str| -> Result<Vec<String>, Error> {
+            filters
+                .values(key)
+                .iter()
+                .map(|n| {
+                    let c = records
+                        .iter()
+                        .find(|c| c.name == *n || c.id.starts_with(n))
+                        .ok_or_else(|| Error::NoSuchImage(format!("No such container: {n}")))?;
+                    Ok(c.created.clone())
+                })
+                .collect()
+        };
+        let before = bound("before")?;
+        let since = bound("since")?;
+        // A filter on states other than running lists stopped containers without -a.
+        let all = all
+            || filters.values("status").iter().any(|s| *s != "running")
+            || !filters.values("exited").is_empty();
+        for c in records {
             let mut status = c.state.status.clone();
             let mut exit_code = c.state.exit_code;
             let mut finished = time(&c.state.finished_at);
@@ -303,6 +390,37 @@ impl Engine {
             if !all && status != "running" {
                 continue;
             }
+            let any = |key: &str, test: &dyn Fn(&str) -> bool| {
+                let wanted = filters.values(key);
+                wanted.is_empty() || wanted.iter().any(|w| test(w))
+            };
+            let keep = any("status", &|v| v == status)
+                && any("name", &|v| c.name.contains(v.trim_start_matches('/')))
+                && any("id", &|v| c.id.starts_with(v))
+                && any("label", &|v| match v.split_once('=') {
+                    Some((k, val)) => c.labels.get(k).is_some_and(|x| x == val),
+                    None => c.labels.contains_key(v),
+                })
+                && any("ancestor", &|v| {
+                    let bare = v.strip_prefix("sha256:").unwrap_or(v);
+                    c.image == v
+                        || c.image == format!("{v}:latest")
+                        || v == format!("{}:latest", c.image)
+                        || c.image_id.trim_start_matches("sha256:").starts_with(bare)
+                })
+                && any("exited", &|v| {
+                    status == "exited" && v.parse::<i32>().ok() == Some(exit_code)
+                })
+                && before.iter().all(|b| c.created < *b)
+                && since.iter().all(|b| c.created > *b);
+            if !keep {
+                continue;
+            }
+            let size = size.then(|| {
+                let upper = dir_size(&self.containers_dir().join(&c.id).join("upper"));
+                let image = self.find_image(&c.image_id).map(|i| i.size).unwrap_or(0);
+                (upper, image)
+            });
             rows.push(ContainerRow {
                 id: c.id.clone(),
                 name: c.name.clone(),
@@ -313,14 +431,40 @@ impl Engine {
                 exit_code,
                 started: time(&c.state.started_at),
                 finished,
+                labels: c.labels.clone(),
+                mounts: c.spec.mounts.iter().map(|m| m.target.clone()).collect(),
+                size,
             });
         }
         Ok(rows)
     }
 }
 
+/// Bytes of the files under `dir` (what can be read of it: a container's files owned by
+/// other subordinate ids may be out of reach).
+pub(crate) fn dir_size(dir: &std::path::Path) -> u64 {
+    use std::os::unix::fs::MetadataExt;
+    let mut total = 0;
+    let mut todo = vec![dir.to_path_buf()];
+    while let Some(d) = todo.pop() {
+        let Ok(entries) = fs::read_dir(&d) else {
+            continue;
+        };
+        for e in entries.flatten() {
+            if let Ok(m) = e.metadata() {
+                if m.is_dir() {
+                    todo.push(e.path());
+                } else {
+                    total += m.blocks() * 512;
+                }
+            }
+        }
+    }
+    total
+}
+
 /// Docker's rule for names: `[a-zA-Z0-9][a-zA-Z0-9_.-]+`.
-fn check_name(name: &str) -> Result<(), Error> {
+pub(crate) fn check_name(name: &str) -> Result<(), Error> {
     let mut chars = name.chars();
     let first_ok = chars.next().is_some_and(|c| c.is_ascii_alphanumeric());
     let rest_ok = chars.all(|c| c.is_ascii_alphanumeric() || "_.-".contains(c));

@@ -86,7 +86,7 @@ impl Engine {
         (super::containers::process_start(pid) > 0).then_some(pid)
     }
 
-    fn running(&self, name: &str) -> Result<(ContainerRecord, i32), Error> {
+    pub(crate) fn running(&self, name: &str) -> Result<(ContainerRecord, i32), Error> {
         let record = self.find_container(name)?;
         match self.init_pid(&record) {
             Some(pid) => Ok((record, pid)),
@@ -206,6 +206,155 @@ impl Engine {
                 std::thread::sleep(Duration::from_millis(5));
             }
         }
+    }
+
+    /// `skiff rename OLD NEW`.
+    pub fn rename_container(&self, name: &str, new: &str) -> Result<(), Error> {
+        super::containers::check_name(new)?;
+        let _lock = self.store.lock()?;
+        let mut record = self.find_container(name)?;
+        if self
+            .containers()?
+            .iter()
+            .any(|c| c.name == new && c.id != record.id)
+        {
+            return Err(Error::Conflict(format!(
+                "the container name \"/{new}\" is already in use: remove that container or choose another name"
+            )));
+        }
+        record.name = new.to_string();
+        self.save_container(&record)
+    }
+
+    /// `skiff container prune`: removes every container that is not running; returns their
+    /// ids and the bytes freed.
+    pub fn prune_containers(&self) -> Result<(Vec<String>, u64), Error> {
+        let mut removed = Vec::new();
+        let mut freed = 0;
+        for c in self.containers()? {
+            if self.init_pid(&c).is_some() || self.container_alive(&c) {
+                continue;
+            }
+            let dir = self.paths.data_root.join("containers").join(&c.id);
+            freed += super::containers::dir_size(&dir);
+            self.remove_container(&c.id, false)?;
+            removed.push(c.id);
+        }
+        Ok((removed, freed))
+    }
+
+    /// `skiff top`: the container's processes as `ps -ef` shows them (host pids).
+    pub fn top(&self, name: &str) -> Result<Vec<[String; 8]>, Error> {
+        let (_, init) = self.running(name)?;
+        let ns = |pid: &str| {
+            fs::metadata(format!("/proc/{pid}/ns/pid")).ok().map(|m| {
+                use std::os::unix::fs::MetadataExt;
+                (m.dev(), m.ino())
+            })
+        };
+        let theirs = ns(&init.to_string());
+        let tick = rustix::param::clock_ticks_per_second().max(1);
+        let boot = fs::read_to_string("/proc/stat")
+            .ok()
+            .and_then(|t| {
+                t.lines().find_map(|l| {
+                    l.strip_prefix("btime ")
+                        .and_then(|v| v.trim().parse::<i64>().ok())
+                })
+            })
+            .unwrap_or(0);
+        let users = fs::read_to_string("/etc/passwd").unwrap_or_default();
+        let mut rows = Vec::new();
+        for entry in fs::read_dir("/proc")
+            .map_err(|e| Error::Other(e.to_string()))?
+            .flatten()
+        {
+            let pid = entry.file_name().to_string_lossy().into_owned();
+            if !pid.bytes().all(|b| b.is_ascii_digit()) || ns(&pid) != theirs {
+                continue;
+            }
+            let Ok(stat) = fs::read_to_string(format!("/proc/{pid}/stat")) else {
+                continue;
+            };
+            let Some((_, rest)) = stat.rsplit_once(')') else {
+                continue;
+            };
+            let f: Vec<&str> = rest.split_whitespace().collect();
+            let num = |i: usize| f.get(i).and_then(|v| v.parse::<i64>().ok()).unwrap_or(0);
+            let uid = fs::read_to_string(format!("/proc/{pid}/status"))
+                .ok()
+                .and_then(|s| {
+                    s.lines().find_map(|l| {
+                        l.strip_prefix("Uid:")
+                            .map(|v| v.split_whitespace().next().unwrap_or("").to_string())
+                    })
+                })
+                .unwrap_or_default();
+            let user = users
+                .lines()
+                .find(|l| l.split(':').nth(2) == Some(uid.as_str()))
+                .and_then(|l| l.split(':').next())
+                .map_or(uid.clone(), String::from);
+            let cmdline = fs::read(format!("/proc/{pid}/cmdline")).unwrap_or_default();
+            let mut cmd = String::from_utf8_lossy(&cmdline)
+                .replace('\0', " ")
+                .trim()
+                .to_string();
+            if cmd.is_empty() {
+                cmd = format!(
+                    "[{}]",
+                    stat.split_once('(')
+                        .and_then(|(_, r)| r.rsplit_once(')'))
+                        .map_or("", |(c, _)| c)
+                );
+            }
+            // Fields after the name: state(0) ppid(1) … utime(11) stime(12) … tty(4) start(19).
+            let started = boot + num(19) / tick as i64;
+            let stime = chrono::DateTime::from_timestamp(started, 0)
+                .map(|t| t.with_timezone(&chrono::Local).format("%H:%M").to_string())
+                .unwrap_or_default();
+            let cpu = (num(11) + num(12)) / tick as i64;
+            let tty = match num(4) {
+                0 => "?".to_string(),
+                n => format!("pts/{}", (n & 0xff) | ((n >> 12) & 0xfff00)),
+            };
+            rows.push([
+                user,
+                pid.clone(),
+                num(1).to_string(),
+                "0".into(),
+                stime,
+                tty,
+                format!("{:02}:{:02}:{:02}", cpu / 3600, cpu / 60 % 60, cpu % 60),
+                cmd,
+            ]);
+        }
+        rows.sort_by_key(|r| r[1].parse::<i64>().unwrap_or(0));
+        Ok(rows)
+    }
+
+    /// `pause`/`unpause`: the cgroup v2 freezer of the container's own cgroup.
+    pub fn freeze(&self, name: &str, frozen: bool) -> Result<(), Error> {
+        let (record, _) = self.running(name)?;
+        let run = self.paths.run_root.join("containers").join(&record.id);
+        let cgroup = fs::read(run.join("spec.json"))
+            .ok()
+            .and_then(|b| serde_json::from_slice::<crate::runtime::container::Spec>(&b).ok())
+            .and_then(|s| s.cgroup);
+        let Some(dir) = cgroup else {
+            return Err(Error::Invalid(format!(
+                "can't {} container {}: it has no cgroup of its own to freeze (that needs a cgroup v2 subtree delegated to you, {})",
+                if frozen { "pause" } else { "unpause" },
+                record.name,
+                crate::runtime::cgroup::why_unavailable()
+            )));
+        };
+        fs::write(dir.join("cgroup.freeze"), if frozen { "1" } else { "0" }).map_err(|e| {
+            Error::Other(format!(
+                "writing {}: {e}",
+                dir.join("cgroup.freeze").display()
+            ))
+        })
     }
 
     /// The log entries of a container, oldest first: rotated files, then the current one.

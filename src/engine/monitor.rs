@@ -151,6 +151,10 @@ pub fn monitor_main(args: &[String], status: Option<UnixStream>) -> i32 {
         return EXIT_RUNTIME;
     };
     let _ = rustix::thread::set_name(c"skiff-monitor");
+    // It outlives the command that started it: it must hold none of that command's files
+    // (a lock a script holds on fd 9, a pipe a caller waits on). 0-2 are /dev/null, 3 the
+    // status socket.
+    crate::sys::close_fds_from(4);
     let status = status.or_else(|| {
         std::env::var(STATUS_FD_ENV).ok()?;
         std::env::remove_var(STATUS_FD_ENV);

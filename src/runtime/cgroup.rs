@@ -88,6 +88,16 @@ pub fn delegated_parent(limits: &Limits) -> Result<PathBuf, String> {
     Ok(parent)
 }
 
+/// Why a container has no cgroup of its own here, in words for an error message.
+pub fn why_unavailable() -> String {
+    match delegated_parent(&Limits::default()) {
+        Err(why) => why,
+        Ok(_) => {
+            "and containers get one only when started with --memory, --cpus or --pids-limit".into()
+        }
+    }
+}
+
 /// Creates the container's cgroup under `parent` with the limits written.
 pub fn create(parent: &Path, name: &str, limits: &Limits) -> std::io::Result<PathBuf> {
     let dir = parent.join(name);

@@ -148,9 +148,14 @@ pub fn close_fds_on_exec() -> io::Result<()> {
 /// Closes every descriptor above 2 (a process that never execs, such as skiff-init, holds no
 /// socket or pipe of skiff's).
 pub fn close_fds_above_stdio() {
+    close_fds_from(3);
+}
+
+/// Closes every descriptor from `first` on.
+pub fn close_fds_from(first: u32) {
     // SAFETY: close_range closes this process's own descriptors; the caller owns nothing
-    // above 2 that it still uses.
-    unsafe { libc::syscall(libc::SYS_close_range, 3u32, u32::MAX, 0u32) };
+    // from `first` on that it still uses.
+    unsafe { libc::syscall(libc::SYS_close_range, first, u32::MAX, 0u32) };
 }
 
 /// Keeps only `keep` in the capability bounding set; for root also as the permitted, effective

@@ -458,3 +458,119 @@ fn exec_joins_the_running_container() {
     s.check("rm -f fg", 0, "fg");
     let _ = fg.wait_with_output();
 }
+
+#[test]
+fn ps_filters_sizes_and_fields() {
+    let s = Sandbox::user();
+    ready(&s);
+    s.check(
+        "run -d --name f1 -l app=web -l tier=front $REG/busybox sleep 60",
+        0,
+        "",
+    );
+    s.check(
+        "run --name f2 $REG/busybox sh -c 'echo data > /file; exit 2'",
+        2,
+        "",
+    );
+    s.check("create --name f3 -v /tmp:/host $REG/busybox true", 0, "");
+    let names = |line: &str| -> Vec<String> {
+        let mut v: Vec<String> = s
+            .run(&format!("{line} --format '{{{{.Names}}}}'"))
+            .stdout
+            .lines()
+            .map(String::from)
+            .collect();
+        v.sort();
+        v
+    };
+    // filter | names listed
+    assert_eq!(names("ps"), ["f1"]);
+    assert_eq!(names("ps --filter status=exited"), ["f2"]);
+    assert_eq!(names("ps --filter status=created"), ["f3"]);
+    assert_eq!(
+        names("ps -a --filter status=exited --filter status=created"),
+        ["f2", "f3"]
+    );
+    assert_eq!(names("ps -a --filter label=app"), ["f1"]);
+    assert_eq!(names("ps -a --filter label=app=web"), ["f1"]);
+    assert!(names("ps -a --filter label=app=db").is_empty());
+    assert_eq!(names("ps -a --filter exited=2"), ["f2"]);
+    assert_eq!(
+        names("ps -a --filter name=f --filter status=running"),
+        ["f1"]
+    );
+    assert_eq!(names("ps -a --filter since=f1"), ["f2", "f3"]);
+    assert_eq!(names("ps -a --filter before=f3"), ["f1", "f2"]);
+    assert_eq!(
+        names("ps -a --filter ancestor=$REG/busybox"),
+        ["f1", "f2", "f3"]
+    );
+    assert!(names("ps -a --filter ancestor=other").is_empty());
+    let id = s.run("ps -q --no-trunc").stdout.trim().to_string();
+    assert_eq!(names(&format!("ps -a --filter id={}", &id[..6])), ["f1"]);
+    s.check("ps --filter colour=red", 125, "invalid filter");
+    s.check("ps --filter status=sleeping", 125, "invalid filter");
+    s.check("ps --filter nonsense", 125, "bad format of filter");
+    s.check("ps -a --filter since=nobody", 125, "No such container");
+    // Fields and -s.
+    s.check("ps --format '{{.Labels}}'", 0, "app=web,tier=front");
+    s.check("ps -a --filter name=f3 --format '{{.Mounts}}'", 0, "/host");
+    s.check("ps -s", 0, "SIZE");
+    s.check(
+        "ps -a -s --filter name=f2 --format '{{.Size}}'",
+        0,
+        "(virtual ",
+    );
+    s.check("ps --format json", 0, "\"Names\":\"f1\"");
+    s.check("rm -f f1 f2 f3", 0, "f3");
+}
+
+#[test]
+fn rename_top_port_pause_and_prune() {
+    let s = Sandbox::user();
+    ready(&s);
+    s.check("run -d --name first $REG/busybox sleep 60", 0, "");
+    s.check("create --name other $REG/busybox true", 0, "");
+    // command | exit | output contains
+    s.check("rename first second", 0, "");
+    s.check("ps --format '{{.Names}}'", 0, "second");
+    s.check("rename second other", 125, "already in use");
+    s.check("rename second b@d", 125, "invalid container name");
+    s.check("rename nobody x2", 125, "No such container");
+    let top = s.check("top second", 0, "UID");
+    assert!(
+        top.stdout
+            .lines()
+            .next()
+            .unwrap()
+            .split_whitespace()
+            .collect::<Vec<_>>()
+            == ["UID", "PID", "PPID", "C", "STIME", "TTY", "TIME", "CMD"],
+        "{top:?}"
+    );
+    assert!(top.stdout.contains("sleep 60"), "{top:?}");
+    assert_eq!(
+        top.stdout.lines().count(),
+        2,
+        "only the container's process: {top:?}"
+    );
+    s.check("top other", 125, "is not running");
+    s.check("port second", 0, "");
+    s.check(
+        "port second 80",
+        125,
+        "no public port '80/tcp' published for second",
+    );
+    // No delegated cgroup v2 here (or no limits given): pausing explains itself.
+    s.check("pause second", 125, "no cgroup of its own to freeze");
+    s.check("unpause second", 125, "no cgroup of its own");
+    // prune: stopped containers only, after a yes (none without stdin).
+    s.check("container prune", 0, "Are you sure");
+    s.check("ps -a --format '{{.Names}}'", 0, "other");
+    let out = s.check("container prune -f", 0, "Deleted Containers:");
+    assert!(out.stdout.contains("Total reclaimed space:"), "{out:?}");
+    s.check("ps -a --format '{{.Names}}'", 0, "second");
+    assert!(!s.run("ps -a").stdout.contains("other"));
+    s.check("rm -f second", 0, "second");
+}
