@@ -18,6 +18,9 @@ pub struct RunArgs {
     /// Remove the container when it exits.
     #[arg(long)]
     pub rm: bool,
+    /// Remove an existing container of the same --name first (Podman's).
+    #[arg(long)]
+    pub replace: bool,
     /// Run in the background and print the container's id.
     #[arg(short, long)]
     pub detach: bool,
@@ -342,6 +345,7 @@ fn options(args: RunArgs) -> Result<RunOptions, Error> {
             None => None,
         },
         stop_timeout: args.stop_timeout,
+        replace: args.replace,
         limits: run::Limits {
             memory: args.memory.as_deref().map(run::parse_size).transpose()?,
             cpus: args.cpus,

@@ -82,6 +82,8 @@ pub struct RunOptions {
     pub log: super::containers::LogConfig,
     pub stop_signal: Option<String>,
     pub stop_timeout: Option<u32>,
+    /// `--replace`: an existing container of that name goes first.
+    pub replace: bool,
 }
 
 /// Docker's PATH when the image sets none.
@@ -105,6 +107,12 @@ impl Engine {
         progress: &(dyn Fn(PullEvent) + Sync),
     ) -> Result<ContainerRecord, Error> {
         let image = self.image_for_run(opts, progress)?;
+        if let (true, Some(name)) = (opts.replace, &opts.name) {
+            match self.remove_container(name, true) {
+                Ok(_) | Err(Error::NoSuchImage(_)) => {}
+                Err(e) => return Err(e),
+            }
+        }
         let (config, _) = self.image_config(&image)?;
         let defaults = config.config.unwrap_or_default();
         let args = command_line(opts, defaults.entrypoint, defaults.cmd)?;
@@ -836,6 +844,7 @@ mod tests {
             log: Default::default(),
             stop_signal: None,
             stop_timeout: None,
+            replace: false,
             group_add: vec![],
             platform: None,
             cidfile: None,

@@ -70,6 +70,14 @@ fn detached_run_logs_stop_and_start_again() {
     eventually(&s, "logs web", "tick 3");
     assert_eq!(s.run("logs web").stdout.matches("hello").count(), 2);
     s.check("restart -t 0 web", 0, "web");
+    // --replace: the new container takes the name, the old one goes.
+    s.check(
+        &format!("run -d --replace --name web $REG/busybox {TICKER}"),
+        0,
+        "",
+    );
+    assert_ne!(s.run("ps -q --no-trunc").stdout.trim(), id);
+    assert_eq!(s.run("ps -aq").stdout.lines().count(), 1);
     s.check("ps --format '{{.Names}}'", 0, "web");
     s.check("kill web", 0, "web");
     s.check("wait web", 0, "137");
@@ -147,6 +155,24 @@ fn exit_codes_signals_and_failures_of_detached_containers() {
     s.check(&format!("rm -f {ids}"), 0, "");
     assert_eq!(s.run("ps -aq").stdout.trim(), "");
     assert!(s.temp_entries().is_empty(), "{:?}", s.temp_entries());
+}
+
+#[test]
+fn logs_follow_until_the_container_ends() {
+    let s = Sandbox::user();
+    ready(&s);
+    s.check(
+        "run -d --name talk $REG/busybox sh -c 'echo first; sleep 0.5; echo second'",
+        0,
+        "",
+    );
+    // -f returns once the container has stopped, with what it wrote meanwhile.
+    let out = s.check("logs -f talk", 0, "first\nsecond\n");
+    assert_eq!(out.stdout, "first\nsecond\n");
+    s.check("logs -f --tail 1 talk", 0, "second");
+    s.check("logs --tail x talk", 125, "invalid --tail");
+    s.check("logs --since yesterday talk", 125, "invalid time");
+    s.check("rm talk", 0, "talk");
 }
 
 #[test]
