@@ -147,6 +147,19 @@ pub struct PauseArgs {
     pub containers: Vec<String>,
 }
 
+#[derive(Args, Debug)]
+pub struct DiffArgs {
+    #[arg(value_name = "CONTAINER")]
+    pub container: String,
+}
+
+pub fn diff(engine: &Engine, args: DiffArgs) -> Result<i32, Error> {
+    for (kind, path) in engine.diff(&args.container)? {
+        println!("{kind} {path}");
+    }
+    Ok(0)
+}
+
 pub fn rename(engine: &Engine, args: RenameArgs) -> Result<i32, Error> {
     engine.rename_container(&args.container, &args.name)?;
     Ok(0)

@@ -55,6 +55,8 @@ pub enum Command {
     Start(containers::StartArgs),
     /// Run a command in a running container.
     Exec(lifecycle::ExecArgs),
+    /// List the files a container changed: A added, C changed, D deleted.
+    Diff(lifecycle::DiffArgs),
     /// Rename a container.
     Rename(lifecycle::RenameArgs),
     /// Show the processes of a running container.
@@ -119,6 +121,8 @@ pub enum ContainerCommand {
     Start(containers::StartArgs),
     /// Run a command in a running container.
     Exec(lifecycle::ExecArgs),
+    /// List the files a container changed: A added, C changed, D deleted.
+    Diff(lifecycle::DiffArgs),
     /// Rename a container.
     Rename(lifecycle::RenameArgs),
     /// Show the processes of a running container.
@@ -173,7 +177,7 @@ pub enum ImageCommand {
 
 /// Docker commands skiff will have; until then they are refused clearly.
 const LATER: &[&str] = &[
-    "attach", "cp", "diff", "stats", "commit", "build", "push", "save", "load", "import", "export",
+    "attach", "cp", "stats", "commit", "build", "push", "save", "load", "import", "export",
     "network", "volume", "system", "events", "update", "search", "builder", "buildx", "compose",
     "manifest",
 ];
@@ -269,6 +273,9 @@ fn run(cli: Cli) -> Result<i32, Error> {
         }
         Command::Start(a) | Command::Container(ContainerCommand::Start(a)) => {
             containers::start(&engine()?, a)
+        }
+        Command::Diff(a) | Command::Container(ContainerCommand::Diff(a)) => {
+            lifecycle::diff(&engine()?, a)
         }
         Command::Rename(a) | Command::Container(ContainerCommand::Rename(a)) => {
             lifecycle::rename(&engine()?, a)

@@ -169,3 +169,68 @@ impl Engine {
         }))
     }
 }
+
+/// Files the runtime creates as mount points: not the container's changes (Docker hides them).
+const RUNTIME_FILES: &[&str] = &["/etc/hosts", "/etc/hostname", "/etc/resolv.conf"];
+/// Kernel file systems mounted over these at every start: what is under them is not the
+/// container's.
+const RUNTIME_TREES: &[&str] = &["/dev", "/proc", "/sys"];
+
+impl Engine {
+    /// `skiff diff`: what the container changed in its image, as (kind, path): `A` added, `C`
+    /// changed, `D` deleted, sorted by path.
+    pub fn diff(&self, name: &str) -> Result<Vec<(char, String)>, Error> {
+        let r = self.find_container(name)?;
+        if r.spec.driver == crate::runtime::rootfs::Driver::Copy {
+            return Err(Error::NotSupported(
+                "diff of a container on the copy driver".into(),
+            ));
+        }
+        let mut out = Vec::new();
+        walk_changes(&r.spec.upper, "", &r.spec.lowers, &mut out);
+        out.sort_by(|a, b| a.1.cmp(&b.1));
+        Ok(out)
+    }
+}
+
+/// Lists the changes under `upper/rel`; returns whether any was listed.
+fn walk_changes(
+    upper: &std::path::Path,
+    rel: &str,
+    lowers: &[std::path::PathBuf],
+    out: &mut Vec<(char, String)>,
+) -> bool {
+    use std::os::unix::fs::{FileTypeExt, MetadataExt};
+    let Ok(entries) = std::fs::read_dir(upper.join(rel.trim_start_matches('/'))) else {
+        return false;
+    };
+    let mut any = false;
+    for e in entries.flatten() {
+        let path = format!("{rel}/{}", e.file_name().to_string_lossy());
+        if RUNTIME_TREES.contains(&path.as_str()) {
+            continue;
+        }
+        let Ok(meta) = e.path().symlink_metadata() else {
+            continue;
+        };
+        let in_lower = lowers.iter().any(|l| {
+            l.join(path.trim_start_matches('/'))
+                .symlink_metadata()
+                .is_ok()
+        });
+        if meta.file_type().is_char_device() && meta.rdev() == 0 {
+            out.push(('D', path));
+            any = true;
+        } else if meta.is_dir() {
+            let changed_inside = walk_changes(upper, &path, lowers, out);
+            if !in_lower || changed_inside {
+                out.push((if in_lower { 'C' } else { 'A' }, path));
+                any = true;
+            }
+        } else if !(RUNTIME_FILES.contains(&path.as_str()) && meta.len() == 0) {
+            out.push((if in_lower { 'C' } else { 'A' }, path));
+            any = true;
+        }
+    }
+    any
+}

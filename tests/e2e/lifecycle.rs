@@ -600,3 +600,21 @@ fn rename_top_port_pause_and_prune() {
     assert!(!s.run("ps -a").stdout.contains("other"));
     s.check("rm -f second", 0, "second");
 }
+
+#[test]
+fn diff_lists_what_the_container_changed() {
+    let s = Sandbox::user();
+    ready(&s);
+    s.check(
+        "run --name changed $REG/busybox sh -c 'echo x > /new; rm /bin/ls; echo y >> /etc/passwd; mkdir -p /a/b; touch /a/b/c'",
+        0,
+        "",
+    );
+    let out = s.check("diff changed", 0, "");
+    assert_eq!(
+        out.stdout, "A /a\nA /a/b\nA /a/b/c\nC /bin\nD /bin/ls\nC /etc\nC /etc/passwd\nA /new\n",
+        "{out:?}"
+    );
+    s.check("diff nobody", 125, "No such container");
+    s.check("rm changed", 0, "changed");
+}
