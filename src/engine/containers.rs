@@ -302,6 +302,14 @@ impl Engine {
 
     /// Finds a container by name, full id or unique id prefix.
     pub fn find_container(&self, name: &str) -> Result<ContainerRecord, Error> {
+        // A full id names its record's path: no need to read every record.
+        if name.len() == 64 && name.bytes().all(|b| b.is_ascii_hexdigit()) {
+            if let Ok(bytes) = fs::read(self.record_path(name)) {
+                if let Ok(record) = serde_json::from_slice::<ContainerRecord>(&bytes) {
+                    return Ok(record);
+                }
+            }
+        }
         let all = self.containers()?;
         if let Some(c) = all.iter().find(|c| c.name == name || c.id == name) {
             return Ok(c.clone());

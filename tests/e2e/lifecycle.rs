@@ -318,9 +318,10 @@ fn a_killed_monitor_is_noticed_and_the_container_removable() {
         .args(["-9", &monitor.to_string()])
         .status()
         .unwrap();
-    s.check(
+    // kill(2) returns before the process is dead: the next command sees it soon after.
+    eventually(
+        &s,
         "ps -a --format '{{.Names}} {{.Status}}'",
-        0,
         "orphan Exited (137)",
     );
     s.check("inspect -f '{{.State.Error}}' orphan", 0, "was killed");
