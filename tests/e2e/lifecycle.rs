@@ -335,16 +335,17 @@ fn parallel_runs_execs_and_removals_stay_consistent() {
     let s = Sandbox::user();
     ready(&s);
     std::thread::scope(|scope| {
-        for t in 0..8 {
+        for t in 0..20 {
             let s = &s;
             scope.spawn(move || {
-                for i in 0..3 {
+                for i in 0..2 {
                     let name = format!("p{t}x{i}");
                     s.check(
                         &format!("run -d --name {name} $REG/busybox sleep 30"),
                         0,
                         "",
                     );
+                    s.check(&format!("exec {name} true"), 0, "");
                     s.check("ps -a", 0, "CONTAINER ID");
                     s.check(&format!("rm -f {name}"), 0, &name);
                 }
