@@ -160,6 +160,125 @@ pub fn diff(engine: &Engine, args: DiffArgs) -> Result<i32, Error> {
     Ok(0)
 }
 
+#[derive(Args, Debug)]
+pub struct StatsArgs {
+    /// Show every container (default: the running ones).
+    #[arg(short, long)]
+    pub all: bool,
+    /// Print one sample and exit.
+    #[arg(long)]
+    pub no_stream: bool,
+    /// Don't truncate output.
+    #[arg(long)]
+    pub no_trunc: bool,
+    /// Format output with a Go template, 'table', 'table TEMPLATE' or 'json'.
+    #[arg(long, value_name = "FORMAT")]
+    pub format: Option<String>,
+    #[arg(value_name = "CONTAINER")]
+    pub containers: Vec<String>,
+}
+
+const STATS_COLUMNS: &[super::format::Column] = &[
+    super::format::Column {
+        field: "ID",
+        heading: "CONTAINER ID",
+    },
+    super::format::Column {
+        field: "Container",
+        heading: "CONTAINER",
+    },
+    super::format::Column {
+        field: "Name",
+        heading: "NAME",
+    },
+    super::format::Column {
+        field: "CPUPerc",
+        heading: "CPU %",
+    },
+    super::format::Column {
+        field: "MemUsage",
+        heading: "MEM USAGE / LIMIT",
+    },
+    super::format::Column {
+        field: "MemPerc",
+        heading: "MEM %",
+    },
+    super::format::Column {
+        field: "NetIO",
+        heading: "NET I/O",
+    },
+    super::format::Column {
+        field: "BlockIO",
+        heading: "BLOCK I/O",
+    },
+    super::format::Column {
+        field: "PIDs",
+        heading: "PIDS",
+    },
+];
+
+pub fn stats(engine: &Engine, args: StatsArgs) -> Result<i32, Error> {
+    if !args.no_stream {
+        return Err(Error::NotSupported(
+            "stats without --no-stream (a live view); 'skiff stats'".into(),
+        ));
+    }
+    let _ = args.all; // stopped containers have no processes to sample: they are left out
+    let rows = engine.stats(&args.containers, Duration::from_millis(500))?;
+    let size = |b: u64| super::human::size(b);
+    let values: Vec<serde_json::Value> = rows
+        .iter()
+        .map(|r| {
+            let id = if args.no_trunc { r.id.clone() } else { r.id[..12].to_string() };
+            serde_json::json!({
+                "ID": id,
+                "Container": id,
+                "Name": r.name,
+                "CPUPerc": format!("{:.2}%", r.cpu_percent),
+                "MemUsage": format!("{} / {}", binary_size(r.mem_usage), binary_size(r.mem_limit)),
+                "MemPerc": format!("{:.2}%", r.mem_usage as f64 / r.mem_limit.max(1) as f64 * 100.0),
+                "NetIO": format!("{} / {}", size(r.net.0), size(r.net.1)),
+                "BlockIO": format!("{} / {}", size(r.block.0), size(r.block.1)),
+                "PIDs": r.pids.to_string(),
+            })
+        })
+        .collect();
+    super::print_rows(
+        &values,
+        args.format.as_deref(),
+        "table {{.ID}}\t{{.Name}}\t{{.CPUPerc}}\t{{.MemUsage}}\t{{.MemPerc}}\t{{.NetIO}}\t{{.BlockIO}}\t{{.PIDs}}",
+        STATS_COLUMNS,
+    )?;
+    Ok(0)
+}
+
+/// Docker's `units.BytesSize`: binary units, four significant digits (Go's `%.4g`).
+fn binary_size(bytes: u64) -> String {
+    const UNITS: &[&str] = &["B", "KiB", "MiB", "GiB", "TiB", "PiB"];
+    let mut value = bytes as f64;
+    let mut unit = 0;
+    while value >= 1024.0 && unit + 1 < UNITS.len() {
+        value /= 1024.0;
+        unit += 1;
+    }
+    let digits = if value >= 1000.0 {
+        0
+    } else if value >= 100.0 {
+        1
+    } else if value >= 10.0 {
+        2
+    } else {
+        3
+    };
+    let text = format!("{value:.digits$}");
+    let text = if text.contains('.') {
+        text.trim_end_matches('0').trim_end_matches('.').to_string()
+    } else {
+        text
+    };
+    format!("{text}{}", UNITS[unit])
+}
+
 pub fn rename(engine: &Engine, args: RenameArgs) -> Result<i32, Error> {
     engine.rename_container(&args.container, &args.name)?;
     Ok(0)
@@ -393,6 +512,14 @@ pub fn logs(engine: &Engine, args: LogsArgs) -> Result<i32, Error> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn binary_sizes() {
+        assert_eq!(binary_size(0), "0B");
+        assert_eq!(binary_size(64 * 1024 * 1024), "64MiB");
+        assert_eq!(binary_size(1_474_560), "1.406MiB");
+        assert_eq!(binary_size(1536), "1.5KiB");
+    }
 
     #[test]
     fn times() {

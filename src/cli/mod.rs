@@ -57,6 +57,8 @@ pub enum Command {
     Exec(lifecycle::ExecArgs),
     /// List the files a container changed: A added, C changed, D deleted.
     Diff(lifecycle::DiffArgs),
+    /// Show containers' resource use (--no-stream).
+    Stats(lifecycle::StatsArgs),
     /// Rename a container.
     Rename(lifecycle::RenameArgs),
     /// Show the processes of a running container.
@@ -123,6 +125,8 @@ pub enum ContainerCommand {
     Exec(lifecycle::ExecArgs),
     /// List the files a container changed: A added, C changed, D deleted.
     Diff(lifecycle::DiffArgs),
+    /// Show containers' resource use (--no-stream).
+    Stats(lifecycle::StatsArgs),
     /// Rename a container.
     Rename(lifecycle::RenameArgs),
     /// Show the processes of a running container.
@@ -177,9 +181,8 @@ pub enum ImageCommand {
 
 /// Docker commands skiff will have; until then they are refused clearly.
 const LATER: &[&str] = &[
-    "attach", "cp", "stats", "commit", "build", "push", "save", "load", "import", "export",
-    "network", "volume", "system", "events", "update", "search", "builder", "buildx", "compose",
-    "manifest",
+    "attach", "cp", "commit", "build", "push", "save", "load", "import", "export", "network",
+    "volume", "system", "events", "update", "search", "builder", "buildx", "compose", "manifest",
 ];
 
 /// Runs the command line and returns the process exit status.
@@ -276,6 +279,9 @@ fn run(cli: Cli) -> Result<i32, Error> {
         }
         Command::Diff(a) | Command::Container(ContainerCommand::Diff(a)) => {
             lifecycle::diff(&engine()?, a)
+        }
+        Command::Stats(a) | Command::Container(ContainerCommand::Stats(a)) => {
+            lifecycle::stats(&engine()?, a)
         }
         Command::Rename(a) | Command::Container(ContainerCommand::Rename(a)) => {
             lifecycle::rename(&engine()?, a)

@@ -246,13 +246,6 @@ impl Engine {
     /// `skiff top`: the container's processes as `ps -ef` shows them (host pids).
     pub fn top(&self, name: &str) -> Result<Vec<[String; 8]>, Error> {
         let (_, init) = self.running(name)?;
-        let ns = |pid: &str| {
-            fs::metadata(format!("/proc/{pid}/ns/pid")).ok().map(|m| {
-                use std::os::unix::fs::MetadataExt;
-                (m.dev(), m.ino())
-            })
-        };
-        let theirs = ns(&init.to_string());
         let tick = rustix::param::clock_ticks_per_second().max(1);
         let boot = fs::read_to_string("/proc/stat")
             .ok()
@@ -265,14 +258,8 @@ impl Engine {
             .unwrap_or(0);
         let users = fs::read_to_string("/etc/passwd").unwrap_or_default();
         let mut rows = Vec::new();
-        for entry in fs::read_dir("/proc")
-            .map_err(|e| Error::Other(e.to_string()))?
-            .flatten()
-        {
-            let pid = entry.file_name().to_string_lossy().into_owned();
-            if !pid.bytes().all(|b| b.is_ascii_digit()) || ns(&pid) != theirs {
-                continue;
-            }
+        for pid in container_processes(init) {
+            let pid = pid.to_string();
             let Ok(stat) = fs::read_to_string(format!("/proc/{pid}/stat")) else {
                 continue;
             };
@@ -373,6 +360,146 @@ impl Engine {
             .collect();
         files.push(path);
         Ok(files)
+    }
+}
+
+/// The host pids of the processes in the PID namespace of `init`.
+pub fn container_processes(init: i32) -> Vec<i32> {
+    use std::os::unix::fs::MetadataExt;
+    let ns = |pid: &str| {
+        fs::metadata(format!("/proc/{pid}/ns/pid"))
+            .ok()
+            .map(|m| (m.dev(), m.ino()))
+    };
+    let Some(theirs) = ns(&init.to_string()) else {
+        return Vec::new();
+    };
+    let Ok(dir) = fs::read_dir("/proc") else {
+        return Vec::new();
+    };
+    dir.flatten()
+        .filter_map(|e| e.file_name().to_str()?.parse::<i32>().ok())
+        .filter(|p| ns(&p.to_string()) == Some(theirs))
+        .collect()
+}
+
+/// One row of `stats`.
+#[derive(Debug, Clone)]
+pub struct Stats {
+    pub id: String,
+    pub name: String,
+    pub cpu_percent: f64,
+    pub mem_usage: u64,
+    pub mem_limit: u64,
+    pub net: (u64, u64),
+    pub block: (u64, u64),
+    pub pids: usize,
+}
+
+impl Engine {
+    /// `skiff stats --no-stream`: read from /proc (and the container's cgroup for its memory
+    /// limit when it has one), CPU over `sample`.
+    pub fn stats(&self, names: &[String], sample: Duration) -> Result<Vec<Stats>, Error> {
+        let records = if names.is_empty() {
+            self.containers()?
+                .into_iter()
+                .filter(|r| self.init_pid(r).is_some())
+                .collect()
+        } else {
+            names
+                .iter()
+                .map(|n| self.running(n).map(|(r, _)| r))
+                .collect::<Result<Vec<_>, _>>()?
+        };
+        let tick = rustix::param::clock_ticks_per_second().max(1) as f64;
+        let cpu_ticks = |pids: &[i32]| -> u64 {
+            pids.iter()
+                .filter_map(|p| fs::read_to_string(format!("/proc/{p}/stat")).ok())
+                .filter_map(|s| {
+                    let rest = s.rsplit_once(')')?.1.to_string();
+                    let f: Vec<u64> = rest
+                        .split_whitespace()
+                        .skip(11)
+                        .take(2)
+                        .filter_map(|v| v.parse().ok())
+                        .collect();
+                    Some(f.iter().sum::<u64>())
+                })
+                .sum()
+        };
+        let inits: Vec<i32> = records.iter().filter_map(|r| self.init_pid(r)).collect();
+        let before: Vec<u64> = inits
+            .iter()
+            .map(|i| cpu_ticks(&container_processes(*i)))
+            .collect();
+        let start = Instant::now();
+        std::thread::sleep(sample);
+        let elapsed = start.elapsed().as_secs_f64();
+        let total_mem = fs::read_to_string("/proc/meminfo")
+            .ok()
+            .and_then(|m| {
+                m.lines()
+                    .find_map(|l| l.strip_prefix("MemTotal:"))
+                    .and_then(|v| v.split_whitespace().next()?.parse::<u64>().ok())
+            })
+            .unwrap_or(0)
+            * 1024;
+        let page = rustix::param::page_size() as u64;
+        let mut out = Vec::new();
+        for ((r, init), before) in records.iter().zip(&inits).zip(before) {
+            let pids = container_processes(*init);
+            let after = cpu_ticks(&pids);
+            let mem_usage: u64 = pids
+                .iter()
+                .filter_map(|p| fs::read_to_string(format!("/proc/{p}/statm")).ok())
+                .filter_map(|s| s.split_whitespace().nth(1)?.parse::<u64>().ok())
+                .sum::<u64>()
+                * page;
+            let mem_limit = r.limits.memory.filter(|m| *m > 0).unwrap_or(total_mem);
+            let mut net = (0, 0);
+            if let Ok(dev) = fs::read_to_string(format!("/proc/{init}/net/dev")) {
+                for line in dev.lines().skip(2) {
+                    let Some((iface, rest)) = line.split_once(':') else {
+                        continue;
+                    };
+                    if iface.trim() == "lo" {
+                        continue;
+                    }
+                    let f: Vec<u64> = rest
+                        .split_whitespace()
+                        .filter_map(|v| v.parse().ok())
+                        .collect();
+                    net.0 += f.first().copied().unwrap_or(0);
+                    net.1 += f.get(8).copied().unwrap_or(0);
+                }
+            }
+            let mut block = (0, 0);
+            for p in &pids {
+                if let Ok(io) = fs::read_to_string(format!("/proc/{p}/io")) {
+                    for line in io.lines() {
+                        let value = |k: &str| {
+                            line.strip_prefix(k)
+                                .and_then(|v| v.trim().parse::<u64>().ok())
+                                .unwrap_or(0)
+                        };
+                        block.0 += value("read_bytes:");
+                        block.1 += value("write_bytes:");
+                    }
+                }
+            }
+            out.push(Stats {
+                id: r.id.clone(),
+                name: r.name.clone(),
+                cpu_percent: (after.saturating_sub(before)) as f64 / tick / elapsed.max(1e-6)
+                    * 100.0,
+                mem_usage,
+                mem_limit,
+                net,
+                block,
+                pids: pids.len(),
+            });
+        }
+        Ok(out)
     }
 }
 

@@ -620,3 +620,47 @@ fn diff_lists_what_the_container_changed() {
     s.check("diff nobody", 125, "No such container");
     s.check("rm changed", 0, "changed");
 }
+
+#[test]
+fn stats_of_running_containers() {
+    let s = Sandbox::user();
+    ready(&s);
+    s.check(
+        "run -d --name busy $REG/busybox sh -c 'while true; do :; done'",
+        0,
+        "",
+    );
+    s.check("run -d --name idle $REG/busybox sleep 60", 0, "");
+    let out = s.check("stats --no-stream", 0, "CONTAINER ID   NAME");
+    assert!(
+        out.stdout.contains("busy") && out.stdout.contains("idle"),
+        "{out:?}"
+    );
+    // The busy loop uses a CPU; the sleeper next to nothing.
+    let cpu = |name: &str| -> f64 {
+        s.run(&format!(
+            "stats --no-stream --format '{{{{.CPUPerc}}}}' {name}"
+        ))
+        .stdout
+        .trim()
+        .trim_end_matches('%')
+        .parse()
+        .unwrap()
+    };
+    assert!(cpu("busy") > 5.0, "busy: {}", cpu("busy"));
+    assert!(cpu("idle") < 5.0, "idle: {}", cpu("idle"));
+    s.check(
+        "stats --no-stream --format '{{.Name}} {{.PIDs}}' idle",
+        0,
+        "idle 1",
+    );
+    s.check(
+        "stats --no-stream --format '{{.MemUsage}}' idle",
+        0,
+        "iB / ",
+    );
+    s.check("stats idle", 125, "not supported yet");
+    s.check("stop -t 0 busy", 0, "busy");
+    s.check("stats --no-stream busy", 125, "is not running");
+    s.check("rm -f busy idle", 0, "idle");
+}
