@@ -201,6 +201,11 @@ fn row(r: &ContainerRow, no_trunc: bool, now: chrono::DateTime<Utc>) -> Value {
     };
     let status = match r.status.as_str() {
         "running" => format!("Up {}", human::duration(now - r.started.unwrap_or(now))),
+        "restarting" => format!(
+            "Restarting ({}) {}",
+            r.exit_code,
+            human::ago(r.finished.unwrap_or(now), now)
+        ),
         "exited" => format!(
             "Exited ({}) {}",
             r.exit_code,

@@ -142,6 +142,13 @@ pub struct ContainerState {
     pub error: String,
 }
 
+impl ContainerState {
+    /// Running, or between two runs of its restart policy: its monitor holds it either way.
+    pub fn is_up(&self) -> bool {
+        self.status == "running" || self.status == "restarting"
+    }
+}
+
 impl Default for ContainerState {
     fn default() -> Self {
         ContainerState {
@@ -333,7 +340,7 @@ impl Engine {
     /// `skiff rm`: removes a container; a running one only with `force` (it is killed).
     pub fn remove_container(&self, name: &str, force: bool) -> Result<ContainerRecord, Error> {
         let record = self.find_container(name)?;
-        if record.state.status == "running" && self.container_alive(&record) {
+        if record.state.is_up() && self.container_alive(&record) {
             if !force {
                 return Err(Error::Conflict(format!(
                     "cannot remove container \"{}\": container is running: stop the container before removing or force remove",
@@ -389,13 +396,13 @@ impl Engine {
             let mut status = c.state.status.clone();
             let mut exit_code = c.state.exit_code;
             let mut finished = time(&c.state.finished_at);
-            if status == "running" && !self.container_alive(&c) {
+            if c.state.is_up() && !self.container_alive(&c) {
                 // skiff was killed while the container ran in its foreground: it is gone.
                 status = "exited".into();
                 exit_code = 137;
                 finished = finished.or_else(|| time(&c.state.started_at));
             }
-            if !all && status != "running" {
+            if !all && status != "running" && status != "restarting" {
                 continue;
             }
             let any = |key: &str, test: &dyn Fn(&str) -> bool| {

@@ -15,7 +15,7 @@ impl Engine {
     /// error).
     pub fn effective_state(&self, r: &ContainerRecord) -> (String, i32, String) {
         let s = &r.state;
-        if s.status == "running" && !self.container_alive(r) {
+        if s.is_up() && !self.container_alive(r) {
             return (
                 "exited".into(),
                 137,
@@ -28,7 +28,8 @@ impl Engine {
     pub fn inspect_container(&self, name: &str) -> Result<Value, Error> {
         let r = self.find_container(name)?;
         let (status, exit_code, error) = self.effective_state(&r);
-        let running = status == "running";
+        // Docker reports a restarting container as running too.
+        let running = status == "running" || status == "restarting";
         let pid = if running {
             self.init_pid(&r).unwrap_or(0)
         } else {
@@ -97,7 +98,7 @@ impl Engine {
                 "Status": status,
                 "Running": running,
                 "Paused": false,
-                "Restarting": false,
+                "Restarting": status == "restarting",
                 "OOMKilled": false,
                 "Dead": false,
                 "Pid": pid,

@@ -183,7 +183,7 @@ impl Engine {
         let record = self.find_container(name)?;
         loop {
             let now = self.find_container(&record.id)?;
-            if now.state.status != "running" {
+            if !now.state.is_up() {
                 return Ok(now.state.exit_code);
             }
             if !self.container_alive(&now) {
@@ -200,7 +200,7 @@ impl Engine {
             let deadline = Instant::now() + Duration::from_secs(2);
             while Instant::now() < deadline {
                 let r = self.find_container(&record.id)?;
-                if r.state.status != "running" || r.state.pid != now.state.pid {
+                if !r.state.is_up() || r.state.pid != now.state.pid {
                     break;
                 }
                 std::thread::sleep(Duration::from_millis(5));

@@ -43,7 +43,7 @@ impl Engine {
     /// once its workload runs.
     pub fn start_detached(&self, name: &str) -> Result<ContainerRecord, Error> {
         let mut record = self.find_container(name)?;
-        if record.state.status == "running" && self.container_alive(&record) {
+        if record.state.is_up() && self.container_alive(&record) {
             return Ok(record);
         }
         let id = record.id.clone();
@@ -322,6 +322,7 @@ impl Monitor {
 
     fn record_restart(&self, code: i32, restarts: u32) {
         self.update(|r| {
+            r.state.status = "restarting".into();
             r.state.exit_code = code;
             r.state.restart_count = restarts;
             r.state.pid = 0;

@@ -243,7 +243,7 @@ impl Engine {
         progress: &(dyn Fn(PullEvent) + Sync),
     ) -> Result<i32, Error> {
         let mut record = self.find_container(name)?;
-        if record.state.status == "running" && self.container_alive(&record) {
+        if record.state.is_up() && self.container_alive(&record) {
             return Err(Error::Conflict(format!(
                 "container {} is already running",
                 record.name

@@ -205,6 +205,12 @@ fn restart_policies() {
         "",
     );
     eventually(&s, "inspect -f '{{.RestartCount}}' loop", "2");
+    // Between two runs it shows as Docker shows it.
+    eventually(
+        &s,
+        "ps --filter name=loop --format '{{.Status}}'",
+        "Restarting (0)",
+    );
     s.check("stop loop", 0, "loop");
     s.check("inspect -f '{{.State.Status}}' loop", 0, "exited");
     let rounds = s.run("logs loop").stdout.matches("round").count();
