@@ -373,7 +373,7 @@ impl Engine {
         let mut rows = Vec::new();
         let records = self.containers()?;
         // before/since name containers: their creation times bound the list.
-        let bound = |key: &str| -> Result<Vec<String>, Error> {
+        let bound = |key: &str| -> Result<Vec<Option<DateTime<Utc>>>, Error> {
             filters
                 .values(key)
                 .iter()
@@ -382,7 +382,7 @@ impl Engine {
                         .iter()
                         .find(|c| c.name == *n || c.id.starts_with(n))
                         .ok_or_else(|| Error::NoSuchImage(format!("No such container: {n}")))?;
-                    Ok(c.created.clone())
+                    Ok(time(&Some(c.created.clone())))
                 })
                 .collect()
         };
@@ -426,8 +426,8 @@ impl Engine {
                 && any("exited", &|v| {
                     status == "exited" && v.parse::<i32>().ok() == Some(exit_code)
                 })
-                && before.iter().all(|b| c.created < *b)
-                && since.iter().all(|b| c.created > *b);
+                && before.iter().all(|b| time(&Some(c.created.clone())) < *b)
+                && since.iter().all(|b| time(&Some(c.created.clone())) > *b);
             if !keep {
                 continue;
             }
@@ -514,6 +514,11 @@ fn generate_name(id: &str, taken: &[String]) -> String {
         .map(|i| format!("{base}{i}"))
         .find(|c| !taken.contains(c))
         .expect("an unused name")
+}
+
+/// Now, as Docker writes container times: RFC 3339 in UTC with nanoseconds and `Z`.
+pub fn timestamp() -> String {
+    Utc::now().to_rfc3339_opts(chrono::SecondsFormat::Nanos, true)
 }
 
 /// The start time of a live process (field 22 of /proc/PID/stat), 0 when there is none or it

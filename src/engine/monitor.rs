@@ -315,7 +315,7 @@ impl Monitor {
             r.state.pid_start = super::containers::process_start(init);
             r.state.monitor = me;
             r.state.monitor_start = super::containers::process_start(me);
-            r.state.started_at = Some(chrono::Utc::now().to_rfc3339());
+            r.state.started_at = Some(super::containers::timestamp());
             r.state.finished_at = None;
         });
     }
@@ -326,7 +326,7 @@ impl Monitor {
             r.state.exit_code = code;
             r.state.restart_count = restarts;
             r.state.pid = 0;
-            r.state.finished_at = Some(chrono::Utc::now().to_rfc3339());
+            r.state.finished_at = Some(super::containers::timestamp());
         });
     }
 
@@ -338,7 +338,7 @@ impl Monitor {
             r.state.pid_start = 0;
             r.state.monitor = 0;
             r.state.error = error.to_string();
-            r.state.finished_at = Some(chrono::Utc::now().to_rfc3339());
+            r.state.finished_at = Some(super::containers::timestamp());
         });
     }
 

@@ -196,7 +196,7 @@ impl Engine {
             name: String::new(),
             image: opts.image.clone(),
             image_id: image.id.clone(),
-            created: chrono::Utc::now().to_rfc3339(),
+            created: super::containers::timestamp(),
             spec,
             tty: opts.tty,
             interactive: opts.interactive,
@@ -321,7 +321,7 @@ impl Engine {
         } else {
             record.state.status = "exited".into();
             record.state.exit_code = *result.as_ref().unwrap_or(&EXIT_RUNTIME);
-            record.state.finished_at = Some(chrono::Utc::now().to_rfc3339());
+            record.state.finished_at = Some(super::containers::timestamp());
             record.state.pid = 0;
             record.state.monitor = 0;
             // `rm -f` may be removing the container as it ends: then there is nothing left to
@@ -391,7 +391,7 @@ impl Engine {
         record.state.monitor = child.id() as i32;
         record.state.monitor_start = super::containers::process_start(child.id() as i32);
         record.state.pid = 0;
-        record.state.started_at = Some(chrono::Utc::now().to_rfc3339());
+        record.state.started_at = Some(super::containers::timestamp());
         record.state.finished_at = None;
         // Recorded as running even with --rm: `ps` lists it and `exec` finds it.
         self.save_container(record)?;
