@@ -285,6 +285,16 @@ impl Engine {
         name: Option<&str>,
     ) -> Result<ContainerRecord, Error> {
         let _lock = self.store.lock()?;
+        // An `auto` range is taken under the lock, so that two containers created at once
+        // never share one.
+        if let Some(shift) = record.spec.id_shift.as_mut().filter(|s| s.auto) {
+            use crate::runtime::userns::UserNs;
+            let ns = self.userns();
+            let limit = UserNs::contiguous(&ns.uid_map).min(UserNs::contiguous(&ns.gid_map));
+            let base = self.free_auto_range(shift.uid_map[0].size, limit)?;
+            shift.uid_map[0].host = base;
+            shift.gid_map[0].host = base;
+        }
         let taken: Vec<String> = self.containers()?.into_iter().map(|c| c.name).collect();
         record.name = match name {
             Some(n) => {

@@ -193,7 +193,7 @@ impl Engine {
     }
 
     /// The lowest range of `size` ids in 1..`limit` that no other `auto` container holds.
-    fn free_auto_range(&self, size: u32, limit: u32) -> Result<u32, Error> {
+    pub(crate) fn free_auto_range(&self, size: u32, limit: u32) -> Result<u32, Error> {
         let mut taken: Vec<(u32, u32)> = self
             .containers()?
             .iter()

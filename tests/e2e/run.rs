@@ -712,6 +712,27 @@ fn user_namespaces_of_the_containers_own() {
         125,
         "no free range of 70000 ids",
     );
+    // Two created at the same moment never share a range (taken under the store lock).
+    std::thread::scope(|scope| {
+        for n in ["a1", "a2"] {
+            let s = &s;
+            scope.spawn(move || {
+                s.check(
+                    &format!("create --name {n} --userns auto $REG/busybox cat /proc/self/uid_map"),
+                    0,
+                    "",
+                )
+            });
+        }
+    });
+    let first = s.check("start -a a1", 0, "").stdout;
+    let second = s.check("start -a a2", 0, "").stdout;
+    assert_ne!(
+        first.lines().next(),
+        second.lines().next(),
+        "{first} / {second}"
+    );
+    s.check("rm a1 a2", 0, "a2");
     // --uidmap/--gidmap: ids on the right count in the user's namespace (0 = the user).
     s.check(
         "run --rm --uidmap 0:1:100 --gidmap 0:1:200 $REG/busybox cat /proc/self/uid_map /proc/self/gid_map",
