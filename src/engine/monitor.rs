@@ -182,6 +182,24 @@ pub fn monitor_main(args: &[String], status: Option<UnixStream>) -> i32 {
     .run()
 }
 
+/// Removes a start's runtime directory file by file: never recursively, since this process's
+/// mount namespace may still have the root file system mounted on `merged` (rmdir of a mount
+/// point fails; a recursive removal would go through it and delete the container's files).
+fn remove_run_dir(run: &Path) {
+    if let Ok(entries) = fs::read_dir(run) {
+        for e in entries.flatten() {
+            let path = e.path();
+            let is_dir = e.file_type().is_ok_and(|t| t.is_dir());
+            let _ = if is_dir {
+                fs::remove_dir(&path)
+            } else {
+                fs::remove_file(&path)
+            };
+        }
+    }
+    let _ = fs::remove_dir(run);
+}
+
 fn tell_failure(status: Option<UnixStream>, code: i32, message: &str) -> i32 {
     if let Some(mut s) = status {
         let _ = writeln!(s, "err {code} {}", message.replace('\n', " "));
@@ -248,7 +266,7 @@ impl Monitor {
             }
         };
         container::teardown(&self.spec);
-        let _ = fs::remove_dir_all(&self.run_dir);
+        remove_run_dir(&self.run_dir);
         if record.remove {
             let dir = self
                 .engine

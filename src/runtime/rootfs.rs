@@ -78,7 +78,9 @@ pub fn mount(layout: &Layout, merged: &Path, driver: Driver) -> io::Result<()> {
     }
 }
 
-/// Undoes `mount` once the container has exited (a FUSE daemon ends with its mount).
+/// Undoes `mount` once the container has exited (a FUSE daemon ends with its mount). Kernel
+/// mounts are undone too: a monitor removes the runtime directory afterwards, and with the
+/// root file system still mounted there that would delete the container's files.
 pub fn unmount(merged: &Path, driver: Driver) {
     if driver != Driver::Copy {
         let _ = mnt::unmount(merged, UnmountFlags::DETACH);
