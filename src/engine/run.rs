@@ -91,6 +91,9 @@ const DEFAULT_PATH: &str = "PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/b
 
 impl Engine {
     /// Runs a container in the foreground and returns its exit status (`create` + `start -a`).
+    /// Budget (busybox `true`, rootless, this machine): ~0.7 ms to here (process start and
+    /// parsing), ~0.5 ms creating the record, /etc files and spec, then the helper (see
+    /// `runtime::container`), then ~1.4 ms removing the container's directories with `--rm`.
     pub fn run(
         &self,
         opts: &RunOptions,
