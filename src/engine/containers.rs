@@ -248,6 +248,16 @@ impl Engine {
         self.paths.data_root.join("containers")
     }
 
+    /// A container's persistent directory: its record, upper layer, log.
+    pub(crate) fn container_dir(&self, id: &str) -> PathBuf {
+        self.containers_dir().join(id)
+    }
+
+    /// A container's runtime directory: what one start needs (/etc files, spec, pid).
+    pub(crate) fn container_run_dir(&self, id: &str) -> PathBuf {
+        self.paths.run_root.join("containers").join(id)
+    }
+
     /// Whether the container is still recorded (`rm` removes the record first).
     pub fn container_record_exists(&self, id: &str) -> bool {
         self.record_path(id).exists()
@@ -359,12 +369,12 @@ impl Engine {
             }
             self.kill_for_removal(&record);
         }
-        let dir = self.containers_dir().join(&record.id);
+        let dir = self.container_dir(&record.id);
         // The record goes first, so a half-removed container is never listed.
         let _ = fs::remove_file(dir.join("container.json"));
         self.remove_trees(&[dir])?;
         // What a killed skiff left in the runtime directory (an empty mount point, /etc files).
-        let _ = fs::remove_dir_all(self.paths.run_root.join("containers").join(&record.id));
+        let _ = fs::remove_dir_all(self.container_run_dir(&record.id));
         Ok(record)
     }
 
@@ -442,7 +452,7 @@ impl Engine {
                 continue;
             }
             let size = size.then(|| {
-                let upper = dir_size(&self.containers_dir().join(&c.id).join("upper"));
+                let upper = dir_size(&self.container_dir(&c.id).join("upper"));
                 let image = self.find_image(&c.image_id).map(|i| i.size).unwrap_or(0);
                 (upper, image)
             });

@@ -36,7 +36,7 @@ impl Engine {
             )));
         };
         // The spec of the current start (its cgroup, /etc files), else the recorded one.
-        let run = self.paths.run_root.join("containers").join(&record.id);
+        let run = self.container_run_dir(&record.id);
         let mut spec: Spec = std::fs::read(run.join("spec.json"))
             .ok()
             .and_then(|b| serde_json::from_slice(&b).ok())

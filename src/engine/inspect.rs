@@ -35,8 +35,8 @@ impl Engine {
         } else {
             0
         };
-        let dir = self.paths.data_root.join("containers").join(&r.id);
-        let run = self.paths.run_root.join("containers").join(&r.id);
+        let dir = self.container_dir(&r.id);
+        let run = self.container_run_dir(&r.id);
         let spec = &r.spec;
         let binds: Vec<String> = spec
             .mounts

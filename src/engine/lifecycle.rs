@@ -76,7 +76,7 @@ impl Engine {
         let pid = if record.state.pid > 0 {
             record.state.pid
         } else {
-            let run = self.paths.run_root.join("containers").join(&record.id);
+            let run = self.container_run_dir(&record.id);
             fs::read_to_string(run.join("pid"))
                 .ok()?
                 .trim()
@@ -235,7 +235,7 @@ impl Engine {
             if self.init_pid(&c).is_some() || self.container_alive(&c) {
                 continue;
             }
-            let dir = self.paths.data_root.join("containers").join(&c.id);
+            let dir = self.container_dir(&c.id);
             freed += super::containers::dir_size(&dir);
             self.remove_container(&c.id, false)?;
             removed.push(c.id);
@@ -323,7 +323,7 @@ impl Engine {
     /// `pause`/`unpause`: the cgroup v2 freezer of the container's own cgroup.
     pub fn freeze(&self, name: &str, frozen: bool) -> Result<(), Error> {
         let (record, _) = self.running(name)?;
-        let run = self.paths.run_root.join("containers").join(&record.id);
+        let run = self.container_run_dir(&record.id);
         let cgroup = fs::read(run.join("spec.json"))
             .ok()
             .and_then(|b| serde_json::from_slice::<crate::runtime::container::Spec>(&b).ok())
@@ -346,7 +346,7 @@ impl Engine {
 
     /// The log entries of a container, oldest first: rotated files, then the current one.
     pub fn log_files(&self, record: &ContainerRecord) -> Result<Vec<std::path::PathBuf>, Error> {
-        let dir = self.paths.data_root.join("containers").join(&record.id);
+        let dir = self.container_dir(&record.id);
         let Some(path) = super::monitor::log_path(&dir, &record.log) else {
             return Err(Error::Invalid(format!(
                 "container {} logs nothing (--log-driver {})",

@@ -47,7 +47,7 @@ impl Engine {
             return Ok(record);
         }
         let id = record.id.clone();
-        let run = self.paths.run_root.join("containers").join(&id);
+        let run = self.container_run_dir(&id);
         crate::config::ensure_run_root(&self.paths.run_root, self.user.uid)?;
         let spec_path = self.prepare_run_dir(&mut record, &run)?;
         // A new start: the restart count and a previous stop request are history.
@@ -80,18 +80,8 @@ impl Engine {
             let helper = userns::spawn(cmd, &self.userns())?;
             (helper.child, helper.lifeline)
         } else {
-            let (ours, theirs) = UnixStream::pair().map_err(RuntimeError::Io)?;
-            let fd = theirs.as_raw_fd();
             cmd.env(STATUS_FD_ENV, STATUS_FD.to_string());
-            // SAFETY: dup2 only, between fork and exec.
-            unsafe {
-                cmd.pre_exec(move || {
-                    if libc::dup2(fd, STATUS_FD) < 0 {
-                        return Err(std::io::Error::last_os_error());
-                    }
-                    Ok(())
-                });
-            }
+            let (ours, theirs) = userns::socket_on_fd3(&mut cmd)?;
             let child = cmd.spawn().map_err(RuntimeError::Io)?;
             drop(theirs);
             (child, ours)
@@ -173,10 +163,10 @@ pub fn monitor_main(args: &[String], status: Option<UnixStream>) -> i32 {
         Err(e) => return tell_failure(status, EXIT_RUNTIME, &format!("reading {spec_path}: {e}")),
     };
     Monitor {
+        run_dir: engine.container_run_dir(id),
         engine,
         id: id.clone(),
         spec,
-        run_dir: PathBuf::from(run_root).join("containers").join(id),
         status,
     }
     .run()
@@ -225,14 +215,11 @@ impl Monitor {
             self.record_end(EXIT_RUNTIME, &e);
             return tell_failure(self.status.take(), EXIT_RUNTIME, &e);
         }
-        let dir = self
-            .engine
-            .paths
-            .data_root
-            .join("containers")
-            .join(&self.id);
+        let dir = self.engine.container_dir(&self.id);
         let mut log = LogWriter::open(log_path(&dir, &record.log), &record.log);
-        let mut restarts = 0u32;
+        // Restarts in all (on-failure's limit, RestartCount) and the back-off's step, which
+        // goes back to the start after a run of 10 s.
+        let (mut restarts, mut backoff) = (0u32, 0u32);
         let code = loop {
             let started_at = Instant::now();
             let code = match self.start_once(&record, &mut log) {
@@ -255,9 +242,10 @@ impl Monitor {
             }
             // Docker's back-off: 100 ms, doubling, back to the start after a run of 10 s.
             if started_at.elapsed() > Duration::from_secs(10) {
-                restarts = 0;
+                backoff = 0;
             }
-            let delay = Duration::from_millis(100u64 << restarts.min(9));
+            let delay = Duration::from_millis(100u64 << backoff.min(9));
+            backoff += 1;
             restarts += 1;
             self.record_restart(code, restarts);
             if !self.sleep_unless_stopped(delay) {
@@ -268,12 +256,6 @@ impl Monitor {
         container::teardown(&self.spec);
         remove_run_dir(&self.run_dir);
         if record.remove {
-            let dir = self
-                .engine
-                .paths
-                .data_root
-                .join("containers")
-                .join(&self.id);
             let _ = fs::remove_file(dir.join("container.json"));
             let _ = crate::store::unpack::remove_tree(&dir);
         }

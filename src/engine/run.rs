@@ -151,8 +151,8 @@ impl Engine {
             }
             _ => None,
         };
-        let data = self.paths.data_root.join("containers").join(&id);
-        let run = self.paths.run_root.join("containers").join(&id);
+        let data = self.container_dir(&id);
+        let run = self.container_run_dir(&id);
         let spec = Spec {
             lowers: image
                 .layers
@@ -253,7 +253,7 @@ impl Engine {
             )));
         }
         let id = record.id.clone();
-        let run = self.paths.run_root.join("containers").join(&id);
+        let run = self.container_run_dir(&id);
         crate::config::ensure_run_root(&self.paths.run_root, self.user.uid)?;
         let mut spec = record.spec.clone();
         let cgroup_dir = if record.limits.any() {

@@ -120,6 +120,10 @@ impl Engine {
     /// The maps for `mode`, checked against the ids this user has; `None` for the user's own
     /// namespace.
     pub fn nested_user(&self, mode: &UsernsMode) -> Result<Option<NestedUser>, Error> {
+        if *mode == UsernsMode::Host {
+            // The common case, on the run path: no /etc/subuid read for it.
+            return Ok(None);
+        }
         let rootless = self.user.rootless();
         let (outer_uids, outer_gids, has_subids) = if rootless {
             let ns: UserNs = self.userns();

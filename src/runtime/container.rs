@@ -275,11 +275,24 @@ impl Started {
     /// Waits until the workload runs (its exec closes the report socket) or has failed to:
     /// then returns the failure (exit code and message).
     pub fn failure(&mut self) -> Option<(i32, String)> {
-        let mut report = String::new();
-        let _ = self.report.read_to_string(&mut report);
-        let (code, message) = report.split_once(':')?;
-        Some((code.parse().unwrap_or(EXIT_RUNTIME), message.to_string()))
+        read_report(&mut self.report)
     }
+}
+
+/// The starter's end of a report socket: closed by the started process's exec (success), or
+/// carrying `CODE:MESSAGE` when it failed before.
+pub(super) fn read_report(report: &mut std::os::unix::net::UnixStream) -> Option<(i32, String)> {
+    let mut text = String::new();
+    let _ = report.read_to_string(&mut text);
+    let (code, message) = text.split_once(':')?;
+    Some((code.parse().unwrap_or(EXIT_RUNTIME), message.to_string()))
+}
+
+/// The started process's end: reports `failure` and exits with its code.
+pub(super) fn report_and_exit(mut report: std::os::unix::net::UnixStream, failure: Failure) -> ! {
+    let (code, message) = failure;
+    let _ = write!(report, "{code}:{message}");
+    crate::sys::exit_now(code)
 }
 
 /// Starts the container's PID 1 in a new PID namespace (after `prepare`; may be called again
@@ -309,13 +322,10 @@ pub fn spawn(spec: &Spec, stdio: &Stdio) -> Result<Started, String> {
                     start(spec)
                 }
             });
-            let (code, message) = match started {
+            match started {
                 Ok(never) => match never {},
-                Err(failure) => failure,
-            };
-            let mut tx = report_tx;
-            let _ = write!(tx, "{code}:{message}");
-            crate::sys::exit_now(code)
+                Err(failure) => report_and_exit(report_tx, failure),
+            }
         }
         Ok(Some(child)) => {
             drop(report_tx);

@@ -5,11 +5,10 @@
 //! capabilities, exec); the child stays as its parent and exits with its status. The caller
 //! must have a single thread when it calls (the child inherits that).
 
-use std::io::{Read, Write};
 use std::os::fd::{AsFd, OwnedFd};
 use std::os::unix::net::UnixStream;
 
-use super::container::{Spec, EXIT_RUNTIME};
+use super::container::Spec;
 
 /// Namespaces joined, user first and mount last (after it, paths are the container's).
 const NAMESPACES: &[(&str, rustix::thread::LinkNameSpaceType)] = &[
@@ -37,10 +36,7 @@ pub struct ExecProcess {
 impl ExecProcess {
     /// Waits until the command runs (or failed to start): the failure, if any.
     pub fn failure(&mut self) -> Option<(i32, String)> {
-        let mut report = String::new();
-        let _ = self.report.read_to_string(&mut report);
-        let (code, message) = report.split_once(':')?;
-        Some((code.parse().unwrap_or(EXIT_RUNTIME), message.to_string()))
+        super::container::read_report(&mut self.report)
     }
 }
 
@@ -108,10 +104,7 @@ pub fn exec(init: i32, spec: &Spec, stdin_null: bool) -> Result<ExecProcess, Str
                     }
                 },
             };
-            let (code, message) = failure;
-            let mut tx = report_tx;
-            let _ = write!(tx, "{code}:{message}");
-            crate::sys::exit_now(code)
+            super::container::report_and_exit(report_tx, failure)
         }
         Ok(Some(pid)) => Ok(ExecProcess {
             pid,

@@ -136,11 +136,11 @@ pub struct Helper {
     pub lifeline: UnixStream,
 }
 
-/// Starts `cmd` (a skiff helper) and returns once it is inside a new user namespace with `ns`'s maps.
-pub fn spawn(mut cmd: Command, ns: &UserNs) -> Result<Helper, RuntimeError> {
-    let (mut ours, theirs) = UnixStream::pair().map_err(RuntimeError::Io)?;
+/// A socket pair whose second end `cmd`'s process finds on descriptor 3 (keep that end open
+/// until `cmd` is spawned, then drop it).
+pub fn socket_on_fd3(cmd: &mut Command) -> Result<(UnixStream, UnixStream), RuntimeError> {
+    let (ours, theirs) = UnixStream::pair().map_err(RuntimeError::Io)?;
     let theirs_fd = theirs.as_raw_fd();
-    cmd.env(SYNC_ENV, SYNC_FD.to_string());
     // SAFETY: the closure runs between fork and exec and only calls async-signal-safe dup2/fcntl.
     unsafe {
         cmd.pre_exec(move || {
@@ -154,6 +154,13 @@ pub fn spawn(mut cmd: Command, ns: &UserNs) -> Result<Helper, RuntimeError> {
             Ok(())
         });
     }
+    Ok((ours, theirs))
+}
+
+/// Starts `cmd` (a skiff helper) and returns once it is inside a new user namespace with `ns`'s maps.
+pub fn spawn(mut cmd: Command, ns: &UserNs) -> Result<Helper, RuntimeError> {
+    cmd.env(SYNC_ENV, SYNC_FD.to_string());
+    let (mut ours, theirs) = socket_on_fd3(&mut cmd)?;
     let mut child = cmd.spawn().map_err(RuntimeError::Io)?;
     drop(theirs);
     let mut byte = [0u8; 1];
