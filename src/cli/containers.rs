@@ -1,4 +1,4 @@
-//! Container commands of the foreground life: `start -a`, `rm`, `ps`.
+//! Container commands of the foreground life: `start -a`, `attach`, `rm`, `ps`.
 
 use std::io::{self, Write};
 
@@ -8,6 +8,7 @@ use serde_json::{json, Value};
 
 use super::format::Column;
 use super::human;
+use crate::engine::attach::{parse_detach_keys, AttachOptions, DEFAULT_DETACH_KEYS};
 use crate::engine::containers::ContainerRow;
 use crate::engine::Engine;
 use crate::Error;
@@ -20,8 +21,26 @@ pub struct StartArgs {
     /// Attach stdin too.
     #[arg(short, long)]
     pub interactive: bool,
+    /// Keys that detach, leaving the container running (default ctrl-p,ctrl-q).
+    #[arg(long, value_name = "KEYS")]
+    pub detach_keys: Option<String>,
     #[arg(required = true, value_name = "CONTAINER")]
     pub containers: Vec<String>,
+}
+
+#[derive(Args, Debug)]
+pub struct AttachArgs {
+    /// Keys that detach, leaving the container running (default ctrl-p,ctrl-q).
+    #[arg(long, value_name = "KEYS")]
+    pub detach_keys: Option<String>,
+    /// Don't pass stdin on.
+    #[arg(long)]
+    pub no_stdin: bool,
+    /// Pass the signals skiff receives on to the container (not with a terminal).
+    #[arg(long, default_value_t = true, action = clap::ArgAction::Set, value_name = "BOOL")]
+    pub sig_proxy: bool,
+    #[arg(value_name = "CONTAINER")]
+    pub container: String,
 }
 
 #[derive(Args, Debug)]
@@ -84,8 +103,37 @@ pub fn start(engine: &Engine, args: StartArgs) -> Result<i32, Error> {
             "you cannot start and attach multiple containers at once".into(),
         ));
     };
-    let interactive = args.interactive.then_some(true);
-    engine.start_attached(name, interactive, &super::run::progress)
+    let record = engine.find_container(name)?;
+    let stdin = args.interactive && record.interactive;
+    let opts = attach_options(args.detach_keys.as_deref(), stdin, record.sig_proxy)?;
+    if stdin && record.tty && !rustix::termios::isatty(io::stdin()) {
+        return Err(Error::Invalid("the input device is not a TTY".into()));
+    }
+    engine.start_and_attach(&record.id, &opts)
+}
+
+/// `skiff attach`: the running container's output (and stdin, when it has one) here.
+pub fn attach(engine: &Engine, args: AttachArgs) -> Result<i32, Error> {
+    let record = engine.find_container(&args.container)?;
+    let stdin = record.interactive && !args.no_stdin;
+    let opts = attach_options(args.detach_keys.as_deref(), stdin, args.sig_proxy)?;
+    // As Docker: a terminal's input can't come from a pipe or file.
+    if stdin && record.tty && !rustix::termios::isatty(io::stdin()) {
+        return Err(Error::Invalid("the input device is not a TTY".into()));
+    }
+    engine.attach(&record.id, &opts)
+}
+
+fn attach_options(
+    keys: Option<&str>,
+    stdin: bool,
+    sig_proxy: bool,
+) -> Result<AttachOptions, Error> {
+    Ok(AttachOptions {
+        stdin,
+        detach_keys: parse_detach_keys(keys.unwrap_or(DEFAULT_DETACH_KEYS))?,
+        sig_proxy,
+    })
 }
 
 pub fn rm(engine: &Engine, args: RmArgs) -> Result<i32, Error> {

@@ -53,6 +53,8 @@ pub enum Command {
     Create(Box<run::RunArgs>),
     /// Start containers (in the background; in the foreground with -a).
     Start(containers::StartArgs),
+    /// Attach to a running container's output and input.
+    Attach(containers::AttachArgs),
     /// Run a command in a running container.
     Exec(lifecycle::ExecArgs),
     /// List the files a container changed: A added, C changed, D deleted.
@@ -121,6 +123,8 @@ pub enum ContainerCommand {
     Create(Box<run::RunArgs>),
     /// Start containers (in the background; in the foreground with -a).
     Start(containers::StartArgs),
+    /// Attach to a running container's output and input.
+    Attach(containers::AttachArgs),
     /// Run a command in a running container.
     Exec(lifecycle::ExecArgs),
     /// List the files a container changed: A added, C changed, D deleted.
@@ -181,8 +185,8 @@ pub enum ImageCommand {
 
 /// Docker commands skiff will have; until then they are refused clearly.
 const LATER: &[&str] = &[
-    "attach", "cp", "commit", "build", "push", "save", "load", "import", "export", "network",
-    "volume", "system", "events", "update", "search", "builder", "buildx", "compose", "manifest",
+    "cp", "commit", "build", "push", "save", "load", "import", "export", "network", "volume",
+    "system", "events", "update", "search", "builder", "buildx", "compose", "manifest",
 ];
 
 /// Runs the command line and returns the process exit status.
@@ -276,6 +280,9 @@ fn run(cli: Cli) -> Result<i32, Error> {
         }
         Command::Start(a) | Command::Container(ContainerCommand::Start(a)) => {
             containers::start(&engine()?, a)
+        }
+        Command::Attach(a) | Command::Container(ContainerCommand::Attach(a)) => {
+            containers::attach(&engine()?, a)
         }
         Command::Diff(a) | Command::Container(ContainerCommand::Diff(a)) => {
             lifecycle::diff(&engine()?, a)

@@ -155,6 +155,11 @@ pub struct RunArgs {
 
 pub fn run(engine: &Engine, args: RunArgs) -> Result<i32, Error> {
     let detach = args.detach;
+    // Only a command in the foreground reads skiff's stdin (`attach` checks its own).
+    if args.tty && args.interactive && !detach && !crate::sys::is_terminal(std::io::stdin().as_fd())
+    {
+        return Err(Error::Invalid("the input device is not a TTY".into()));
+    }
     let opts = options(args)?;
     if detach {
         let record = engine.create_container(&opts, &progress)?;
@@ -254,9 +259,6 @@ fn options(args: RunArgs) -> Result<RunOptions, Error> {
     };
     let mut env = read_env_files(&args.env_file)?;
     env.extend(args.env);
-    if args.tty && args.interactive && !crate::sys::is_terminal(std::io::stdin().as_fd()) {
-        return Err(Error::Invalid("the input device is not a TTY".into()));
-    }
     let mut mounts = Vec::new();
     for v in &args.volume {
         mounts.push(run::parse_volume(v)?);
@@ -316,6 +318,7 @@ fn options(args: RunArgs) -> Result<RunOptions, Error> {
         no_new_privileges,
         interactive: args.interactive,
         sig_proxy: args.sig_proxy,
+        detach: args.detach,
         init: args.init,
         ulimits: args.ulimit,
         shm_size: args.shm_size,

@@ -27,6 +27,10 @@ pub struct ContainerRecord {
     pub spec: Spec,
     pub tty: bool,
     pub interactive: bool,
+    /// Docker's StdinOnce (`-i` in the foreground, `create -i`): the container's stdin ends
+    /// with the first attached client's.
+    #[serde(default)]
+    pub stdin_once: bool,
     pub sig_proxy: bool,
     /// `--rm`: removed when it exits.
     pub remove: bool,

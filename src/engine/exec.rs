@@ -66,7 +66,7 @@ impl Engine {
             None
         };
         let stdin_null = !opts.interactive || opts.detach;
-        let mut process = crate::runtime::exec::exec(init, &spec, stdin_null)
+        let mut process = crate::runtime::exec::exec(init, &spec, stdin_null, None)
             .map_err(|e| Error::Other(format!("exec in {}: {e}", record.name)))?;
         let attached = match console {
             Some((ours, theirs)) => {

@@ -1,6 +1,7 @@
 //! One function per user-visible operation. The engine owns the order in which locks are taken:
 //! a layer's lock before the store lock, never the other way round.
 
+pub mod attach;
 pub mod containers;
 pub mod exec;
 pub mod helpers;

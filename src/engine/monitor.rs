@@ -18,6 +18,7 @@ use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
+use super::attach::{connect, Attachments, Connection, Request};
 use super::containers::{ContainerRecord, LogConfig};
 use super::Engine;
 use crate::runtime::container::{self, Spec, EXIT_RUNTIME};
@@ -28,6 +29,9 @@ pub const MONITOR_CMD: &str = "__monitor";
 /// Where a root monitor (started without a user namespace) finds its status socket.
 const STATUS_FD_ENV: &str = "_SKIFF_STATUS_FD";
 const STATUS_FD: i32 = 3;
+/// The monitor's last argument for `start -a`, and the line it sends once it listens.
+const ATTACH_ARG: &str = "attach";
+const ATTACH_READY: &[u8] = b"attach\n";
 
 /// The log file of a container, by driver.
 pub fn log_path(container_dir: &Path, log: &LogConfig) -> Option<PathBuf> {
@@ -42,9 +46,19 @@ impl Engine {
     /// `start` (without -a) and `run -d`: starts the container under a monitor and returns
     /// once its workload runs.
     pub fn start_detached(&self, name: &str) -> Result<ContainerRecord, Error> {
+        self.launch_monitor(name, false).map(|(record, _)| record)
+    }
+
+    /// Starts the container under a new monitor; with `attach`, connects to it before the
+    /// workload starts (None: the container was running already).
+    pub(crate) fn launch_monitor(
+        &self,
+        name: &str,
+        attach: bool,
+    ) -> Result<(ContainerRecord, Option<Connection>), Error> {
         let mut record = self.find_container(name)?;
         if record.state.is_up() && self.container_alive(&record) {
-            return Ok(record);
+            return Ok((record, None));
         }
         let id = record.id.clone();
         let run = self.container_run_dir(&id);
@@ -64,6 +78,7 @@ impl Engine {
             .arg(&self.paths.run_root)
             .arg(&id)
             .arg(&spec_path)
+            .args(attach.then_some(ATTACH_ARG))
             .current_dir("/")
             .stdin(Stdio::null())
             .stdout(Stdio::null())
@@ -86,14 +101,25 @@ impl Engine {
             drop(theirs);
             (child, ours)
         };
-        // One line: "ok" or "err CODE MESSAGE".
+        // With `attach`, first "attach" once the monitor listens; then one line: "ok" or
+        // "err CODE MESSAGE".
+        let mut status = std::io::BufReader::new(&mut status);
         let mut answer = String::new();
-        let _ = std::io::BufReader::new(&mut status).read_line(&mut answer);
+        let _ = status.read_line(&mut answer);
+        let mut conn = None;
+        if attach && answer.as_bytes() == ATTACH_READY {
+            conn =
+                Some(connect(&run).map_err(|e| {
+                    Error::Other(format!("attaching to the container's monitor: {e}"))
+                })?);
+            answer.clear();
+            let _ = status.read_line(&mut answer);
+        }
         // The monitor goes on alone; reap it if it is already done (a failed start).
         let _ = child.try_wait();
         let answer = answer.trim();
         if answer == "ok" {
-            return self.find_container(&id);
+            return Ok((self.find_container(&id)?, conn));
         }
         match answer.strip_prefix("err ").and_then(|a| a.split_once(' ')) {
             Some((code, message)) => Err(Error::Start {
@@ -137,8 +163,10 @@ impl Engine {
 
 /// The monitor's main, in the helper process (inside the user's namespace when rootless).
 pub fn monitor_main(args: &[String], status: Option<UnixStream>) -> i32 {
-    let [data_root, run_root, id, spec_path] = args else {
-        return EXIT_RUNTIME;
+    let (data_root, run_root, id, spec_path, attach) = match args {
+        [d, r, i, s] => (d, r, i, s, false),
+        [d, r, i, s, a] if a == ATTACH_ARG => (d, r, i, s, true),
+        _ => return EXIT_RUNTIME,
     };
     let _ = rustix::thread::set_name(c"skiff-monitor");
     // It outlives the command that started it: it must hold none of that command's files
@@ -168,6 +196,7 @@ pub fn monitor_main(args: &[String], status: Option<UnixStream>) -> i32 {
         id: id.clone(),
         spec,
         status,
+        wait_attach: attach,
     }
     .run()
 }
@@ -204,6 +233,8 @@ struct Monitor {
     run_dir: PathBuf,
     /// Open until the first start is told.
     status: Option<UnixStream>,
+    /// `start -a`: the first run waits for the starting command to attach.
+    wait_attach: bool,
 }
 
 impl Monitor {
@@ -215,6 +246,24 @@ impl Monitor {
             self.record_end(EXIT_RUNTIME, &e);
             return tell_failure(self.status.take(), EXIT_RUNTIME, &e);
         }
+        let mut attachments = match Attachments::listen(&self.run_dir) {
+            Ok(a) => a,
+            Err(e) => {
+                let message = format!("creating the attach socket: {e}");
+                self.record_end(EXIT_RUNTIME, &message);
+                return tell_failure(self.status.take(), EXIT_RUNTIME, &message);
+            }
+        };
+        if self.wait_attach {
+            if let Some(s) = &mut self.status {
+                let _ = s.write_all(ATTACH_READY);
+            }
+            if !attachments.wait_for_client(Duration::from_secs(10)) {
+                let message = "the starting command did not attach";
+                self.record_end(EXIT_RUNTIME, message);
+                return tell_failure(self.status.take(), EXIT_RUNTIME, message);
+            }
+        }
         let dir = self.engine.container_dir(&self.id);
         let mut log = LogWriter::open(log_path(&dir, &record.log), &record.log);
         // Restarts in all (on-failure's limit, RestartCount) and the back-off's step, which
@@ -222,7 +271,7 @@ impl Monitor {
         let (mut restarts, mut backoff) = (0u32, 0u32);
         let code = loop {
             let started_at = Instant::now();
-            let code = match self.start_once(&record, &mut log) {
+            let code = match self.start_once(&record, &mut log, &mut attachments) {
                 Ok(code) => code,
                 Err((code, message)) => {
                     if self.status.is_some() {
@@ -248,6 +297,8 @@ impl Monitor {
             backoff += 1;
             restarts += 1;
             self.record_restart(code, restarts);
+            // Attached clients follow one run, as in Docker.
+            attachments.finish(code);
             if !self.sleep_unless_stopped(delay) {
                 self.record_end(code, "");
                 break code;
@@ -259,6 +310,8 @@ impl Monitor {
             let _ = fs::remove_file(dir.join("container.json"));
             let _ = crate::store::unpack::remove_tree(&dir);
         }
+        // Last, so that `start -a` of a `--rm` container returns once it is gone.
+        attachments.finish(code);
         code
     }
 
@@ -267,8 +320,9 @@ impl Monitor {
         &mut self,
         record: &ContainerRecord,
         log: &mut LogWriter,
+        attachments: &mut Attachments,
     ) -> Result<i32, (i32, String)> {
-        let streams = Streams::new(record.tty, &mut self.spec).map_err(|e| {
+        let streams = Streams::new(record, &mut self.spec).map_err(|e| {
             (
                 EXIT_RUNTIME,
                 format!("creating the container's streams: {e}"),
@@ -286,7 +340,7 @@ impl Monitor {
             let _ = s.write_all(b"ok\n");
             crate::sys::drop_clean_file_pages();
         }
-        streams.pump(started.child, log);
+        streams.pump(log, attachments);
         let code = crate::sys::wait_for(started.child);
         if let Some(p) = &self.spec.pid_file {
             let _ = fs::remove_file(p);
@@ -358,50 +412,80 @@ impl Monitor {
 
 /// The container's standard streams as the monitor holds them.
 struct Streams {
-    /// (stdout, stderr) read ends, or the terminal's master in `stdout`.
+    /// (stdout, stderr) read ends, or the terminal's master in `out`.
     out: Option<OwnedFd>,
     err: Option<OwnedFd>,
+    /// The container's stdin with `-i`: a pipe's write end, or the terminal's master; what
+    /// attached clients sent that it has not taken yet.
+    input: Option<OwnedFd>,
+    pending: Vec<u8>,
+    /// Docker's StdinOnce: the end of an attached client's input ends the container's.
+    stdin_once: bool,
+    close_input: bool,
+    interactive: bool,
+    tty: bool,
     /// The child's ends (dropped once it is started).
+    child_in: Option<OwnedFd>,
     child_out: Option<OwnedFd>,
     child_err: Option<OwnedFd>,
     null: Option<File>,
     console: Option<UnixStream>,
 }
 
+/// What a polled descriptor is.
+#[derive(Clone, Copy)]
+enum Slot {
+    Output(usize),
+    Listener,
+    Client(usize),
+    Input,
+}
+
 impl Streams {
-    fn new(tty: bool, spec: &mut Spec) -> std::io::Result<Streams> {
+    fn new(record: &ContainerRecord, spec: &mut Spec) -> std::io::Result<Streams> {
         let null = File::open("/dev/null")?;
-        if tty {
+        let mut streams = Streams {
+            out: None,
+            err: None,
+            input: None,
+            pending: Vec::new(),
+            stdin_once: record.stdin_once,
+            close_input: false,
+            interactive: record.interactive,
+            tty: record.tty,
+            child_in: None,
+            child_out: None,
+            child_err: None,
+            null: Some(null),
+            console: None,
+        };
+        let pipe = || rustix::pipe::pipe_with(rustix::pipe::PipeFlags::CLOEXEC);
+        if record.tty {
             let (ours, theirs) = UnixStream::pair()?;
             rustix::io::fcntl_setfd(&theirs, rustix::io::FdFlags::empty())?;
             spec.console_socket = Some(theirs.as_raw_fd());
             // The child end stays open in `child_out` until the child is started.
-            return Ok(Streams {
-                out: None,
-                err: None,
-                child_out: Some(OwnedFd::from(theirs)),
-                child_err: None,
-                null: Some(null),
-                console: Some(ours),
-            });
+            streams.child_out = Some(OwnedFd::from(theirs));
+            streams.console = Some(ours);
+            return Ok(streams);
         }
         spec.console_socket = None;
-        let (out_r, out_w) = rustix::pipe::pipe_with(rustix::pipe::PipeFlags::CLOEXEC)?;
-        let (err_r, err_w) = rustix::pipe::pipe_with(rustix::pipe::PipeFlags::CLOEXEC)?;
-        Ok(Streams {
-            out: Some(out_r),
-            err: Some(err_r),
-            child_out: Some(out_w),
-            child_err: Some(err_w),
-            null: Some(null),
-            console: None,
-        })
+        let (out_r, out_w) = pipe()?;
+        let (err_r, err_w) = pipe()?;
+        (streams.out, streams.child_out) = (Some(out_r), Some(out_w));
+        (streams.err, streams.child_err) = (Some(err_r), Some(err_w));
+        if record.interactive {
+            let (in_r, in_w) = pipe()?;
+            set_nonblocking(&in_w)?;
+            (streams.child_in, streams.input) = (Some(in_r), Some(in_w));
+        }
+        Ok(streams)
     }
 
     fn for_child(&self) -> container::Stdio {
         let raw = |f: &Option<OwnedFd>| f.as_ref().map(|f| f.as_raw_fd());
         container::Stdio {
-            stdin: self.null.as_ref().map(|f| f.as_raw_fd()),
+            stdin: raw(&self.child_in).or(self.null.as_ref().map(|f| f.as_raw_fd())),
             stdout: if self.console.is_some() {
                 None
             } else {
@@ -412,18 +496,27 @@ impl Streams {
     }
 
     fn parent_side(mut self) -> Streams {
+        self.child_in = None;
         self.child_out = None;
         self.child_err = None;
         self.null = None;
         self
     }
 
-    /// Copies output into the log until the streams end and `child` has exited.
-    fn pump(&mut self, child: i32, log: &mut LogWriter) {
+    /// Copies output into the log and to attached clients, and clients' input to the
+    /// container, until the output streams end.
+    fn pump(&mut self, log: &mut LogWriter, attachments: &mut Attachments) {
         if let Some(console) = self.console.take() {
             // With a terminal, the container sends its master end first.
             match crate::runtime::tty::receive_console(&console) {
-                Ok(Some(master)) => self.out = Some(master),
+                Ok(Some(master)) => {
+                    if self.interactive {
+                        // Writes must not block the monitor (see `write_input`).
+                        let _ = set_nonblocking(&master);
+                        self.input = master.try_clone().ok();
+                    }
+                    self.out = Some(master);
+                }
                 _ => return,
             }
         }
@@ -437,17 +530,33 @@ impl Streams {
             tv_nsec: 0,
         };
         let mut busy = true;
+        use rustix::event::{PollFd, PollFlags};
         loop {
+            if self.out.is_none() && self.err.is_none() {
+                break;
+            }
             let mut fds = Vec::new();
-            let mut which = Vec::new();
+            let mut slots = Vec::new();
             for (i, f) in [&self.out, &self.err].into_iter().enumerate() {
                 if let Some(f) = f {
-                    fds.push(rustix::event::PollFd::new(f, rustix::event::PollFlags::IN));
-                    which.push(i);
+                    fds.push(PollFd::new(f, PollFlags::IN));
+                    slots.push(Slot::Output(i));
                 }
             }
-            if fds.is_empty() {
-                break;
+            fds.push(PollFd::new(attachments.listener(), PollFlags::IN));
+            slots.push(Slot::Listener);
+            match &self.input {
+                // Input waiting for the container: clients wait until it is taken.
+                Some(input) if !self.pending.is_empty() => {
+                    fds.push(PollFd::new(input, PollFlags::OUT));
+                    slots.push(Slot::Input);
+                }
+                _ => {
+                    for (k, c) in attachments.clients().iter().enumerate() {
+                        fds.push(PollFd::new(c, PollFlags::IN));
+                        slots.push(Slot::Client(k));
+                    }
+                }
             }
             match rustix::event::poll(&mut fds, Some(&quiet)) {
                 Ok(0) => {
@@ -460,47 +569,130 @@ impl Streams {
                 Err(rustix::io::Errno::INTR) => continue,
                 Err(_) => break,
             }
-            let ready: Vec<(usize, bool)> = fds
+            let ready: Vec<Slot> = fds
                 .iter()
-                .zip(&which)
-                .map(|(f, i)| (*i, !f.revents().is_empty()))
+                .zip(&slots)
+                .filter(|(f, _)| !f.revents().is_empty())
+                .map(|(_, s)| *s)
                 .collect();
             drop(fds);
-            for (i, is_ready) in ready {
-                if !is_ready {
-                    continue;
+            // Clients first, from the highest index: one leaving shifts none still to be read,
+            // and a broadcast (which drops clients that are gone) comes after.
+            for slot in ready.iter().rev() {
+                if let Slot::Client(k) = slot {
+                    self.serve(attachments, *k, &mut buf);
                 }
-                let fd = if i == 0 { &self.out } else { &self.err };
-                let n = match fd {
-                    Some(f) => rustix::io::read(f, &mut buf).unwrap_or(0),
-                    None => 0,
-                };
-                if n == 0 {
-                    // End of stream (EIO from a terminal whose other side is gone counts too).
-                    if !partial[i].is_empty() {
-                        log.line(names[i], &std::mem::take(&mut partial[i]));
+            }
+            for slot in ready {
+                match slot {
+                    Slot::Output(i) => {
+                        let fd = if i == 0 { &self.out } else { &self.err };
+                        let n = match fd.as_ref().map(|f| rustix::io::read(f, &mut buf)) {
+                            Some(Ok(n)) => n,
+                            Some(Err(rustix::io::Errno::AGAIN | rustix::io::Errno::INTR)) => {
+                                continue
+                            }
+                            _ => 0,
+                        };
+                        if n == 0 {
+                            // End of stream (EIO from a terminal whose other side is gone
+                            // counts too).
+                            if !partial[i].is_empty() {
+                                log.line(names[i], &std::mem::take(&mut partial[i]));
+                            }
+                            if i == 0 {
+                                self.out = None;
+                            } else {
+                                self.err = None;
+                            }
+                            continue;
+                        }
+                        attachments.broadcast(i, &buf[..n]);
+                        let mut data = &buf[..n];
+                        while let Some(pos) = data.iter().position(|b| *b == b'\n') {
+                            partial[i].extend_from_slice(&data[..=pos]);
+                            log.line(names[i], &std::mem::take(&mut partial[i]));
+                            data = &data[pos + 1..];
+                        }
+                        partial[i].extend_from_slice(data);
+                        if partial[i].len() >= 16 * 1024 {
+                            log.line(names[i], &std::mem::take(&mut partial[i]));
+                        }
                     }
-                    if i == 0 {
-                        self.out = None;
-                    } else {
-                        self.err = None;
-                    }
-                    continue;
-                }
-                let mut data = &buf[..n];
-                while let Some(pos) = data.iter().position(|b| *b == b'\n') {
-                    partial[i].extend_from_slice(&data[..=pos]);
-                    log.line(names[i], &std::mem::take(&mut partial[i]));
-                    data = &data[pos + 1..];
-                }
-                partial[i].extend_from_slice(data);
-                if partial[i].len() >= 16 * 1024 {
-                    log.line(names[i], &std::mem::take(&mut partial[i]));
+                    Slot::Listener => attachments.accept(),
+                    Slot::Client(_) => {}
+                    Slot::Input => self.write_input(),
                 }
             }
         }
-        let _ = child;
     }
+
+    /// One message from attached client `k`.
+    fn serve(&mut self, attachments: &mut Attachments, k: usize, buf: &mut [u8]) {
+        match attachments.receive(k, buf) {
+            Request::Input(data) => {
+                if self.input.is_some() && !self.close_input {
+                    self.pending.extend_from_slice(data);
+                    self.write_input();
+                }
+            }
+            Request::Resize(rows, cols) => {
+                if let Some(master) = self.console_master() {
+                    let size = rustix::termios::Winsize {
+                        ws_row: rows,
+                        ws_col: cols,
+                        ws_xpixel: 0,
+                        ws_ypixel: 0,
+                    };
+                    let _ = rustix::termios::tcsetwinsize(master, size);
+                }
+            }
+            Request::EndOfInput | Request::Gone => {
+                // A terminal has no end of input to give; a pipe is closed once drained.
+                if self.stdin_once && self.console_master().is_none() && self.input.is_some() {
+                    self.close_input = true;
+                    self.write_input();
+                }
+            }
+        }
+    }
+
+    /// The terminal's master, when the container has one.
+    fn console_master(&self) -> Option<&OwnedFd> {
+        self.out.as_ref().filter(|_| self.tty)
+    }
+
+    /// Gives the container what it will take of the pending input, without blocking: a
+    /// container that doesn't read its stdin must not stop its output being read.
+    fn write_input(&mut self) {
+        let Some(input) = &self.input else {
+            self.pending.clear();
+            return;
+        };
+        while !self.pending.is_empty() {
+            match rustix::io::write(input, &self.pending) {
+                Ok(n) => {
+                    self.pending.drain(..n);
+                }
+                Err(rustix::io::Errno::AGAIN) => return,
+                Err(rustix::io::Errno::INTR) => {}
+                Err(_) => {
+                    self.input = None;
+                    self.pending.clear();
+                    return;
+                }
+            }
+        }
+        if self.close_input {
+            self.input = None;
+        }
+    }
+}
+
+fn set_nonblocking(fd: &OwnedFd) -> std::io::Result<()> {
+    let flags = rustix::fs::fcntl_getfl(fd)?;
+    rustix::fs::fcntl_setfl(fd, flags | rustix::fs::OFlags::NONBLOCK)?;
+    Ok(())
 }
 
 /// Appends log entries in the container's log format, rotating past `max-size`.

@@ -55,6 +55,8 @@ pub struct RunOptions {
     pub interactive: bool,
     /// Pass signals skiff receives on to the container (Docker's `--sig-proxy`, default on).
     pub sig_proxy: bool,
+    /// `run -d`: nobody is attached when the container starts.
+    pub detach: bool,
     pub init: bool,
     /// `--ulimit` values as given (`nofile=1024:2048`).
     pub ulimits: Vec<String>,
@@ -203,6 +205,7 @@ impl Engine {
             spec,
             tty: opts.tty,
             interactive: opts.interactive,
+            stdin_once: opts.interactive && !opts.detach,
             sig_proxy: opts.sig_proxy,
             remove: opts.remove,
             limits: opts.limits,
@@ -834,6 +837,7 @@ mod tests {
             no_new_privileges: false,
             interactive: false,
             sig_proxy: true,
+            detach: false,
             init: false,
             ulimits: vec![],
             shm_size: None,

@@ -41,8 +41,14 @@ impl ExecProcess {
 }
 
 /// Joins the namespaces of `init` (the container's PID 1) and starts `spec`'s command there.
-/// `stdin_null`: the command reads nothing (no `-i`).
-pub fn exec(init: i32, spec: &Spec, stdin_null: bool) -> Result<ExecProcess, String> {
+/// `stdin_null`: the command reads nothing (no `-i`); `output`: where its stdout and stderr
+/// go instead of the caller's.
+pub fn exec(
+    init: i32,
+    spec: &Spec,
+    stdin_null: bool,
+    output: Option<std::os::fd::RawFd>,
+) -> Result<ExecProcess, String> {
     let mut joins: Vec<(OwnedFd, rustix::thread::LinkNameSpaceType)> = Vec::new();
     for (name, kind) in NAMESPACES {
         let theirs = format!("/proc/{init}/ns/{name}");
@@ -77,7 +83,7 @@ pub fn exec(init: i32, spec: &Spec, stdin_null: bool) -> Result<ExecProcess, Str
         Err(e) => Err(format!("fork: {e}")),
         Ok(None) => {
             drop(report_rx);
-            let failure = match enter(&joins, null.as_ref()) {
+            let failure = match enter(&joins, null.as_ref(), output) {
                 Err(failure) => failure,
                 Ok(()) => match crate::sys::fork() {
                     Err(e) => super::container::fail("fork", e),
@@ -117,10 +123,17 @@ pub fn exec(init: i32, spec: &Spec, stdin_null: bool) -> Result<ExecProcess, Str
 fn enter(
     joins: &[(OwnedFd, rustix::thread::LinkNameSpaceType)],
     null: Option<&std::fs::File>,
+    output: Option<std::os::fd::RawFd>,
 ) -> Result<(), super::container::Failure> {
     if let Some(null) = null {
         crate::sys::dup_onto(std::os::fd::AsRawFd::as_raw_fd(null), 0)
             .map_err(|e| super::container::fail("redirecting stdin", e))?;
+    }
+    if let Some(fd) = output {
+        for target in [1, 2] {
+            crate::sys::dup_onto(fd, target)
+                .map_err(|e| super::container::fail("redirecting the output", e))?;
+        }
     }
     for (fd, kind) in joins {
         rustix::thread::move_into_link_name_space(fd.as_fd(), Some(*kind))

@@ -124,6 +124,31 @@ pub fn wait_for(pid: i32) -> i32 {
             return 125;
         }
     }
+    shell_status(status)
+}
+
+/// Reaps a child if it has exited: its status as `wait_for` gives it; None while it runs.
+pub fn exited(pid: i32) -> Option<i32> {
+    let mut status = 0;
+    // SAFETY: waitpid writes only to `status`, which outlives the call.
+    let r = unsafe { libc::waitpid(pid, &mut status, libc::WNOHANG) };
+    match r {
+        0 => None,
+        r if r == pid => Some(shell_status(status)),
+        // Not our child (any more): nothing to wait for.
+        _ => Some(125),
+    }
+}
+
+/// One signal to one process.
+pub fn signal(pid: i32, signal: i32) {
+    if pid > 0 {
+        // SAFETY: kill(2) takes plain integers and touches no memory.
+        unsafe { libc::kill(pid, signal) };
+    }
+}
+
+fn shell_status(status: i32) -> i32 {
     if libc::WIFEXITED(status) {
         libc::WEXITSTATUS(status)
     } else if libc::WIFSIGNALED(status) {

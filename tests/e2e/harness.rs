@@ -315,6 +315,30 @@ impl Sandbox {
         self.run_args(&self.args(line))
     }
 
+    /// Runs `skiff LINE` (see `args`) with `input` on its stdin, then the end of it.
+    pub fn run_with_input(&self, line: &str, input: &[u8]) -> Out {
+        let mut child = self
+            .command(&self.args(line))
+            .stdin(Stdio::piped())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .expect("starting skiff");
+        let mut stdin = child.stdin.take().expect("piped stdin");
+        let input = input.to_vec();
+        // A thread, so that a command that reads nothing doesn't block the test.
+        let writer = std::thread::spawn(move || {
+            let _ = std::io::Write::write_all(&mut stdin, &input);
+        });
+        let out = child.wait_with_output().expect("waiting for skiff");
+        let _ = writer.join();
+        Out {
+            code: out.status.code().unwrap_or(-1),
+            stdout: String::from_utf8_lossy(&out.stdout).into_owned(),
+            stderr: String::from_utf8_lossy(&out.stderr).into_owned(),
+        }
+    }
+
     /// Starts `skiff LINE` (see `args`) with its stdout piped, and reads that until `marker`
     /// shows (an empty marker waits for nothing).
     pub fn spawn_until(&self, line: &str, marker: &str) -> std::process::Child {

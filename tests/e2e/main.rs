@@ -3,6 +3,7 @@
 
 mod harness;
 
+mod attach;
 mod auth;
 mod cli;
 mod containers;

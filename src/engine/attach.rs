@@ -1,0 +1,484 @@
+//! `attach` and `start -a`: the container's streams over a unix socket that its monitor
+//! serves in the container's runtime directory.
+//!
+//! The socket is SOCK_SEQPACKET, so each message keeps its bounds and carries its kind in its
+//! first byte. From the monitor: `1` stdout, `2` stderr (the bytes follow), `x` the run ended
+//! (its exit code follows, in decimal). From a client: `0` stdin bytes, `e` end of stdin,
+//! `w` the terminal's size (rows and columns, two u16 little-endian each). Any number of
+//! clients may attach; each gets the output from the moment it attached (`logs` has the rest).
+//!
+//! The detach keys (Ctrl-P Ctrl-Q unless `--detach-keys` says otherwise) are watched on the
+//! client's side, in what it reads from its stdin: the keys never reach the container.
+
+use std::io::{self, IoSlice, Read, Write};
+use std::os::fd::{AsFd, AsRawFd, OwnedFd};
+use std::path::Path;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::Arc;
+use std::time::Duration;
+
+use rustix::net::{
+    AddressFamily, RecvFlags, SendAncillaryBuffer, SendFlags, SocketAddrUnix, SocketFlags,
+    SocketType,
+};
+
+use super::containers::ContainerRecord;
+use super::Engine;
+use crate::runtime::tty::RawMode;
+use crate::Error;
+
+const SOCKET: &str = "attach";
+const STDIN: u8 = b'0';
+const STDOUT: u8 = b'1';
+const STDIN_END: u8 = b'e';
+const RESIZE: u8 = b'w';
+const EXIT: u8 = b'x';
+/// The largest message: a read of the container's output and its kind.
+const MESSAGE: usize = 32 * 1024 + 1;
+
+/// The socket's path, through a descriptor of the runtime directory: the directory's own
+/// path may be longer than a socket address holds (108 bytes).
+fn socket_address(dir: &OwnedFd) -> io::Result<SocketAddrUnix> {
+    let path = format!("/proc/self/fd/{}/{SOCKET}", dir.as_raw_fd());
+    Ok(SocketAddrUnix::new(path.as_str())?)
+}
+
+fn open_dir(dir: &Path) -> io::Result<OwnedFd> {
+    Ok(rustix::fs::open(
+        dir,
+        rustix::fs::OFlags::PATH | rustix::fs::OFlags::DIRECTORY | rustix::fs::OFlags::CLOEXEC,
+        rustix::fs::Mode::empty(),
+    )?)
+}
+
+fn send(fd: &OwnedFd, kind: u8, data: &[u8]) -> io::Result<()> {
+    rustix::net::sendmsg(
+        fd,
+        &[IoSlice::new(&[kind]), IoSlice::new(data)],
+        &mut SendAncillaryBuffer::default(),
+        SendFlags::NOSIGNAL,
+    )?;
+    Ok(())
+}
+
+/// The monitor's side: the listening socket and the attached clients.
+pub struct Attachments {
+    listener: OwnedFd,
+    clients: Vec<OwnedFd>,
+}
+
+/// What a client asked of the container's stdin.
+pub enum Request<'a> {
+    Input(&'a [u8]),
+    EndOfInput,
+    Resize(u16, u16),
+    /// The client left (or sent nothing the monitor understands).
+    Gone,
+}
+
+impl Attachments {
+    /// Listens in the runtime directory `dir`.
+    pub fn listen(dir: &Path) -> io::Result<Attachments> {
+        let dir_fd = open_dir(dir)?;
+        let listener = rustix::net::socket_with(
+            AddressFamily::UNIX,
+            SocketType::SEQPACKET,
+            SocketFlags::CLOEXEC | SocketFlags::NONBLOCK,
+            None,
+        )?;
+        rustix::net::bind(&listener, &socket_address(&dir_fd)?)?;
+        rustix::net::listen(&listener, 16)?;
+        Ok(Attachments {
+            listener,
+            clients: Vec::new(),
+        })
+    }
+
+    pub fn listener(&self) -> &OwnedFd {
+        &self.listener
+    }
+
+    pub fn clients(&self) -> &[OwnedFd] {
+        &self.clients
+    }
+
+    /// Takes every waiting client.
+    pub fn accept(&mut self) {
+        while let Ok(client) = rustix::net::accept_with(&self.listener, SocketFlags::CLOEXEC) {
+            self.clients.push(client);
+        }
+    }
+
+    /// `start -a`: waits up to `limit` for the starting command to connect.
+    pub fn wait_for_client(&mut self, limit: Duration) -> bool {
+        let mut fds = [rustix::event::PollFd::new(
+            &self.listener,
+            rustix::event::PollFlags::IN,
+        )];
+        let timeout = rustix::event::Timespec {
+            tv_sec: limit.as_secs() as i64,
+            tv_nsec: 0,
+        };
+        if rustix::event::poll(&mut fds, Some(&timeout)).unwrap_or(0) == 0 {
+            return false;
+        }
+        self.accept();
+        !self.clients.is_empty()
+    }
+
+    /// Sends output of `stream` (0 stdout, 1 stderr) to every client. A client that doesn't
+    /// keep up slows the container down, as with Docker; one that is gone is dropped.
+    pub fn broadcast(&mut self, stream: usize, data: &[u8]) {
+        let kind = STDOUT + stream as u8;
+        self.clients.retain(|c| send(c, kind, data).is_ok());
+    }
+
+    /// Reads one message from client `index` (ready to read) into `buf`.
+    pub fn receive<'a>(&mut self, index: usize, buf: &'a mut [u8]) -> Request<'a> {
+        let Some(client) = self.clients.get(index) else {
+            return Request::Gone;
+        };
+        let n = match rustix::net::recv(client, &mut *buf, RecvFlags::DONTWAIT) {
+            Ok((n, _)) => n,
+            Err(rustix::io::Errno::AGAIN | rustix::io::Errno::INTR) => {
+                return Request::Input(&[]);
+            }
+            Err(_) => 0,
+        };
+        let request = match (buf.first(), n) {
+            (_, 0) | (None, _) => Request::Gone,
+            (Some(&STDIN), n) => Request::Input(&buf[1..n]),
+            (Some(&STDIN_END), _) => Request::EndOfInput,
+            (Some(&RESIZE), 5) => Request::Resize(
+                u16::from_le_bytes([buf[1], buf[2]]),
+                u16::from_le_bytes([buf[3], buf[4]]),
+            ),
+            _ => Request::Gone,
+        };
+        if matches!(request, Request::Gone) {
+            self.clients.remove(index);
+        }
+        request
+    }
+
+    /// The run ended with `code`: every client is told and let go.
+    pub fn finish(&mut self, code: i32) {
+        self.accept();
+        for client in self.clients.drain(..) {
+            let _ = send(&client, EXIT, code.to_string().as_bytes());
+        }
+    }
+}
+
+/// A client's connection to a container's monitor.
+pub struct Connection(OwnedFd);
+
+/// Connects to the monitor of the container whose runtime directory is `dir`.
+pub fn connect(dir: &Path) -> io::Result<Connection> {
+    let dir_fd = open_dir(dir)?;
+    let fd = rustix::net::socket_with(
+        AddressFamily::UNIX,
+        SocketType::SEQPACKET,
+        SocketFlags::CLOEXEC,
+        None,
+    )?;
+    rustix::net::connect(&fd, &socket_address(&dir_fd)?)?;
+    Ok(Connection(fd))
+}
+
+/// How skiff attaches.
+#[derive(Debug, Clone)]
+pub struct AttachOptions {
+    /// Pass skiff's stdin on (the container was made with `-i` and no `--no-stdin`).
+    pub stdin: bool,
+    /// The key sequence that detaches (empty: none).
+    pub detach_keys: Vec<u8>,
+    /// Pass the signals skiff receives on to the container (not with a terminal, where
+    /// Ctrl-C is a byte the terminal turns into a signal).
+    pub sig_proxy: bool,
+}
+
+/// How an attachment ended.
+enum Outcome {
+    Exited(i32),
+    Detached,
+    /// The monitor went away without a word.
+    Lost,
+}
+
+/// The default detach keys, Docker's.
+pub const DEFAULT_DETACH_KEYS: &str = "ctrl-p,ctrl-q";
+
+/// Docker's detach key syntax: keys separated by commas, each a single character or `ctrl-`
+/// and one of `a`-`z`, `@`, `[`, `\`, `]`, `^`, `_`. An empty string turns detaching off.
+pub fn parse_detach_keys(spec: &str) -> Result<Vec<u8>, Error> {
+    let bad = || {
+        Error::Invalid(format!(
+            "invalid detach keys {spec:?}: give keys separated by commas, each a character \
+             or ctrl-<a-z, @, [, \\, ], ^, _> (e.g. ctrl-p,ctrl-q)"
+        ))
+    };
+    if spec.is_empty() {
+        return Ok(Vec::new());
+    }
+    spec.split(',')
+        .map(|key| match key.strip_prefix("ctrl-") {
+            Some(k) if k.len() == 1 => match k.as_bytes()[0] {
+                c @ b'a'..=b'z' => Ok(c - b'a' + 1),
+                c @ (b'@' | b'[' | b'\\' | b']' | b'^' | b'_') => Ok(c - b'@'),
+                _ => Err(bad()),
+            },
+            Some(_) => Err(bad()),
+            None if key.len() == 1 => Ok(key.as_bytes()[0]),
+            None => Err(bad()),
+        })
+        .collect()
+}
+
+impl Engine {
+    /// `skiff attach`: the running container's streams, until it exits (its code) or the
+    /// detach keys (0).
+    pub fn attach(&self, name: &str, opts: &AttachOptions) -> Result<i32, Error> {
+        let record = self.find_container(name)?;
+        if record.state.status != "running" || !self.container_alive(&record) {
+            return Err(Error::Conflict(
+                "you cannot attach to a stopped container, start it first".into(),
+            ));
+        }
+        let conn = connect(&self.container_run_dir(&record.id)).map_err(|e| {
+            Error::Other(format!(
+                "attaching to {}: its monitor does not answer ({e})",
+                record.name
+            ))
+        })?;
+        self.attached(&record, conn, opts)
+    }
+
+    /// `start -a`: starts the container under its monitor, attached from its first byte.
+    pub fn start_and_attach(&self, name: &str, opts: &AttachOptions) -> Result<i32, Error> {
+        let (record, conn) = self.launch_monitor(name, true)?;
+        match conn {
+            Some(conn) => self.attached(&record, conn, opts),
+            // Already running: attach to it as it is.
+            None => self.attach(&record.id, opts),
+        }
+    }
+
+    fn attached(
+        &self,
+        record: &ContainerRecord,
+        conn: Connection,
+        opts: &AttachOptions,
+    ) -> Result<i32, Error> {
+        let init = self.init_pid(record).unwrap_or(0);
+        let sig_proxy = opts.sig_proxy && !record.tty && init > 0;
+        if sig_proxy {
+            crate::sys::forward_signals(init, false);
+        }
+        let outcome = session(conn, record.tty, opts);
+        if sig_proxy {
+            crate::sys::stop_forwarding_signals();
+        }
+        match outcome.map_err(|e| Error::Other(format!("attached to {}: {e}", record.name)))? {
+            Outcome::Exited(code) => Ok(code),
+            Outcome::Detached => Ok(0),
+            Outcome::Lost => self.wait_container(&record.id),
+        }
+    }
+}
+
+/// Copies between skiff's standard streams and the connection until the run ends or skiff
+/// detaches.
+fn session(conn: Connection, tty: bool, opts: &AttachOptions) -> io::Result<Outcome> {
+    let conn = Arc::new(conn.0);
+    let stdin_tty = rustix::termios::isatty(io::stdin());
+    let _raw = if tty && opts.stdin && stdin_tty {
+        Some(RawMode::enter(true))
+    } else if tty && rustix::termios::isatty(io::stdout()) {
+        Some(RawMode::enter(false))
+    } else {
+        None
+    };
+    let detached = Arc::new(AtomicBool::new(false));
+    let done = Arc::new(AtomicBool::new(false));
+    if tty && stdin_tty {
+        let conn = conn.clone();
+        let done = done.clone();
+        std::thread::spawn(move || follow_window_size(&conn, &done));
+    }
+    if opts.stdin {
+        let conn = conn.clone();
+        let detached = detached.clone();
+        let keys = opts.detach_keys.clone();
+        // Not joined: a read of stdin cannot be interrupted, and skiff ends after this anyway.
+        std::thread::spawn(move || pump_stdin(&conn, &keys, &detached));
+    }
+    let mut buf = vec![0u8; MESSAGE];
+    let (mut out, mut err) = (io::stdout(), io::stderr());
+    let outcome = loop {
+        let n = match rustix::net::recv(&*conn, &mut buf, RecvFlags::empty()) {
+            Ok((n, _)) => n,
+            Err(rustix::io::Errno::INTR) => continue,
+            Err(_) => 0,
+        };
+        if n == 0 {
+            break if detached.load(Ordering::SeqCst) {
+                Outcome::Detached
+            } else {
+                Outcome::Lost
+            };
+        }
+        let data = &buf[1..n];
+        match buf[0] {
+            b'1' => {
+                // A closed stdout (`| head`) ends nothing: the container goes on.
+                let _ = out.write_all(data).and_then(|()| out.flush());
+            }
+            b'2' => {
+                let _ = err.write_all(data).and_then(|()| err.flush());
+            }
+            EXIT => {
+                let code = std::str::from_utf8(data)
+                    .ok()
+                    .and_then(|s| s.parse().ok())
+                    .unwrap_or(crate::runtime::container::EXIT_RUNTIME);
+                break Outcome::Exited(code);
+            }
+            _ => {}
+        }
+    };
+    done.store(true, Ordering::Relaxed);
+    Ok(outcome)
+}
+
+/// Sends the terminal's size now and whenever it changes (looked at every 100 ms).
+fn follow_window_size(conn: &OwnedFd, done: &AtomicBool) {
+    let mut last = None;
+    while !done.load(Ordering::Relaxed) {
+        if let Ok(size) = rustix::termios::tcgetwinsize(io::stdin().as_fd()) {
+            let now = (size.ws_row, size.ws_col);
+            if last != Some(now) {
+                let mut msg = [0u8; 4];
+                msg[..2].copy_from_slice(&now.0.to_le_bytes());
+                msg[2..].copy_from_slice(&now.1.to_le_bytes());
+                if send(conn, RESIZE, &msg).is_err() {
+                    return;
+                }
+                last = Some(now);
+            }
+        }
+        std::thread::sleep(Duration::from_millis(100));
+    }
+}
+
+/// Watches stdin for the detach keys: the bytes that may begin them are held back until
+/// the next byte shows whether they do.
+struct DetachWatch<'a> {
+    keys: &'a [u8],
+    matched: usize,
+}
+
+impl DetachWatch<'_> {
+    /// Appends what of `input` goes to the container to `out`; true when the keys are
+    /// complete (the rest of `input` is dropped).
+    fn feed(&mut self, input: &[u8], out: &mut Vec<u8>) -> bool {
+        for &b in input {
+            if self.keys.is_empty() {
+                out.push(b);
+                continue;
+            }
+            if b == self.keys[self.matched] {
+                self.matched += 1;
+                if self.matched == self.keys.len() {
+                    return true;
+                }
+                continue;
+            }
+            out.extend_from_slice(&self.keys[..self.matched]);
+            self.matched = 0;
+            if b == self.keys[0] {
+                self.matched = 1;
+                if self.keys.len() == 1 {
+                    return true;
+                }
+            } else {
+                out.push(b);
+            }
+        }
+        false
+    }
+}
+
+fn pump_stdin(conn: &OwnedFd, keys: &[u8], detached: &AtomicBool) {
+    let mut watch = DetachWatch { keys, matched: 0 };
+    let mut buf = vec![0u8; 16 * 1024];
+    let mut out = Vec::with_capacity(buf.len());
+    let mut stdin = io::stdin().lock();
+    loop {
+        let n = match stdin.read(&mut buf) {
+            Ok(n) => n,
+            Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
+            Err(_) => 0,
+        };
+        if n == 0 {
+            let _ = send(conn, STDIN_END, &[]);
+            return;
+        }
+        out.clear();
+        let detach = watch.feed(&buf[..n], &mut out);
+        if !out.is_empty() && send(conn, STDIN, &out).is_err() {
+            return;
+        }
+        if detach {
+            detached.store(true, Ordering::SeqCst);
+            let _ = rustix::net::shutdown(conn, rustix::net::Shutdown::Both);
+            return;
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn detach_keys_parse_as_docker_writes_them() {
+        assert_eq!(parse_detach_keys("ctrl-p,ctrl-q").unwrap(), vec![16, 17]);
+        assert_eq!(
+            parse_detach_keys("a,ctrl-@,ctrl-[").unwrap(),
+            vec![b'a', 0, 27]
+        );
+        assert_eq!(parse_detach_keys("ctrl-\\,ctrl-_").unwrap(), vec![28, 31]);
+        assert!(parse_detach_keys("").unwrap().is_empty());
+        assert!(parse_detach_keys("ctrl-").is_err());
+        assert!(parse_detach_keys("ctrl-1").is_err());
+        assert!(parse_detach_keys("ab").is_err());
+    }
+
+    #[test]
+    fn detach_keys_are_held_back_until_they_complete_or_not() {
+        let keys = [16u8, 17];
+        let mut w = DetachWatch {
+            keys: &keys,
+            matched: 0,
+        };
+        let mut out = Vec::new();
+        assert!(!w.feed(b"ab\x10", &mut out));
+        assert_eq!(out, b"ab", "a possible start is held");
+        out.clear();
+        assert!(!w.feed(b"c", &mut out));
+        assert_eq!(out, b"\x10c", "released when the next byte does not follow");
+        out.clear();
+        assert!(!w.feed(b"\x10\x10", &mut out));
+        assert_eq!(out, b"\x10", "a repeated first key starts again");
+        out.clear();
+        assert!(w.feed(b"\x11zz", &mut out));
+        assert!(out.is_empty());
+        let mut none = DetachWatch {
+            keys: &[],
+            matched: 0,
+        };
+        assert!(!none.feed(b"\x10\x11", &mut out));
+        assert_eq!(out, b"\x10\x11");
+    }
+}

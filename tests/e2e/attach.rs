@@ -1,0 +1,271 @@
+//! `attach` and `start -a`: a container's streams through its monitor, detach keys, stdin,
+//! signals passed on.
+
+use std::io::{Read, Write};
+use std::time::{Duration, Instant};
+
+use crate::harness::{Sandbox, User};
+
+fn ready(s: &Sandbox) {
+    s.check("pull -q $REG/busybox", 0, "");
+}
+
+/// Polls `skiff LINE` until its output contains `want`; fails after 10 s.
+fn eventually(s: &Sandbox, line: &str, want: &str) -> String {
+    let end = Instant::now() + Duration::from_secs(10);
+    loop {
+        let out = s.run(line);
+        if out.stdout.contains(want) {
+            return out.stdout;
+        }
+        assert!(
+            Instant::now() < end,
+            "`skiff {line}` never showed {want:?}: {out:?}"
+        );
+        std::thread::sleep(Duration::from_millis(50));
+    }
+}
+
+/// Reads `from` until `marker` shows; what was read.
+fn read_until(from: &mut impl Read, marker: &str) -> String {
+    let mut seen = Vec::new();
+    let mut byte = [0u8; 1];
+    while !String::from_utf8_lossy(&seen).contains(marker) {
+        match from.read(&mut byte) {
+            Ok(1) => seen.push(byte[0]),
+            _ => panic!("the stream ended before {marker:?}: {seen:?}"),
+        }
+    }
+    String::from_utf8_lossy(&seen).into_owned()
+}
+
+#[test]
+fn attach_passes_stdin_output_and_the_exit_code() {
+    for s in [
+        Sandbox::user(),
+        Sandbox::nosub(),
+        Sandbox::new(User::root()),
+    ] {
+        ready(&s);
+        s.check(
+            "run -di --name rd $REG/busybox sh -c 'read l; echo \"got $l\"; echo err >&2; exit 3'",
+            0,
+            "",
+        );
+        // The container waits for its input, so nothing is missed before attaching.
+        let out = s.run_with_input("attach rd", b"x\n");
+        assert_eq!(out.code, 3, "the container's exit code: {out:?}");
+        assert_eq!(out.stdout, "got x\n", "{out:?}");
+        assert_eq!(out.stderr, "err\n", "stderr stays stderr: {out:?}");
+        s.check(
+            "ps -a --format '{{.Names}} {{.Status}}'",
+            0,
+            "rd Exited (3)",
+        );
+        s.check("attach rd", 125, "stopped container");
+        s.check("attach nothere", 125, "No such container");
+        s.check(
+            "container attach --detach-keys ctrl-1 rd",
+            125,
+            "invalid detach keys",
+        );
+        s.check("rm rd", 0, "rd");
+    }
+}
+
+#[test]
+fn detach_keys_leave_the_container_running() {
+    let s = Sandbox::user();
+    ready(&s);
+    s.check(
+        "run -di --name loop $REG/busybox sh -c 'while read l; do echo \"got $l\"; done'",
+        0,
+        "",
+    );
+    // Ctrl-P Ctrl-Q: skiff leaves, the container goes on, what follows the keys is not sent.
+    let out = s.run_with_input("attach loop", b"one\n\x10\x11two\n");
+    assert_eq!(out.code, 0, "{out:?}");
+    eventually(&s, "logs loop", "got one");
+    s.check("ps --format '{{.Names}} {{.Status}}'", 0, "loop Up");
+    // Keys of one's own; a held-back first key that is not followed goes through.
+    let out = s.run_with_input("attach --detach-keys ctrl-a,x loop", b"th\x01ree\n\x01x");
+    assert_eq!(out.code, 0, "{out:?}");
+    let logs = eventually(&s, "logs loop", "got th\x01ree");
+    assert!(
+        !logs.contains("got two"),
+        "input after the detach keys reached it: {logs:?}"
+    );
+    // Without -i a container gets no input, and skiff stays until it ends.
+    s.check("stop -t 1 loop", 0, "loop");
+    s.check("rm loop", 0, "loop");
+}
+
+#[test]
+fn attach_without_stdin_and_signals_passed_on() {
+    let s = Sandbox::user();
+    ready(&s);
+    s.check(
+        "run -di --name tick $REG/busybox sh -c 'trap \"echo usr1\" USR1; while true; do echo tick; read -t 0.1 l && echo \"got $l\"; done'",
+        0,
+        "",
+    );
+    let attach = |line: &str, input: &[u8]| {
+        let mut child = s
+            .command(&s.args(line))
+            .stdin(std::process::Stdio::piped())
+            .stdout(std::process::Stdio::piped())
+            .spawn()
+            .unwrap();
+        child.stdin.as_mut().unwrap().write_all(input).unwrap();
+        child
+    };
+    // With stdin: the line reaches the container, its answer comes back here.
+    let mut child = attach("attach tick", b"hello\n");
+    read_until(child.stdout.as_mut().unwrap(), "got hello");
+    // A signal skiff receives goes on to the container (--sig-proxy, the default).
+    rustix::process::kill_process(
+        rustix::process::Pid::from_raw(child.id() as i32).unwrap(),
+        rustix::process::Signal::USR1,
+    )
+    .unwrap();
+    read_until(child.stdout.as_mut().unwrap(), "usr1");
+    child.kill().unwrap();
+    child.wait().unwrap();
+    // --no-stdin: output comes, input stays here.
+    let mut child = attach("attach --no-stdin tick", b"secret\n");
+    read_until(child.stdout.as_mut().unwrap(), "tick");
+    // --sig-proxy=false: the signal is skiff's own (USR1 ends it), not the container's.
+    let mut quiet = attach("attach --sig-proxy=false tick", b"");
+    read_until(quiet.stdout.as_mut().unwrap(), "tick");
+    rustix::process::kill_process(
+        rustix::process::Pid::from_raw(quiet.id() as i32).unwrap(),
+        rustix::process::Signal::USR1,
+    )
+    .unwrap();
+    let status = quiet.wait().unwrap();
+    assert_eq!(
+        std::os::unix::process::ExitStatusExt::signal(&status),
+        Some(libc::SIGUSR1)
+    );
+    // A line sent now by a third client shows the first two were not passed on.
+    let mut last = attach("attach tick", b"last\n");
+    read_until(last.stdout.as_mut().unwrap(), "got last");
+    let logs = s.run("logs tick").stdout;
+    assert!(
+        !logs.contains("secret"),
+        "--no-stdin passed stdin on: {logs:?}"
+    );
+    assert_eq!(logs.matches("usr1").count(), 1, "{logs:?}");
+    for mut c in [child, last] {
+        c.kill().unwrap();
+        c.wait().unwrap();
+    }
+    s.check("rm -f tick", 0, "tick");
+}
+
+/// Runs `shell_line` on a terminal of its own (script(1)); for each step, types its input and
+/// waits for its marker; then reads to the end. Everything the terminal showed.
+fn terminal_session(s: &Sandbox, shell_line: &str, steps: &[(&[u8], &str)]) -> String {
+    use std::os::unix::process::CommandExt;
+    let base = s.command(&[]);
+    let mut child = std::process::Command::new("script")
+        .args(["-qec", shell_line, "/dev/null"])
+        .env_clear()
+        .envs(
+            base.get_envs()
+                .filter_map(|(k, v)| Some((k.to_owned(), v?.to_owned()))),
+        )
+        .uid(s.user.uid)
+        .gid(s.user.gid)
+        .current_dir(&s.dir)
+        .stdin(std::process::Stdio::piped())
+        .stdout(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut stdin = child.stdin.take().unwrap();
+    let mut stdout = child.stdout.take().unwrap();
+    let mut seen = String::new();
+    for (input, marker) in steps {
+        stdin.write_all(input).unwrap();
+        seen.push_str(&read_until(&mut stdout, marker));
+    }
+    let mut rest = Vec::new();
+    stdout.read_to_end(&mut rest).unwrap();
+    child.wait().unwrap();
+    seen + &String::from_utf8_lossy(&rest)
+}
+
+#[test]
+fn attach_to_a_terminal() {
+    let s = Sandbox::user();
+    ready(&s);
+    let skiff = crate::harness::skiff_bin().display().to_string();
+    s.check("run -dit --name term $REG/busybox sh", 0, "");
+    // Its input must be a terminal too, as in Docker.
+    let out = s.run_with_input("attach term", b"exit\n");
+    assert_eq!(out.code, 125, "{out:?}");
+    assert!(out.stderr.contains("not a TTY"), "{out:?}");
+    // A line (which shows skiff's terminal is raw, so the keys that follow reach skiff),
+    // then the detach keys: skiff leaves, the shell stays.
+    let out = terminal_session(
+        &s,
+        &format!("{skiff} attach term; echo code=$?"),
+        &[
+            (b"tty; echo hi-$((6*7))\r", "hi-42"),
+            (b"\x10\x11", "code=0"),
+        ],
+    );
+    assert!(out.contains("/dev/pts/0"), "{out:?}");
+    s.check("ps --format '{{.Names}} {{.Status}}'", 0, "term Up");
+    // Back again; the shell's exit ends skiff with its code.
+    let out = terminal_session(
+        &s,
+        &format!("{skiff} attach term; echo code=$?"),
+        &[(b"echo again-$((6*7)); exit 5\r", "code=5")],
+    );
+    assert!(out.contains("again-42"), "{out:?}");
+    s.check(
+        "ps -a --format '{{.Names}} {{.Status}}'",
+        0,
+        "term Exited (5)",
+    );
+    s.check("rm term", 0, "term");
+}
+
+#[test]
+fn start_attached_runs_under_the_monitor() {
+    let s = Sandbox::user();
+    ready(&s);
+    s.check(
+        "create --name sa $REG/busybox sh -c 'echo out; echo err >&2; exit 3'",
+        0,
+        "",
+    );
+    // Attached from the first byte.
+    let out = s.run("start -a sa");
+    assert_eq!(
+        (out.code, out.stdout.as_str(), out.stderr.as_str()),
+        (3, "out\n", "err\n")
+    );
+    // And logged, as every run of a container is.
+    let logs = s.run("logs sa");
+    assert_eq!(
+        (logs.stdout.as_str(), logs.stderr.as_str()),
+        ("out\n", "err\n")
+    );
+    // create -i: stdin ends when skiff's ends (Docker's StdinOnce).
+    s.check(
+        "create -i --name si $REG/busybox sh -c 'cat; exit 4'",
+        0,
+        "",
+    );
+    let out = s.run_with_input("start -ai si", b"hello\n");
+    assert_eq!((out.code, out.stdout.as_str()), (4, "hello\n"), "{out:?}");
+    // --rm: gone when skiff returns.
+    s.check("create --rm --name gone $REG/busybox true", 0, "");
+    s.check("start -a gone", 0, "");
+    let ids = s.run("ps -aq --filter name=gone");
+    assert!(ids.stdout.trim().is_empty(), "{ids:?}");
+    s.check("start -a sa si", 125, "multiple containers");
+    s.check("rm sa si", 0, "si");
+}
