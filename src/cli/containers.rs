@@ -248,7 +248,14 @@ fn row(r: &ContainerRow, no_trunc: bool, now: chrono::DateTime<Utc>) -> Value {
         ellipsis(&r.command, 20)
     };
     let status = match r.status.as_str() {
-        "running" => format!("Up {}", human::duration(now - r.started.unwrap_or(now))),
+        "running" => {
+            let up = format!("Up {}", human::duration(now - r.started.unwrap_or(now)));
+            match r.health.as_deref() {
+                Some("starting") => format!("{up} (health: starting)"),
+                Some(h) => format!("{up} ({h})"),
+                None => up,
+            }
+        }
         "restarting" => format!(
             "Restarting ({}) {}",
             r.exit_code,

@@ -217,14 +217,33 @@ const STATS_COLUMNS: &[super::format::Column] = &[
     },
 ];
 
+/// `stats`: one sample with `--no-stream`, else a new one every second until interrupted
+/// (on a terminal the screen is redrawn, as Docker does; elsewhere the tables follow each
+/// other). A closed output ends it quietly.
 pub fn stats(engine: &Engine, args: StatsArgs) -> Result<i32, Error> {
-    if !args.no_stream {
-        return Err(Error::NotSupported(
-            "stats without --no-stream (a live view); 'skiff stats'".into(),
-        ));
-    }
     let _ = args.all; // stopped containers have no processes to sample: they are left out
-    let rows = engine.stats(&args.containers, Duration::from_millis(500))?;
+    let terminal = rustix::termios::isatty(io::stdout());
+    let sample = Duration::from_millis(if args.no_stream { 500 } else { 1000 });
+    loop {
+        let mut text = Vec::new();
+        if !args.no_stream && terminal {
+            text.extend_from_slice(b"\x1b[2J\x1b[H");
+        }
+        stats_table(engine, &args, sample, &mut text)?;
+        let mut out = io::stdout().lock();
+        if out.write_all(&text).and_then(|()| out.flush()).is_err() || args.no_stream {
+            return Ok(0);
+        }
+    }
+}
+
+fn stats_table(
+    engine: &Engine,
+    args: &StatsArgs,
+    sample: Duration,
+    out: &mut Vec<u8>,
+) -> Result<(), Error> {
+    let rows = engine.stats(&args.containers, sample)?;
     let size = |b: u64| super::human::size(b);
     let values: Vec<serde_json::Value> = rows
         .iter()
@@ -243,13 +262,13 @@ pub fn stats(engine: &Engine, args: StatsArgs) -> Result<i32, Error> {
             })
         })
         .collect();
-    super::print_rows(
+    super::render_rows(
         &values,
         args.format.as_deref(),
         "table {{.ID}}\t{{.Name}}\t{{.CPUPerc}}\t{{.MemUsage}}\t{{.MemPerc}}\t{{.NetIO}}\t{{.BlockIO}}\t{{.PIDs}}",
         STATS_COLUMNS,
-    )?;
-    Ok(0)
+        out,
+    )
 }
 
 /// Docker's `units.BytesSize`: binary units, four significant digits (Go's `%.4g`).
@@ -398,20 +417,12 @@ fn parse_time(
         return chrono::DateTime::from_timestamp(secs as i64, ((secs.fract()) * 1e9) as u32)
             .ok_or_else(|| Error::Invalid(format!("invalid time {text:?}")));
     }
-    let (num, unit) = text.split_at(text.find(|c: char| c.is_alphabetic()).unwrap_or(text.len()));
-    let n: f64 = num.parse().map_err(|_| {
+    let back = crate::engine::health::parse_go_duration(text).map_err(|_| {
         Error::Invalid(format!(
             "invalid time {text:?}: use RFC 3339, Unix seconds or a duration such as 10m"
         ))
     })?;
-    let secs = match unit {
-        "s" | "" => n,
-        "ms" => n / 1000.0,
-        "m" => n * 60.0,
-        "h" => n * 3600.0,
-        _ => return Err(Error::Invalid(format!("invalid time {text:?}"))),
-    };
-    Ok(now - chrono::Duration::milliseconds((secs * 1000.0) as i64))
+    Ok(now - chrono::Duration::milliseconds(back.as_millis() as i64))
 }
 
 pub fn logs(engine: &Engine, args: LogsArgs) -> Result<i32, Error> {
@@ -539,4 +550,20 @@ mod tests {
         );
         assert!(parse_time("soon", now).is_err());
     }
+}
+
+#[derive(Args, Debug)]
+pub struct HealthcheckArgs {
+    #[arg(value_name = "CONTAINER")]
+    pub container: String,
+}
+
+/// `healthcheck run`: as Podman, 0 when the check passed, "unhealthy" and 1 when it failed.
+pub fn healthcheck(engine: &Engine, args: HealthcheckArgs) -> Result<i32, Error> {
+    let health = engine.run_health_check(&args.container)?;
+    if health.log.last().is_some_and(|r| r.exit_code == 0) {
+        return Ok(0);
+    }
+    println!("unhealthy");
+    Ok(1)
 }

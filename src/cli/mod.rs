@@ -59,7 +59,7 @@ pub enum Command {
     Exec(lifecycle::ExecArgs),
     /// List the files a container changed: A added, C changed, D deleted.
     Diff(lifecycle::DiffArgs),
-    /// Show containers' resource use (--no-stream).
+    /// Show containers' resource use, live (one sample with --no-stream).
     Stats(lifecycle::StatsArgs),
     /// Rename a container.
     Rename(lifecycle::RenameArgs),
@@ -106,6 +106,9 @@ pub enum Command {
     Login(login::LoginArgs),
     /// Log out from a registry.
     Logout(login::LogoutArgs),
+    /// Run a container's health check.
+    #[command(subcommand)]
+    Healthcheck(HealthcheckCommand),
     /// Show the skiff version information.
     Version,
     /// Show how skiff runs here (store, root file system driver, id maps).
@@ -129,7 +132,7 @@ pub enum ContainerCommand {
     Exec(lifecycle::ExecArgs),
     /// List the files a container changed: A added, C changed, D deleted.
     Diff(lifecycle::DiffArgs),
-    /// Show containers' resource use (--no-stream).
+    /// Show containers' resource use, live (one sample with --no-stream).
     Stats(lifecycle::StatsArgs),
     /// Rename a container.
     Rename(lifecycle::RenameArgs),
@@ -160,6 +163,12 @@ pub enum ContainerCommand {
     /// List containers.
     #[command(visible_aliases = ["ps", "list"])]
     Ls(containers::PsArgs),
+}
+
+#[derive(Subcommand, Debug)]
+pub enum HealthcheckCommand {
+    /// Run the container's health check now: exit 0 when it passes, 1 when it fails.
+    Run(lifecycle::HealthcheckArgs),
 }
 
 #[derive(Subcommand, Debug)]
@@ -284,6 +293,7 @@ fn run(cli: Cli) -> Result<i32, Error> {
         Command::Attach(a) | Command::Container(ContainerCommand::Attach(a)) => {
             containers::attach(&engine()?, a)
         }
+        Command::Healthcheck(HealthcheckCommand::Run(a)) => lifecycle::healthcheck(&engine()?, a),
         Command::Diff(a) | Command::Container(ContainerCommand::Diff(a)) => {
             lifecycle::diff(&engine()?, a)
         }
@@ -430,18 +440,29 @@ fn print_rows(
     default_table: &str,
     columns: &[format::Column],
 ) -> Result<(), Error> {
+    render_rows(
+        rows,
+        user_format,
+        default_table,
+        columns,
+        &mut std::io::stdout().lock(),
+    )
+}
+
+/// `print_rows` into any writer.
+fn render_rows(
+    rows: &[serde_json::Value],
+    user_format: Option<&str>,
+    default_table: &str,
+    columns: &[format::Column],
+    out: &mut impl std::io::Write,
+) -> Result<(), Error> {
     let chosen = match user_format {
         None | Some("") | Some("table") => default_table,
         Some(f) => f,
     };
-    format::render_list(
-        rows,
-        Some(chosen),
-        &[],
-        columns,
-        &mut std::io::stdout().lock(),
-    )
-    .map_err(|e| Error::Invalid(e.to_string()))
+    format::render_list(rows, Some(chosen), &[], columns, out)
+        .map_err(|e| Error::Invalid(e.to_string()))
 }
 
 /// Errors are one line: a registry's multi-line body must not spill over several.

@@ -4,6 +4,7 @@ use std::os::fd::AsFd;
 
 use clap::Args;
 
+use crate::engine::health::{parse_go_duration, HealthConfig};
 use crate::engine::pull::PullEvent;
 use crate::engine::run::{self, Network, PullPolicy, RunOptions};
 use crate::engine::Engine;
@@ -42,6 +43,27 @@ pub struct RunArgs {
     /// Seconds to wait for the container to stop before killing it (default 10).
     #[arg(long, value_name = "SECONDS")]
     pub stop_timeout: Option<u32>,
+    /// Command that checks the container's health (run with /bin/sh -c).
+    #[arg(long, value_name = "COMMAND")]
+    pub health_cmd: Option<String>,
+    /// Time between health checks (e.g. 30s, 1m30s; default 30s).
+    #[arg(long, value_name = "DURATION")]
+    pub health_interval: Option<String>,
+    /// Longest a health check may run (default 30s).
+    #[arg(long, value_name = "DURATION")]
+    pub health_timeout: Option<String>,
+    /// Failures in a row that make the container unhealthy (default 3).
+    #[arg(long, value_name = "N")]
+    pub health_retries: Option<u32>,
+    /// Time to start during which failures don't count (default 0s).
+    #[arg(long, value_name = "DURATION")]
+    pub health_start_period: Option<String>,
+    /// Time between health checks during the start period (default 5s).
+    #[arg(long, value_name = "DURATION")]
+    pub health_start_interval: Option<String>,
+    /// Disable any health check, the image's included.
+    #[arg(long)]
+    pub no_healthcheck: bool,
     /// Name the container.
     #[arg(long, value_name = "NAME")]
     pub name: Option<String>,
@@ -183,6 +205,53 @@ pub fn create(engine: &Engine, args: RunArgs) -> Result<i32, Error> {
     Ok(0)
 }
 
+/// Docker's health flags: the check's command in Docker's form, durations in nanoseconds.
+fn health_options(args: &RunArgs) -> Result<HealthConfig, Error> {
+    let given = args.health_cmd.is_some()
+        || args.health_interval.is_some()
+        || args.health_timeout.is_some()
+        || args.health_retries.is_some()
+        || args.health_start_period.is_some()
+        || args.health_start_interval.is_some();
+    if args.no_healthcheck {
+        if given {
+            return Err(Error::Invalid(
+                "--no-healthcheck conflicts with the --health-* options".into(),
+            ));
+        }
+        return Ok(HealthConfig {
+            test: vec!["NONE".into()],
+            ..HealthConfig::default()
+        });
+    }
+    let nanos = |flag: &str, v: &Option<String>| -> Result<i64, Error> {
+        match v {
+            None => Ok(0),
+            Some(text) => {
+                let d = parse_go_duration(text)?;
+                if !d.is_zero() && d < std::time::Duration::from_millis(1) {
+                    return Err(Error::Invalid(format!(
+                        "{flag} can't be less than one millisecond"
+                    )));
+                }
+                Ok(d.as_nanos() as i64)
+            }
+        }
+    };
+    Ok(HealthConfig {
+        test: args
+            .health_cmd
+            .iter()
+            .flat_map(|c| ["CMD-SHELL".to_string(), c.clone()])
+            .collect(),
+        interval: nanos("--health-interval", &args.health_interval)?,
+        timeout: nanos("--health-timeout", &args.health_timeout)?,
+        start_period: nanos("--health-start-period", &args.health_start_period)?,
+        start_interval: nanos("--health-start-interval", &args.health_start_interval)?,
+        retries: args.health_retries.unwrap_or(0),
+    })
+}
+
 /// `--env-file`: KEY=VALUE lines (or KEY alone), `#` comments.
 pub fn read_env_files(files: &[std::path::PathBuf]) -> Result<Vec<String>, Error> {
     let mut env = Vec::new();
@@ -242,6 +311,7 @@ pub fn progress(e: PullEvent) {
 }
 
 fn options(args: RunArgs) -> Result<RunOptions, Error> {
+    let health = health_options(&args)?;
     let network = match args.network.as_str() {
         "none" => Network::None,
         "host" => Network::Host,
@@ -348,6 +418,7 @@ fn options(args: RunArgs) -> Result<RunOptions, Error> {
             None => None,
         },
         stop_timeout: args.stop_timeout,
+        health,
         replace: args.replace,
         limits: run::Limits {
             memory: args.memory.as_deref().map(run::parse_size).transpose()?,

@@ -53,6 +53,9 @@ pub struct ContainerRecord {
     /// `--stop-timeout` in seconds (10 when not given, as Docker).
     #[serde(default)]
     pub stop_timeout: Option<u32>,
+    /// The health check (`--health-*` over the image's HEALTHCHECK).
+    #[serde(default)]
+    pub health: Option<super::health::HealthConfig>,
 }
 
 /// Docker's restart policies.
@@ -144,6 +147,9 @@ pub struct ContainerState {
     /// Why it ended other than by itself (Docker's State.Error).
     #[serde(default)]
     pub error: String,
+    /// The health checks' results in this run.
+    #[serde(default)]
+    pub health: Option<super::health::Health>,
 }
 
 impl ContainerState {
@@ -167,6 +173,7 @@ impl Default for ContainerState {
             restart_count: 0,
             stop_requested: false,
             error: String::new(),
+            health: None,
         }
     }
 }
@@ -189,6 +196,8 @@ pub struct ContainerRow {
     pub mounts: Vec<String>,
     /// With `size`: bytes the container wrote (its upper layer), and its image's size.
     pub size: Option<(u64, u64)>,
+    /// starting, healthy or unhealthy while it runs with a health check.
+    pub health: Option<String>,
 }
 
 /// `ps --filter KEY=VALUE`: the same key given twice matches either value, different keys
@@ -201,7 +210,7 @@ pub struct PsFilters {
 impl PsFilters {
     pub fn parse(items: &[String]) -> Result<PsFilters, Error> {
         const KEYS: &[&str] = &[
-            "status", "name", "id", "label", "ancestor", "exited", "before", "since",
+            "status", "name", "id", "label", "ancestor", "exited", "before", "since", "health",
         ];
         let mut filters = Vec::new();
         for item in items {
@@ -229,6 +238,11 @@ impl PsFilters {
                 .contains(&v)
             {
                 return Err(Error::Invalid(format!("invalid filter 'status={v}'")));
+            }
+            if k == "health" && !["starting", "healthy", "unhealthy", "none"].contains(&v) {
+                return Err(Error::Invalid(format!(
+                    "invalid filter 'health={v}': use starting, healthy, unhealthy or none"
+                )));
             }
             if k == "exited" && v.parse::<i32>().is_err() {
                 return Err(Error::Invalid(format!("invalid filter 'exited={v}'")));
@@ -429,6 +443,9 @@ impl Engine {
             if !all && status != "running" && status != "restarting" {
                 continue;
             }
+            let health = (status == "running")
+                .then(|| c.state.health.as_ref().map(|h| h.status.clone()))
+                .flatten();
             let any = |key: &str, test: &dyn Fn(&str) -> bool| {
                 let wanted = filters.values(key);
                 wanted.is_empty() || wanted.iter().any(|w| test(w))
@@ -447,6 +464,7 @@ impl Engine {
                         || v == format!("{}:latest", c.image)
                         || c.image_id.trim_start_matches("sha256:").starts_with(bare)
                 })
+                && any("health", &|v| health.as_deref().unwrap_or("none") == v)
                 && any("exited", &|v| {
                     status == "exited" && v.parse::<i32>().ok() == Some(exit_code)
                 })
@@ -473,6 +491,7 @@ impl Engine {
                 labels: c.labels.clone(),
                 mounts: c.spec.mounts.iter().map(|m| m.target.clone()).collect(),
                 size,
+                health,
             });
         }
         Ok(rows)

@@ -89,7 +89,7 @@ impl Engine {
             log_config.insert("max-size".into(), json!(size.to_string()));
         }
         log_config.insert("max-file".into(), json!(r.log.max_file.to_string()));
-        Ok(json!({
+        let mut value = json!({
             "Id": r.id,
             "Created": r.created,
             "Path": spec.args.first(),
@@ -150,7 +150,7 @@ impl Engine {
                 "AttachStderr": true,
                 "Tty": r.tty,
                 "OpenStdin": r.interactive,
-                "StdinOnce": false,
+                "StdinOnce": r.stdin_once,
                 "Env": spec.env,
                 "Cmd": spec.args,
                 "Image": r.image,
@@ -167,7 +167,17 @@ impl Engine {
                 "IPAddress": "",
                 "Networks": {},
             },
-        }))
+        });
+        // As Docker: both only where the container has a check.
+        if let Some(check) = r.health.as_ref().filter(|h| h.enabled()) {
+            value["Config"]["Healthcheck"] = json!(check);
+            value["State"]["Health"] = json!(r
+                .state
+                .health
+                .clone()
+                .unwrap_or_else(super::health::Health::starting));
+        }
+        Ok(value)
     }
 }
 

@@ -340,7 +340,17 @@ impl Monitor {
             let _ = s.write_all(b"ok\n");
             crate::sys::drop_clean_file_pages();
         }
-        streams.pump(log, attachments);
+        let mut health = super::health::Schedule::new(record.health.as_ref());
+        let (engine, id) = (&self.engine, self.id.as_str());
+        streams.pump(log, attachments, &mut || {
+            health.as_mut().map(|h| {
+                h.tick(engine, id);
+                h.wait()
+            })
+        });
+        if let Some(h) = &mut health {
+            h.stop();
+        }
         let code = crate::sys::wait_for(started.child);
         if let Some(p) = &self.spec.pid_file {
             let _ = fs::remove_file(p);
@@ -371,6 +381,11 @@ impl Monitor {
             r.state.monitor_start = super::containers::process_start(me);
             r.state.started_at = Some(super::containers::timestamp());
             r.state.finished_at = None;
+            r.state.health = r
+                .health
+                .as_ref()
+                .filter(|h| h.enabled())
+                .map(|_| super::health::Health::starting());
         });
     }
 
@@ -505,7 +520,13 @@ impl Streams {
 
     /// Copies output into the log and to attached clients, and clients' input to the
     /// container, until the output streams end.
-    fn pump(&mut self, log: &mut LogWriter, attachments: &mut Attachments) {
+    /// `tick` runs the health checks' schedule and says how soon it wants to run again.
+    fn pump(
+        &mut self,
+        log: &mut LogWriter,
+        attachments: &mut Attachments,
+        tick: &mut dyn FnMut() -> Option<Duration>,
+    ) {
         if let Some(console) = self.console.take() {
             // With a terminal, the container sends its master end first.
             match crate::runtime::tty::receive_console(&console) {
@@ -558,7 +579,14 @@ impl Streams {
                     }
                 }
             }
-            match rustix::event::poll(&mut fds, Some(&quiet)) {
+            let wait = match tick() {
+                Some(d) if d < Duration::from_secs(2) => rustix::event::Timespec {
+                    tv_sec: d.as_secs() as i64,
+                    tv_nsec: d.subsec_nanos().into(),
+                },
+                _ => quiet,
+            };
+            match rustix::event::poll(&mut fds, Some(&wait)) {
                 Ok(0) => {
                     if std::mem::take(&mut busy) {
                         crate::sys::drop_clean_file_pages();

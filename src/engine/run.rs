@@ -57,6 +57,8 @@ pub struct RunOptions {
     pub sig_proxy: bool,
     /// `run -d`: nobody is attached when the container starts.
     pub detach: bool,
+    /// `--health-*` and `--no-healthcheck`, over the image's check.
+    pub health: super::health::HealthConfig,
     pub init: bool,
     /// `--ulimit` values as given (`nofile=1024:2048`).
     pub ulimits: Vec<String>,
@@ -215,6 +217,7 @@ impl Engine {
             log: opts.log.clone(),
             stop_signal: opts.stop_signal.clone().or(defaults.stop_signal.clone()),
             stop_timeout: opts.stop_timeout,
+            health: super::health::HealthConfig::merge(&opts.health, defaults.healthcheck.as_ref()),
         };
         // The upper directory's mode becomes the mode of the container's "/": 0755.
         for (dir, mode) in [(data.join("upper"), 0o755), (data.join("work"), 0o700)] {
@@ -838,6 +841,7 @@ mod tests {
             interactive: false,
             sig_proxy: true,
             detach: false,
+            health: Default::default(),
             init: false,
             ulimits: vec![],
             shm_size: None,

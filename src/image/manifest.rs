@@ -189,6 +189,8 @@ pub struct RunConfig {
     #[serde(default)]
     pub stop_signal: Option<String>,
     #[serde(default)]
+    pub healthcheck: Option<crate::engine::health::HealthConfig>,
+    #[serde(default)]
     pub on_build: Option<Vec<String>>,
 }
 

@@ -665,7 +665,14 @@ fn stats_of_running_containers() {
         0,
         "iB / ",
     );
-    s.check("stats idle", 125, "not supported yet");
+    // Live: a new sample every second, until skiff is stopped or its output closed.
+    let mut live = s.spawn_until(
+        "stats --format '{{.Name}} {{.PIDs}}' idle",
+        "idle 1\nidle 1\n",
+    );
+    drop(live.stdout.take());
+    let status = live.wait().unwrap();
+    assert_eq!(status.code(), Some(0), "a closed output ends it quietly");
     s.check("stop -t 0 busy", 0, "busy");
     s.check("stats --no-stream busy", 125, "is not running");
     s.check("rm -f busy idle", 0, "idle");
