@@ -2,6 +2,7 @@
 //! mapping of errors to one line on stderr and Docker's exit codes.
 
 mod containers;
+mod cp;
 pub mod format;
 mod generate;
 pub mod human;
@@ -55,6 +56,8 @@ pub enum Command {
     Start(containers::StartArgs),
     /// Run a command in a running container.
     Exec(lifecycle::ExecArgs),
+    /// Copy files between a container and the local file system.
+    Cp(cp::CpArgs),
     /// List the files a container changed: A added, C changed, D deleted.
     Diff(lifecycle::DiffArgs),
     /// Show containers' resource use (--no-stream).
@@ -123,6 +126,8 @@ pub enum ContainerCommand {
     Start(containers::StartArgs),
     /// Run a command in a running container.
     Exec(lifecycle::ExecArgs),
+    /// Copy files between a container and the local file system.
+    Cp(cp::CpArgs),
     /// List the files a container changed: A added, C changed, D deleted.
     Diff(lifecycle::DiffArgs),
     /// Show containers' resource use (--no-stream).
@@ -181,8 +186,8 @@ pub enum ImageCommand {
 
 /// Docker commands skiff will have; until then they are refused clearly.
 const LATER: &[&str] = &[
-    "attach", "cp", "commit", "build", "push", "save", "load", "import", "export", "network",
-    "volume", "system", "events", "update", "search", "builder", "buildx", "compose", "manifest",
+    "attach", "commit", "build", "push", "save", "load", "import", "export", "network", "volume",
+    "system", "events", "update", "search", "builder", "buildx", "compose", "manifest",
 ];
 
 /// Runs the command line and returns the process exit status.
@@ -277,6 +282,7 @@ fn run(cli: Cli) -> Result<i32, Error> {
         Command::Start(a) | Command::Container(ContainerCommand::Start(a)) => {
             containers::start(&engine()?, a)
         }
+        Command::Cp(a) | Command::Container(ContainerCommand::Cp(a)) => cp::cp(&engine()?, a),
         Command::Diff(a) | Command::Container(ContainerCommand::Diff(a)) => {
             lifecycle::diff(&engine()?, a)
         }

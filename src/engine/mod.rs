@@ -2,6 +2,7 @@
 //! a layer's lock before the store lock, never the other way round.
 
 pub mod containers;
+pub mod cp;
 pub mod exec;
 pub mod helpers;
 pub mod images;

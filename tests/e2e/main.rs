@@ -6,6 +6,7 @@ mod harness;
 mod auth;
 mod cli;
 mod containers;
+mod cp;
 mod hostile;
 mod images;
 mod lifecycle;
