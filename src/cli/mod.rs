@@ -2,6 +2,7 @@
 //! mapping of errors to one line on stderr and Docker's exit codes.
 
 mod containers;
+mod cp;
 pub mod format;
 mod generate;
 pub mod human;
@@ -57,6 +58,8 @@ pub enum Command {
     Attach(containers::AttachArgs),
     /// Run a command in a running container.
     Exec(lifecycle::ExecArgs),
+    /// Copy files between a container and the local file system.
+    Cp(cp::CpArgs),
     /// List the files a container changed: A added, C changed, D deleted.
     Diff(lifecycle::DiffArgs),
     /// Show containers' resource use, live (one sample with --no-stream).
@@ -130,6 +133,8 @@ pub enum ContainerCommand {
     Attach(containers::AttachArgs),
     /// Run a command in a running container.
     Exec(lifecycle::ExecArgs),
+    /// Copy files between a container and the local file system.
+    Cp(cp::CpArgs),
     /// List the files a container changed: A added, C changed, D deleted.
     Diff(lifecycle::DiffArgs),
     /// Show containers' resource use, live (one sample with --no-stream).
@@ -194,8 +199,8 @@ pub enum ImageCommand {
 
 /// Docker commands skiff will have; until then they are refused clearly.
 const LATER: &[&str] = &[
-    "cp", "commit", "build", "push", "save", "load", "import", "export", "network", "volume",
-    "system", "events", "update", "search", "builder", "buildx", "compose", "manifest",
+    "commit", "build", "push", "save", "load", "import", "export", "network", "volume", "system",
+    "events", "update", "search", "builder", "buildx", "compose", "manifest",
 ];
 
 /// Runs the command line and returns the process exit status.
@@ -294,6 +299,7 @@ fn run(cli: Cli) -> Result<i32, Error> {
             containers::attach(&engine()?, a)
         }
         Command::Healthcheck(HealthcheckCommand::Run(a)) => lifecycle::healthcheck(&engine()?, a),
+        Command::Cp(a) | Command::Container(ContainerCommand::Cp(a)) => cp::cp(&engine()?, a),
         Command::Diff(a) | Command::Container(ContainerCommand::Diff(a)) => {
             lifecycle::diff(&engine()?, a)
         }

@@ -716,7 +716,7 @@ fn bind(source: &Path, target: &Path) -> Result<(), Failure> {
         .map_err(|e| fail(&format!("binding {}", source.display()), e))
 }
 
-fn mount_requested(root_fd: &rustix::fd::OwnedFd, m: &MountSpec) -> Result<(), Failure> {
+pub(super) fn mount_requested(root_fd: &rustix::fd::OwnedFd, m: &MountSpec) -> Result<(), Failure> {
     match m.kind {
         MountKind::Bind => {
             let source = m

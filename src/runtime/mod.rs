@@ -3,6 +3,7 @@
 pub mod cgroup;
 pub mod container;
 pub mod exec;
+pub mod files;
 pub mod rootfs;
 pub mod seccomp;
 pub mod seccomp_profile;

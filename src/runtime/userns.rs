@@ -187,7 +187,7 @@ pub fn spawn(mut cmd: Command, ns: &UserNs) -> Result<Helper, RuntimeError> {
     })
 }
 
-fn write_maps(pid: u32, ns: &UserNs) -> Result<(), RuntimeError> {
+pub(super) fn write_maps(pid: u32, ns: &UserNs) -> Result<(), RuntimeError> {
     if ns.needs_helpers {
         // Both at once: each is a setuid program that takes a few milliseconds to start.
         let uid_tool = start_map_tool("newuidmap", pid, &ns.uid_map)?;

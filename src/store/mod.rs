@@ -13,6 +13,7 @@
 //! Every write goes to a temp name and is renamed into place, so a reader (which takes no lock)
 //! sees the old or the new state and a killed writer leaves only files under `tmp/`.
 
+pub mod archive;
 pub mod unpack;
 
 use std::fs::{self, File, OpenOptions};

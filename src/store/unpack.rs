@@ -46,6 +46,13 @@ pub enum UnpackError {
     Io { path: String, source: io::Error },
     #[error("reading layer: {0}")]
     Read(#[source] io::Error),
+    /// An entry would replace a directory by a non-directory or the reverse (`keep_kinds`).
+    #[error("cannot overwrite {existing} {path:?} with {new}")]
+    KindConflict {
+        path: String,
+        existing: &'static str,
+        new: &'static str,
+    },
 }
 
 /// What unpacking learned about the layer.
@@ -72,6 +79,109 @@ impl IdLimits {
     };
 }
 
+/// Who owns what `extract` creates.
+#[derive(Debug, Clone, Copy)]
+pub enum Owners {
+    /// The owners the archive records (an image layer, `cp -a`); ids past the limits collapse
+    /// to 0.
+    Archive(IdLimits),
+    /// Everything to one owner (`cp` into a container: the container's root, as in Docker).
+    Fixed(u32, u32),
+    /// Left to whoever creates the files (`cp` out of a container: the calling user).
+    Creator,
+}
+
+/// What an archive means: an image layer, or plain files as `cp` moves them.
+#[derive(Debug, Clone)]
+pub struct ExtractOptions {
+    pub owners: Owners,
+    /// `.wh.` entries are overlay whiteouts (layers); otherwise they are files like any other.
+    pub whiteouts: bool,
+    /// Never replace a directory by a non-directory or the reverse (Docker's cp refuses that).
+    pub keep_kinds: bool,
+    /// `(old, new)`: entries whose first component is `old` are extracted as `new` (Docker's
+    /// RebaseArchiveEntries); an `old` of "." puts every entry beneath `new`.
+    pub rebase: Option<(Vec<u8>, Vec<u8>)>,
+}
+
+impl ExtractOptions {
+    fn layer(limits: IdLimits) -> ExtractOptions {
+        ExtractOptions {
+            owners: Owners::Archive(limits),
+            whiteouts: true,
+            keep_kinds: false,
+            rebase: None,
+        }
+    }
+}
+
+/// Extracts a plain tar stream into the directory `dest`, on the calling thread, with the same
+/// refusals as a layer (nothing lands outside `dest` or beneath a symlink). Returns the
+/// notices (skipped devices, collapsed owners).
+pub fn extract(
+    input: impl Read,
+    dest: OwnedFd,
+    opts: ExtractOptions,
+) -> Result<Vec<String>, UnpackError> {
+    let mut state = Unpacker::new(dest, opts);
+    let mut input = input;
+    state.entries(&mut input)?;
+    state.finish_dirs();
+    Ok(std::mem::take(&mut state.notices).into_list())
+}
+
+/// `input` decompressed when it starts with gzip's or zstd's magic bytes, as it is otherwise.
+pub fn sniffed<'a>(input: impl Read + 'a) -> io::Result<Box<dyn Read + 'a>> {
+    let mut input = BufReader::with_capacity(CHUNK, input);
+    let magic = peek(&mut input)?;
+    Ok(if magic.starts_with(&[0x1f, 0x8b]) {
+        Box::new(flate2::bufread::MultiGzDecoder::new(input))
+    } else if magic.starts_with(&[0x28, 0xb5, 0x2f, 0xfd]) {
+        Box::new(zstd::stream::read::Decoder::with_buffer(input)?)
+    } else {
+        Box::new(input)
+    })
+}
+
+/// Docker's rebase of one entry name (see `ExtractOptions::rebase`).
+pub fn rebased(name: &[u8], old: &[u8], new: &[u8]) -> Vec<u8> {
+    let trimmed = {
+        let mut n = name;
+        loop {
+            if let Some(rest) = n.strip_prefix(b"./") {
+                n = rest;
+            } else if let Some(rest) = n.strip_prefix(b"/") {
+                n = rest;
+            } else {
+                break n;
+            }
+        }
+    };
+    let joined = |rest: &[u8]| {
+        let mut out = new.to_vec();
+        if !rest.is_empty() {
+            out.push(b'/');
+            out.extend_from_slice(rest);
+        }
+        out
+    };
+    if old == b"." {
+        return match trimmed {
+            b"." => new.to_vec(),
+            rest => joined(rest),
+        };
+    }
+    let (first, rest) = match trimmed.iter().position(|b| *b == b'/') {
+        Some(i) => (&trimmed[..i], &trimmed[i + 1..]),
+        None => (trimmed, &b""[..]),
+    };
+    if first == old {
+        joined(rest)
+    } else {
+        name.to_vec()
+    }
+}
+
 /// Decompresses `input` (gzip, zstd or plain tar, sniffed from the magic bytes as Docker does),
 /// unpacks it into `dest` (an existing empty directory) and drains the stream to its end so the
 /// caller's digest covers every byte.
@@ -89,16 +199,7 @@ pub fn unpack_layer(
         Mode::empty(),
     )
     .map_err(|e| io_err(dest.to_string_lossy(), e.into()))?;
-    let mut state = Unpacker {
-        root,
-        limits,
-        size: 0,
-        dir_times: Vec::new(),
-        notices: Notices::default(),
-        last_dir: None,
-        setgid_dirs: HashSet::new(),
-        current_parent: PathBuf::new(),
-    };
+    let mut state = Unpacker::new(root, ExtractOptions::layer(limits));
     let (tx, rx) = mpsc::sync_channel::<io::Result<Vec<u8>>>(CHUNKS_IN_FLIGHT);
     std::thread::scope(|scope| {
         let decompressor = scope.spawn(move || decompress(input, tx));
@@ -142,15 +243,7 @@ fn decompress(input: impl Read, tx: mpsc::SyncSender<io::Result<Vec<u8>>>) -> io
         let _ = tx.send(Err(io::Error::new(e.kind(), e.to_string())));
         e
     };
-    let mut input = BufReader::with_capacity(CHUNK, input);
-    let magic = peek(&mut input).map_err(|e| fail(&tx, e))?;
-    let mut decoder: Box<dyn Read> = if magic.starts_with(&[0x1f, 0x8b]) {
-        Box::new(flate2::bufread::MultiGzDecoder::new(input))
-    } else if magic.starts_with(&[0x28, 0xb5, 0x2f, 0xfd]) {
-        Box::new(zstd::stream::read::Decoder::with_buffer(input).map_err(|e| fail(&tx, e))?)
-    } else {
-        Box::new(input)
-    };
+    let mut decoder = sniffed(input).map_err(|e| fail(&tx, e))?;
     let mut hasher = Sha256::new();
     loop {
         let mut chunk = vec![0u8; CHUNK];
@@ -250,7 +343,7 @@ impl Notices {
 
 struct Unpacker {
     root: OwnedFd,
-    limits: IdLimits,
+    opts: ExtractOptions,
     size: u64,
     /// Directory mtimes are set last: adding entries to a directory changes its mtime.
     dir_times: Vec<(PathBuf, Timestamps)>,
@@ -274,6 +367,19 @@ struct Meta {
 }
 
 impl Unpacker {
+    fn new(root: OwnedFd, opts: ExtractOptions) -> Unpacker {
+        Unpacker {
+            root,
+            opts,
+            size: 0,
+            dir_times: Vec::new(),
+            notices: Notices::default(),
+            last_dir: None,
+            setgid_dirs: HashSet::new(),
+            current_parent: PathBuf::new(),
+        }
+    }
+
     fn entries(&mut self, reader: &mut impl Read) -> Result<(), UnpackError> {
         let mut archive = tar::Archive::new(reader);
         let entries = archive
@@ -287,7 +393,10 @@ impl Unpacker {
     }
 
     fn entry<R: Read>(&mut self, entry: &mut tar::Entry<R>) -> Result<(), UnpackError> {
-        let raw_path = entry.path_bytes().into_owned();
+        let mut raw_path = entry.path_bytes().into_owned();
+        if let Some((old, new)) = &self.opts.rebase {
+            raw_path = rebased(&raw_path, old, new);
+        }
         let shown = String::from_utf8_lossy(&raw_path).into_owned();
         let Some(rel) = clean_path(&raw_path).map_err(|ClimbsOut| UnpackError::Escape {
             path: shown.clone(),
@@ -305,13 +414,16 @@ impl Unpacker {
         let (parent_rel, name) = split_parent(&rel);
         let name_bytes = name.as_os_str().as_bytes();
 
-        if name_bytes == b".wh..wh..opq" {
+        if self.opts.whiteouts && name_bytes == b".wh..wh..opq" {
             let dir = self.dir(parent_rel, &shown)?;
             rfs::fsetxattr(&dir, "user.overlay.opaque", b"y", XattrFlags::empty())
                 .map_err(|e| io_err(&shown, e.into()))?;
             return Ok(());
         }
-        if let Some(hidden) = name_bytes.strip_prefix(b".wh.") {
+        if let Some(hidden) = name_bytes
+            .strip_prefix(b".wh.")
+            .filter(|_| self.opts.whiteouts)
+        {
             let dir = self.dir(parent_rel, &shown)?;
             let hidden = OsStr::from_bytes(hidden);
             self.clear(&dir, hidden, &shown)?;
@@ -338,9 +450,7 @@ impl Unpacker {
                         Mode::from_raw_mode(0o600),
                     )
                 };
-                let fd = self
-                    .create_or_replace(&dir, name, &shown, create)
-                    .map_err(|e| io_err(&shown, e))?;
+                let fd = self.create_or_replace(&dir, name, &shown, create)?;
                 let mut file = File::from(fd);
                 let copied = copy_large(entry, &mut file).map_err(|e| io_err(&shown, e))?;
                 if copied != size {
@@ -356,8 +466,7 @@ impl Unpacker {
                     .into_owned();
                 // Stored as it is: absolute targets are normal in images. It is never followed here.
                 let create = || rfs::symlinkat(OsStr::from_bytes(&target), &*dir, name);
-                self.create_or_replace(&dir, name, &shown, create)
-                    .map_err(|e| io_err(&shown, e))?;
+                self.create_or_replace(&dir, name, &shown, create)?;
                 self.apply_symlink(&dir, name, &meta, &shown)
             }
             tar::EntryType::Link => {
@@ -365,6 +474,10 @@ impl Unpacker {
                     .link_name_bytes()
                     .ok_or_else(|| UnpackError::Tar(format!("hard link {shown:?} has no target")))?
                     .into_owned();
+                let target = match &self.opts.rebase {
+                    Some((old, new)) => rebased(&target, old, new),
+                    None => target,
+                };
                 self.hardlink(&dir, name, &target, &shown)
             }
             tar::EntryType::Char | tar::EntryType::Block | tar::EntryType::Fifo => {
@@ -472,6 +585,13 @@ impl Unpacker {
     ) -> Result<(), UnpackError> {
         match rfs::statat(parent, name, AtFlags::SYMLINK_NOFOLLOW) {
             Ok(st) if FileType::from_raw_mode(st.st_mode) == FileType::Directory => {}
+            Ok(_) if self.opts.keep_kinds => {
+                return Err(UnpackError::KindConflict {
+                    path: shown.to_string(),
+                    existing: "non-directory",
+                    new: "directory",
+                })
+            }
             Ok(_) => {
                 rfs::unlinkat(parent, name, AtFlags::empty())
                     .map_err(|e| io_err(shown, e.into()))?;
@@ -505,14 +625,13 @@ impl Unpacker {
         name: &Path,
         shown: &str,
         create: impl Fn() -> Result<T, Errno>,
-    ) -> Result<T, io::Error> {
+    ) -> Result<T, UnpackError> {
         match create() {
             Err(Errno::EXIST) => {
-                self.clear(dir, name.as_os_str(), shown)
-                    .map_err(|e| io::Error::other(e.to_string()))?;
-                create().map_err(io::Error::from)
+                self.clear(dir, name.as_os_str(), shown)?;
+                create().map_err(|e| io_err(shown, e.into()))
             }
-            other => other.map_err(io::Error::from),
+            other => other.map_err(|e| io_err(shown, e.into())),
         }
     }
 
@@ -520,6 +639,13 @@ impl Unpacker {
     fn clear(&mut self, dir: &OwnedFd, name: &OsStr, shown: &str) -> Result<(), UnpackError> {
         match rfs::statat(dir, name, AtFlags::SYMLINK_NOFOLLOW) {
             Ok(st) if FileType::from_raw_mode(st.st_mode) == FileType::Directory => {
+                if self.opts.keep_kinds {
+                    return Err(UnpackError::KindConflict {
+                        path: shown.to_string(),
+                        existing: "directory",
+                        new: "non-directory",
+                    });
+                }
                 self.last_dir = None;
                 remove_tree_at(dir, name).map_err(|e| io_err(shown, e.into()))
             }
@@ -607,7 +733,13 @@ impl Unpacker {
         self.apply_path(dir, name, meta, shown)
     }
 
-    fn owner(&mut self, meta: &Meta) -> (u32, u32) {
+    /// The owner to give an entry; `None` to leave it to its creator.
+    fn owner(&mut self, meta: &Meta) -> Option<(u32, u32)> {
+        let limits = match self.opts.owners {
+            Owners::Archive(limits) => limits,
+            Owners::Fixed(uid, gid) => return Some((uid, gid)),
+            Owners::Creator => return None,
+        };
         let mut clamp = |id: u64, limit: u32| -> u32 {
             if id < u64::from(limit) {
                 id as u32
@@ -618,9 +750,9 @@ impl Unpacker {
                 0
             }
         };
-        let uid = clamp(meta.uid, self.limits.uids);
-        let gid = clamp(meta.gid, self.limits.gids);
-        (uid, gid)
+        let uid = clamp(meta.uid, limits.uids);
+        let gid = clamp(meta.gid, limits.gids);
+        Some((uid, gid))
     }
 
     fn apply_owner_mode_xattrs(
@@ -630,9 +762,11 @@ impl Unpacker {
         fresh: bool,
         shown: &str,
     ) -> Result<(), UnpackError> {
-        let (uid, gid) = self.owner(meta);
         // Owner first: chown clears the setuid and setgid bits.
-        if !(fresh && self.owned_by_creator(uid, gid)) {
+        if let Some((uid, gid)) = self
+            .owner(meta)
+            .filter(|(uid, gid)| !(fresh && self.owned_by_creator(*uid, *gid)))
+        {
             rfs::fchown(
                 fd,
                 Some(rfs::Uid::from_raw(uid)),
@@ -674,8 +808,10 @@ impl Unpacker {
         meta: &Meta,
         shown: &str,
     ) -> Result<(), UnpackError> {
-        let (uid, gid) = self.owner(meta);
-        if !self.owned_by_creator(uid, gid) {
+        if let Some((uid, gid)) = self
+            .owner(meta)
+            .filter(|(uid, gid)| !self.owned_by_creator(*uid, *gid))
+        {
             rfs::chownat(
                 dir,
                 name,
@@ -982,6 +1118,53 @@ mod tests {
             assert!(err.to_string().contains(want), "{err} should say {want}");
             assert_eq!(std::fs::read_dir(&outside).unwrap().count(), 0);
         }
+    }
+
+    #[test]
+    fn rebasing_renames_the_first_component() {
+        let r = |name: &str, old: &str, new: &str| {
+            String::from_utf8(rebased(name.as_bytes(), old.as_bytes(), new.as_bytes())).unwrap()
+        };
+        assert_eq!(r("dir/sub/f", "dir", "new"), "new/sub/f");
+        assert_eq!(r("./dir", "dir", "new"), "new");
+        assert_eq!(r("dirty/f", "dir", "new"), "dirty/f");
+        assert_eq!(r("./a/b", ".", "new"), "new/a/b");
+        assert_eq!(r(".", ".", "new"), "new");
+    }
+
+    #[test]
+    fn plain_archives_keep_kinds_and_names() {
+        let data = tar_with(|b| {
+            file(b, "top/.wh.kept", b"1");
+            file(b, "top/d", b"2");
+        });
+        let dir = tempfile::tempdir().unwrap();
+        std::fs::create_dir_all(dir.path().join("new/d")).unwrap();
+        let open = || {
+            rfs::open(
+                dir.path(),
+                OFlags::DIRECTORY | OFlags::RDONLY,
+                Mode::empty(),
+            )
+            .unwrap()
+        };
+        let opts = ExtractOptions {
+            owners: Owners::Creator,
+            whiteouts: false,
+            keep_kinds: true,
+            rebase: Some((b"top".to_vec(), b"new".to_vec())),
+        };
+        let err = extract(&data[..], open(), opts.clone()).unwrap_err();
+        assert!(
+            err.to_string().contains("cannot overwrite directory"),
+            "{err}"
+        );
+        // A `.wh.` name is a file like any other outside a layer.
+        assert_eq!(
+            std::fs::read(dir.path().join("new/.wh.kept")).unwrap(),
+            b"1"
+        );
+        assert!(dir.path().join("new/d").is_dir());
     }
 
     #[test]

@@ -104,6 +104,14 @@ pub fn fork() -> io::Result<Option<i32>> {
     }
 }
 
+/// Closes, in a forked child, a descriptor of its parent's end of a pipe or socket: held by
+/// the child too, it would keep the child's own end from ever seeing end-of-file.
+pub fn close_parents_end(fd: i32) {
+    // SAFETY: called in a forked child that never returns to the code owning `fd` (it leaves
+    // with `exit_now`), so nothing uses or closes that descriptor again in this process.
+    unsafe { libc::close(fd) };
+}
+
 /// Ends the process at once, without running destructors or flushing anything twice.
 pub fn exit_now(code: i32) -> ! {
     // SAFETY: _exit never returns and touches no memory of ours.

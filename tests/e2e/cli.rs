@@ -12,11 +12,11 @@ fn exit_codes_and_messages() {
     s.check("pull --help", 0, "--all-tags");
     s.check("--version", 0, "skiff ");
     s.check("version", 0, "skiff version");
-    s.check("cp x:/a /b", 125, "'skiff cp' is not supported yet");
+    s.check("commit x", 125, "'skiff commit' is not supported yet");
+    s.check("cp x:/a /b", 125, "No such container: x");
     s.check("stop x", 125, "No such container: x");
     s.check("exec x true", 125, "No such container: x");
     s.check("attach x", 125, "No such container: x");
-    s.check("commit x", 125, "'skiff commit' is not supported yet");
     s.check("frobnicate", 125, "'frobnicate' is not a skiff command");
     s.check("pull", 125, "required arguments were not provided");
     s.check("images --bogus", 125, "unexpected argument '--bogus'");

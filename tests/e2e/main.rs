@@ -7,6 +7,7 @@ mod attach;
 mod auth;
 mod cli;
 mod containers;
+mod cp;
 mod health;
 mod hostile;
 mod images;
