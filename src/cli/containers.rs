@@ -88,7 +88,7 @@ pub fn start(engine: &Engine, args: StartArgs) -> Result<i32, Error> {
     if !args.attach && !args.interactive {
         let mut status = 0;
         for name in &args.containers {
-            match engine.start_detached(name) {
+            match engine.start_detached(name, &super::run::progress) {
                 Ok(_) => println!("{name}"),
                 Err(e) => {
                     eprintln!("Error: {}", super::one_line(&e.to_string()));
@@ -109,7 +109,7 @@ pub fn start(engine: &Engine, args: StartArgs) -> Result<i32, Error> {
     if stdin && record.tty && !rustix::termios::isatty(io::stdin()) {
         return Err(Error::Invalid("the input device is not a TTY".into()));
     }
-    engine.start_and_attach(&record.id, &opts)
+    engine.start_and_attach(&record.id, &opts, &super::run::progress)
 }
 
 /// `skiff attach`: the running container's output (and stdin, when it has one) here.

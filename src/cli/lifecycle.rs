@@ -387,7 +387,7 @@ pub fn kill(engine: &Engine, args: KillArgs) -> Result<i32, Error> {
 pub fn restart(engine: &Engine, args: StopArgs) -> Result<i32, Error> {
     Ok(for_each(&args.containers, |n| {
         engine.stop_container(n, args.time)?;
-        engine.start_detached(n).map(|_| ())
+        engine.start_detached(n, &super::run::progress).map(|_| ())
     }))
 }
 

@@ -185,7 +185,7 @@ pub fn run(engine: &Engine, args: RunArgs) -> Result<i32, Error> {
     let opts = options(args)?;
     if detach {
         let record = engine.create_container(&opts, &progress)?;
-        if let Err(e) = engine.start_detached(&record.id) {
+        if let Err(e) = engine.start_detached(&record.id, &progress) {
             if opts.remove {
                 let _ = engine.remove_container(&record.id, true);
             }

@@ -255,8 +255,13 @@ impl Engine {
     }
 
     /// `start -a`: starts the container under its monitor, attached from its first byte.
-    pub fn start_and_attach(&self, name: &str, opts: &AttachOptions) -> Result<i32, Error> {
-        let (record, conn) = self.launch_monitor(name, true)?;
+    pub fn start_and_attach(
+        &self,
+        name: &str,
+        opts: &AttachOptions,
+        progress: &(dyn Fn(super::pull::PullEvent) + Sync),
+    ) -> Result<i32, Error> {
+        let (record, conn) = self.launch_monitor(name, true, progress)?;
         match conn {
             Some(conn) => self.attached(&record, conn, opts),
             // Already running: attach to it as it is.

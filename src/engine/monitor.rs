@@ -20,6 +20,7 @@ use std::time::{Duration, Instant};
 
 use super::attach::{connect, Attachments, Connection, Request};
 use super::containers::{ContainerRecord, LogConfig};
+use super::pull::PullEvent;
 use super::Engine;
 use crate::runtime::container::{self, Spec, EXIT_RUNTIME};
 use crate::runtime::{userns, RuntimeError};
@@ -45,8 +46,13 @@ pub fn log_path(container_dir: &Path, log: &LogConfig) -> Option<PathBuf> {
 impl Engine {
     /// `start` (without -a) and `run -d`: starts the container under a monitor and returns
     /// once its workload runs.
-    pub fn start_detached(&self, name: &str) -> Result<ContainerRecord, Error> {
-        self.launch_monitor(name, false).map(|(record, _)| record)
+    pub fn start_detached(
+        &self,
+        name: &str,
+        progress: &(dyn Fn(PullEvent) + Sync),
+    ) -> Result<ContainerRecord, Error> {
+        self.launch_monitor(name, false, progress)
+            .map(|(record, _)| record)
     }
 
     /// Starts the container under a new monitor; with `attach`, connects to it before the
@@ -55,6 +61,7 @@ impl Engine {
         &self,
         name: &str,
         attach: bool,
+        progress: &(dyn Fn(PullEvent) + Sync),
     ) -> Result<(ContainerRecord, Option<Connection>), Error> {
         let mut record = self.find_container(name)?;
         if record.state.is_up() && self.container_alive(&record) {
@@ -63,7 +70,16 @@ impl Engine {
         let id = record.id.clone();
         let run = self.container_run_dir(&id);
         crate::config::ensure_run_root(&self.paths.run_root, self.user.uid)?;
-        let spec_path = self.prepare_run_dir(&mut record, &run)?;
+        let cgroup = self.container_cgroup(&record, progress)?;
+        let spec_path = match self.prepare_run_dir(&mut record, &run, cgroup.clone()) {
+            Ok(p) => p,
+            Err(e) => {
+                if let Some(dir) = &cgroup {
+                    crate::runtime::cgroup::remove(dir);
+                }
+                return Err(e);
+            }
+        };
         // A new start: the restart count and a previous stop request are history.
         record.state.stop_requested = false;
         record.state.restart_count = 0;
@@ -141,6 +157,7 @@ impl Engine {
         &self,
         record: &mut ContainerRecord,
         run: &Path,
+        cgroup: Option<PathBuf>,
     ) -> Result<PathBuf, Error> {
         use std::os::unix::fs::DirBuilderExt;
         fs::DirBuilder::new()
@@ -152,6 +169,7 @@ impl Engine {
         spec.etc_files = container::write_etc_files(run, &spec.hostname, !spec.private_network)
             .map_err(|e| Error::Other(format!("writing /etc files: {e}")))?;
         spec.pid_file = Some(run.join("pid"));
+        spec.cgroup = cgroup;
         let spec_path = run.join("spec.json");
         let bytes = serde_json::to_vec(&spec).map_err(|e| Error::Other(e.to_string()))?;
         fs::write(&spec_path, bytes)
@@ -239,6 +257,15 @@ struct Monitor {
 
 impl Monitor {
     fn run(mut self) -> i32 {
+        let code = self.serve();
+        // Last: the container's processes are gone by now, whichever way it ended.
+        if let Some(dir) = &self.spec.cgroup {
+            crate::runtime::cgroup::remove(dir);
+        }
+        code
+    }
+
+    fn serve(&mut self) -> i32 {
         let Ok(record) = self.engine.find_container(&self.id) else {
             return tell_failure(self.status.take(), EXIT_RUNTIME, "the container is gone");
         };

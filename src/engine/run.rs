@@ -262,23 +262,7 @@ impl Engine {
         let run = self.container_run_dir(&id);
         crate::config::ensure_run_root(&self.paths.run_root, self.user.uid)?;
         let mut spec = record.spec.clone();
-        let cgroup_dir = if record.limits.any() {
-            match cgroup::delegated_parent(&record.limits) {
-                Ok(parent) => Some(
-                    cgroup::create(&parent, &format!("skiff-{id}"), &record.limits).map_err(
-                        |e| Error::Other(format!("creating the container's cgroup: {e}")),
-                    )?,
-                ),
-                Err(why) => {
-                    progress(PullEvent::Notice(format!(
-                        "resource limits (--memory, --cpus, --pids-limit) are not applied: {why}"
-                    )));
-                    None
-                }
-            }
-        } else {
-            None
-        };
+        let cgroup_dir = self.container_cgroup(&record, progress)?;
         // -t: a socket pair over which the container sends its terminal; the helper's end
         // must survive exec into the helper.
         let console = if record.tty {
@@ -344,6 +328,30 @@ impl Engine {
             }
         }
         result
+    }
+
+    /// The container's own cgroup with its limits, where a cgroup v2 subtree is delegated to
+    /// the user; without one the limits are not applied, and skiff says so.
+    pub(crate) fn container_cgroup(
+        &self,
+        record: &ContainerRecord,
+        progress: &(dyn Fn(PullEvent) + Sync),
+    ) -> Result<Option<std::path::PathBuf>, Error> {
+        if !record.limits.any() {
+            return Ok(None);
+        }
+        match cgroup::delegated_parent(&record.limits) {
+            Ok(parent) => Ok(Some(
+                cgroup::create(&parent, &format!("skiff-{}", record.id), &record.limits)
+                    .map_err(|e| Error::Other(format!("creating the container's cgroup: {e}")))?,
+            )),
+            Err(why) => {
+                progress(PullEvent::Notice(format!(
+                    "resource limits (--memory, --cpus, --pids-limit) are not applied: {why}"
+                )));
+                Ok(None)
+            }
+        }
     }
 
     fn image_for_run(

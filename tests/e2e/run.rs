@@ -476,6 +476,9 @@ fn init_limits_and_shm() {
         "ran",
     );
     assert!(out.stderr.contains("WARNING: resource limits"), "{out:?}");
+    // Detached too: its monitor would put it in its cgroup.
+    let out = s.check("run -d --rm --memory 64m $REG/busybox true", 0, "");
+    assert!(out.stderr.contains("WARNING: resource limits"), "{out:?}");
 }
 
 #[test]
