@@ -246,10 +246,19 @@ impl Engine {
             ));
         }
         let conn = connect(&self.container_run_dir(&record.id)).map_err(|e| {
-            Error::Other(format!(
-                "attaching to {}: its monitor does not answer ({e})",
-                record.name
-            ))
+            if e.kind() == io::ErrorKind::NotFound {
+                // `run` without -d holds its container itself, with no socket to attach to.
+                Error::Conflict(format!(
+                    "container {} runs in the foreground of another skiff: only containers \
+                     started with run -d or start can be attached to",
+                    record.name
+                ))
+            } else {
+                Error::Other(format!(
+                    "attaching to {}: its monitor does not answer ({e})",
+                    record.name
+                ))
+            }
         })?;
         self.attached(&record, conn, opts)
     }

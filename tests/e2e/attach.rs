@@ -95,9 +95,16 @@ fn detach_keys_leave_the_container_running() {
         !logs.contains("got two"),
         "input after the detach keys reached it: {logs:?}"
     );
-    // Without -i a container gets no input, and skiff stays until it ends.
     s.check("stop -t 1 loop", 0, "loop");
     s.check("rm loop", 0, "loop");
+    // A container in the foreground of another skiff has nothing to attach to.
+    let mut fg = s.spawn_until(
+        "run --name fg $REG/busybox sh -c 'echo ready; sleep 30'",
+        "ready",
+    );
+    s.check("attach fg", 125, "runs in the foreground");
+    s.check("rm -f fg", 0, "fg");
+    fg.wait().unwrap();
 }
 
 #[test]
