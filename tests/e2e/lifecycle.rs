@@ -122,6 +122,18 @@ fn exit_codes_signals_and_failures_of_detached_containers() {
     s.check("inspect -f '{{.Config.StopSignal}}' usr1", 0, "USR1");
     s.check("stop usr1", 0, "usr1");
     s.check("wait usr1", 0, "5");
+    // --stop-timeout: the wait before SIGKILL when stop is given no -t (sh as PID 1 ignores
+    // TERM, so only the KILL ends it).
+    s.check(
+        "run -d --name patient --stop-timeout 1 $REG/busybox sh -c 'while true; do sleep 0.1; done'",
+        0,
+        "",
+    );
+    s.check("inspect -f '{{.Config.StopTimeout}}' patient", 0, "1");
+    let start = Instant::now();
+    s.check("stop patient", 0, "patient");
+    assert!(start.elapsed() < Duration::from_secs(8), "the 10 s default was used");
+    s.check("wait patient", 0, "137");
     s.check("run -d --init --name kk $REG/busybox sleep 60", 0, "");
     s.check("kill -s nosuch kk", 125, "invalid signal");
     s.check("kill -s TERM kk", 0, "kk");
