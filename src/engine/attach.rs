@@ -86,6 +86,8 @@ impl Attachments {
             SocketFlags::CLOEXEC | SocketFlags::NONBLOCK,
             None,
         )?;
+        // A monitor that was killed left its socket; one monitor runs per container.
+        let _ = rustix::fs::unlinkat(&dir_fd, SOCKET, rustix::fs::AtFlags::empty());
         rustix::net::bind(&listener, &socket_address(&dir_fd)?)?;
         rustix::net::listen(&listener, 16)?;
         Ok(Attachments {

@@ -132,7 +132,10 @@ fn exit_codes_signals_and_failures_of_detached_containers() {
     s.check("inspect -f '{{.Config.StopTimeout}}' patient", 0, "1");
     let start = Instant::now();
     s.check("stop patient", 0, "patient");
-    assert!(start.elapsed() < Duration::from_secs(8), "the 10 s default was used");
+    assert!(
+        start.elapsed() < Duration::from_secs(8),
+        "the 10 s default was used"
+    );
     s.check("wait patient", 0, "137");
     s.check("run -d --init --name kk $REG/busybox sleep 60", 0, "");
     s.check("kill -s nosuch kk", 125, "invalid signal");
@@ -344,7 +347,21 @@ fn a_killed_monitor_is_noticed_and_the_container_removable() {
     );
     s.check("inspect -f '{{.State.Error}}' orphan", 0, "was killed");
     s.check("wait orphan", 0, "137");
-    s.check("rm orphan", 0, "orphan");
+    // It starts again under a new monitor (what the old one left is replaced).
+    s.check("start orphan", 0, "orphan");
+    s.check("ps --format '{{.Names}} {{.Status}}'", 0, "orphan Up");
+    s.check("rm -f orphan", 0, "orphan");
+    s.check("run -d --name orphan2 $REG/busybox sleep 60", 0, "");
+    std::process::Command::new("kill")
+        .args(["-9", &monitor_pid(&s, "orphan2").to_string()])
+        .status()
+        .unwrap();
+    eventually(
+        &s,
+        "ps -a --format '{{.Names}} {{.Status}}'",
+        "orphan2 Exited (137)",
+    );
+    s.check("rm orphan2", 0, "orphan2");
     assert!(monitors_of(&s).is_empty(), "{:?}", monitors_of(&s));
 }
 
