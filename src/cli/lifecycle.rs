@@ -80,7 +80,8 @@ pub struct ExecArgs {
     /// Every capability and no seccomp filter for this command.
     #[arg(long)]
     pub privileged: bool,
-    /// Accepted for Docker compatibility (detaching from exec comes with attach).
+    /// Keys that detach from the command (not supported yet: an exec'd command ends with
+    /// skiff's session; only `attach` and `start -a` detach).
     #[arg(long, value_name = "KEYS")]
     pub detach_keys: Option<String>,
     #[arg(value_name = "CONTAINER")]
@@ -91,6 +92,9 @@ pub struct ExecArgs {
 }
 
 pub fn exec(engine: &Engine, args: ExecArgs) -> Result<i32, Error> {
+    if args.detach_keys.is_some() {
+        return Err(Error::NotSupported("exec --detach-keys".into()));
+    }
     if args.tty && !args.detach && !rustix::termios::isatty(io::stdin()) {
         return Err(Error::Invalid("the input device is not a TTY".into()));
     }
