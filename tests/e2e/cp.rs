@@ -592,3 +592,57 @@ fn a_terminal_is_told_what_was_copied_unless_quiet() {
     assert_eq!(s.check(&format!("cp {h}/file box:/tmp/"), 0, "").stderr, "");
     s.check("rm -f box", 0, "");
 }
+
+/// The names in `dir`, sorted.
+fn names_in(dir: &Path) -> Vec<String> {
+    let mut names: Vec<String> = fs::read_dir(dir)
+        .unwrap()
+        .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+        .collect();
+    names.sort();
+    names
+}
+
+#[test]
+fn dot_dot_in_a_stopped_container_stays_inside_its_root() {
+    let s = Sandbox::user();
+    ready(&s);
+    let host = host_files(&s);
+    let h = host.display();
+    // Stopped, its root is mounted on a directory under run/skiff/cp: `..` of that root is
+    // the host's run/skiff/cp, which nothing may reach.
+    s.check("run --name updir $REG/busybox ln -s .. /tmp2", 0, "");
+    let mounts = s.dir.join("run/skiff/cp");
+    // command | exit | output contains
+    s.check(&format!("cp {h}/file updir:.."), 0, "");
+    s.check(&format!("cp {h}/dir updir:tmp2"), 0, "");
+    s.check(&format!("cp {h}/file updir:/tmp2/via-link"), 0, "");
+    s.check(&format!("cp updir:.. {h}/up"), 0, "");
+    s.check(&format!("cp updir:tmp2/ {h}/through-link"), 0, "");
+    s.check(&format!("cp -L updir:/tmp2 {h}/followed"), 0, "");
+    assert!(names_in(&mounts).is_empty(), "{:?}", names_in(&mounts));
+    // What went in is in the container's root; what came out is that root.
+    for copy in ["up", "through-link", "followed"] {
+        let root = host.join(copy);
+        assert!(root.join("bin/busybox").is_file(), "{copy}");
+        assert_eq!(fs::read_to_string(root.join("file")).unwrap(), "hello\n");
+        assert_eq!(
+            fs::read_to_string(root.join("dir/sub/f")).unwrap(),
+            "deep\n"
+        );
+        assert_eq!(
+            fs::read_to_string(root.join("via-link")).unwrap(),
+            "hello\n"
+        );
+        assert_eq!(fs::read_link(root.join("tmp2")).unwrap(), Path::new(".."));
+    }
+    assert!(!s.dir.join("run/skiff/file").exists() && !s.dir.join("run/skiff/dir").exists());
+    // Running, the same paths mean the same files.
+    s.check("run -d --name uprun $REG/busybox sleep 1000", 0, "");
+    inside(&s, "uprun", "ln -s .. /tmp2");
+    s.check(&format!("cp {h}/file uprun:tmp2"), 0, "");
+    s.check(&format!("cp uprun:.. {h}/up-running"), 0, "");
+    assert_eq!(inside(&s, "uprun", "cat /file"), "hello\n");
+    assert!(host.join("up-running/bin/busybox").is_file());
+    s.check("rm -f uprun", 0, "");
+}
