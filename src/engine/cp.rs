@@ -36,7 +36,8 @@ use crate::Error;
 /// `-a` and `-L`.
 #[derive(Debug, Clone, Copy, Default)]
 pub struct CopyOptions {
-    /// Keep the owners the archive records (into a container).
+    /// Keep the owners the archive records (into a container), and the setuid and setgid bits
+    /// (out of one).
     pub archive: bool,
     /// Follow SRC_PATH when it is a symlink.
     pub follow_link: bool,
@@ -340,10 +341,12 @@ impl Engine {
                 "-".to_string(),
             ),
             (HostDest::Path(_), Some(path)) => (
-                extract_on_host(&mut reader, &path, src_is_dir, &src_top).inspect(|_| {
-                    // The end-of-archive blocks: counted as Docker counts the stream.
-                    let _ = io::copy(&mut reader, &mut io::sink());
-                }),
+                extract_on_host(&mut reader, &path, src_is_dir, &src_top, opts.archive).inspect(
+                    |_| {
+                        // The end-of-archive blocks: counted as Docker counts the stream.
+                        let _ = io::copy(&mut reader, &mut io::sink());
+                    },
+                ),
                 shown(&path),
             ),
             (HostDest::Path(_), None) => unreachable!("host paths are checked first"),
@@ -451,6 +454,9 @@ impl Engine {
                 whiteouts: false,
                 keep_kinds: true,
                 rebase: plan.rebase,
+                // Inside the container, as Docker does: its root could make them anyway.
+                devices: true,
+                setid: true,
             };
             let notices = unpack::extract(&mut input, into, options).map_err(extract_error)?;
             // What follows the archive's end is read too, so the sender never meets a closed
@@ -874,12 +880,13 @@ fn host_destination(path: &[u8]) -> Result<(Vec<u8>, DestState), Error> {
 }
 
 /// The host's side of a copy out: the archive extracted by Docker's rules, the files the
-/// calling user's.
+/// calling user's; no device nodes, and setuid/setgid bits only with `-a`.
 fn extract_on_host(
     input: &mut impl Read,
     dest: &[u8],
     src_is_dir: bool,
     src_top: &[u8],
+    archive: bool,
 ) -> Result<Vec<String>, Error> {
     let (resolved, state) = host_destination(dest)?;
     let split = split_path(&resolved);
@@ -901,6 +908,10 @@ fn extract_on_host(
         whiteouts: false,
         keep_kinds: true,
         rebase: plan.rebase,
+        // The container's device nodes would be the host's devices here, and its setuid files
+        // the host's setuid files.
+        devices: false,
+        setid: archive,
     };
     unpack::extract(input, fd, options).map_err(|e| Error::Other(extract_error(e)))
 }

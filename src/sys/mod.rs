@@ -104,6 +104,36 @@ pub fn fork() -> io::Result<Option<i32>> {
     }
 }
 
+/// chmod(2) of what an `O_PATH` (or any) descriptor refers to, never following a symlink:
+/// fchmodat2 with AT_EMPTY_PATH (Linux 6.6), else chmod of the descriptor's /proc/self/fd link,
+/// which the kernel resolves to that very file.
+pub fn chmod_fd(fd: std::os::fd::BorrowedFd<'_>, mode: u32) -> io::Result<()> {
+    use std::os::fd::AsRawFd;
+    // SAFETY: the path is a NUL-terminated static string and the descriptor is borrowed for the
+    // call; the kernel reads nothing else of ours.
+    let r = unsafe {
+        libc::syscall(
+            libc::SYS_fchmodat2,
+            fd.as_raw_fd(),
+            c"".as_ptr(),
+            mode as libc::c_uint,
+            libc::AT_EMPTY_PATH,
+        )
+    };
+    if r == 0 {
+        return Ok(());
+    }
+    let err = io::Error::last_os_error();
+    match err.raw_os_error() {
+        Some(libc::ENOSYS) | Some(libc::EINVAL) => rustix::fs::chmod(
+            format!("/proc/self/fd/{}", fd.as_raw_fd()).as_str(),
+            rustix::fs::Mode::from_raw_mode(mode),
+        )
+        .map_err(io::Error::from),
+        _ => Err(err),
+    }
+}
+
 /// Closes, in a forked child, a descriptor of its parent's end of a pipe or socket: held by
 /// the child too, it would keep the child's own end from ever seeing end-of-file.
 pub fn close_parents_end(fd: i32) {
