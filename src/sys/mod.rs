@@ -62,7 +62,6 @@ pub fn unshare(flags: NamespaceFlags) -> io::Result<()> {
     unsafe { thread::unshare_unsafe(flags) }.map_err(io::Error::from)
 }
 
-/// fork(2). `Ok(None)` in the child, `Ok(Some(pid))` in the parent.
 /// As `fork`, the child being PID 1 of a new PID namespace (clone(2) with CLONE_NEWPID, so
 /// that the caller's own namespaces stay as they are and it may do this again).
 pub fn fork_in_new_pid_namespace() -> io::Result<Option<i32>> {
@@ -93,9 +92,12 @@ pub fn dup_onto(fd: i32, target: i32) -> io::Result<()> {
     }
 }
 
+/// fork(2). `Ok(None)` in the child, `Ok(Some(pid))` in the parent. Call with a single thread.
 pub fn fork() -> io::Result<Option<i32>> {
-    // SAFETY: the container helper forks while it has a single thread, so no lock can be held
-    // by a thread that does not exist in the child; the child only execs or exits.
+    // SAFETY: callers keep the contract above (one thread at the call), so no lock, the
+    // allocator's included, can be held by a thread that does not exist in the child, and the
+    // child may run ordinary code: some callers exec soon, others do real work first
+    // (`runtime::files` runs a whole copy there). No memory is shared afterwards.
     let pid = unsafe { libc::fork() };
     match pid {
         -1 => Err(io::Error::last_os_error()),
