@@ -36,7 +36,8 @@ use crate::Error;
 /// `-a` and `-L`.
 #[derive(Debug, Clone, Copy, Default)]
 pub struct CopyOptions {
-    /// Keep the owners the archive records (into a container).
+    /// Keep the owners the archive records (into a container), and the setuid and setgid bits
+    /// (out of one).
     pub archive: bool,
     /// Follow SRC_PATH when it is a symlink.
     pub follow_link: bool,
@@ -146,6 +147,13 @@ pub fn split_path(path: &[u8]) -> SplitPath {
             asserts_dir,
         },
     }
+}
+
+/// A path inside a container, split: always taken from the container's root, as Docker does
+/// (`filepath.Join("/", path)` with the trailing `/` or `/.` kept), so `..` never survives the
+/// cleaning and a relative path means the same as its absolute form.
+pub fn split_container_path(path: &[u8]) -> SplitPath {
+    split_path(&[b"/".as_slice(), path].concat())
 }
 
 /// What is at a destination path.
@@ -269,7 +277,7 @@ impl Engine {
             HostDest::Path(p) => Some(host_output_path(p)?),
             HostDest::Stream(_) => None,
         };
-        let src_split = split_path(src.as_bytes());
+        let src_split = split_container_path(src.as_bytes());
         let follow = opts.follow_link || src_split.asserts_dir;
         let (control, child_control) = socket()?;
         let (data_rx, data_tx) = io::pipe().map_err(|e| Error::Other(format!("pipe: {e}")))?;
@@ -333,10 +341,12 @@ impl Engine {
                 "-".to_string(),
             ),
             (HostDest::Path(_), Some(path)) => (
-                extract_on_host(&mut reader, &path, src_is_dir, &src_top).inspect(|_| {
-                    // The end-of-archive blocks: counted as Docker counts the stream.
-                    let _ = io::copy(&mut reader, &mut io::sink());
-                }),
+                extract_on_host(&mut reader, &path, src_is_dir, &src_top, opts.archive).inspect(
+                    |_| {
+                        // The end-of-archive blocks: counted as Docker counts the stream.
+                        let _ = io::copy(&mut reader, &mut io::sink());
+                    },
+                ),
                 shown(&path),
             ),
             (HostDest::Path(_), None) => unreachable!("host paths are checked first"),
@@ -366,7 +376,7 @@ impl Engine {
             HostSource::Stream(_) => None,
         };
         let src_info = tree.as_ref().map(|t| (t.is_dir, t.top.clone()));
-        let dst_split = split_path(dst.as_bytes());
+        let dst_split = split_container_path(dst.as_bytes());
         let target = self.copy_target(&record)?;
         let owners = if opts.archive {
             Owners::Archive(target.limits(&record))
@@ -444,6 +454,9 @@ impl Engine {
                 whiteouts: false,
                 keep_kinds: true,
                 rebase: plan.rebase,
+                // Inside the container, as Docker does: its root could make them anyway.
+                devices: true,
+                setid: true,
             };
             let notices = unpack::extract(&mut input, into, options).map_err(extract_error)?;
             // What follows the archive's end is read too, so the sender never meets a closed
@@ -663,6 +676,12 @@ fn locate(
             ResolveFlags::IN_ROOT | ResolveFlags::NO_MAGICLINKS,
         )
         .map_err(|e| (e, cleaned.clone()))?;
+        // Never the parent of the directory just opened: for a stopped container that is the
+        // host directory its root is mounted on, reached without RESOLVE_IN_ROOT. Container
+        // paths are cleaned from "/", so this only guards against a mistake above.
+        if base.is_empty() || base == b".." || base.contains(&b'/') {
+            return Err((Errno::INVAL, path.joined()));
+        }
         if !follow || base == b"." {
             return Ok((dir, OsString::from_vec(base)));
         }
@@ -670,11 +689,15 @@ fn locate(
             Ok(st) if FileType::from_raw_mode(st.st_mode) == FileType::Symlink => {
                 let target = rfs::readlinkat(&dir, OsStr::from_bytes(&base), Vec::new())
                     .map_err(|e| (e, cleaned.clone()))?;
+                // Relative targets continue from the directory the link is really in (the path
+                // as typed may have passed through links); either way the result is cleaned from
+                // "/", so a target such as ".." stops at the container's root.
                 let target = target.as_bytes();
                 let next = if target.starts_with(b"/") {
-                    target.to_vec()
+                    clean(target)
                 } else {
-                    [dir_path.as_slice(), b"/", target].concat()
+                    let real = real_path(root, &cleaned).map_err(|e| (e, cleaned.clone()))?;
+                    clean(&[real.as_slice(), b"/", target].concat())
                 };
                 let next = split_path(&next);
                 dir_path = next.dir;
@@ -684,6 +707,54 @@ fn locate(
         }
     }
     Err((Errno::LOOP, path.joined()))
+}
+
+/// The path of the directory `path` (absolute, cleaned) in the container, every symlink on the
+/// way replaced by its target one component at a time as the kernel would follow it, never above
+/// the container's root (Docker's `FollowSymlinkInScope`).
+fn real_path(root: &OwnedFd, path: &[u8]) -> Result<Vec<u8>, Errno> {
+    let mut real: Vec<Vec<u8>> = Vec::new();
+    let mut pending: Vec<Vec<u8>> = path
+        .split(|b| *b == b'/')
+        .rev()
+        .map(<[u8]>::to_vec)
+        .collect();
+    let mut links = 0;
+    while let Some(part) = pending.pop() {
+        match part.as_slice() {
+            b"" | b"." => continue,
+            b".." => {
+                real.pop();
+                continue;
+            }
+            _ => {}
+        }
+        // `real` holds no symlink, so this opens exactly that directory.
+        let joined = real.join(&b'/');
+        let dir = rfs::openat2(
+            root,
+            OsStr::from_bytes(if joined.is_empty() { b"." } else { &joined }),
+            OFlags::PATH | OFlags::DIRECTORY | OFlags::CLOEXEC,
+            Mode::empty(),
+            ResolveFlags::IN_ROOT | ResolveFlags::NO_MAGICLINKS,
+        )?;
+        match rfs::statat(&dir, OsStr::from_bytes(&part), AtFlags::SYMLINK_NOFOLLOW) {
+            Ok(st) if FileType::from_raw_mode(st.st_mode) == FileType::Symlink => {
+                links += 1;
+                if links > 40 {
+                    return Err(Errno::LOOP);
+                }
+                let target = rfs::readlinkat(&dir, OsStr::from_bytes(&part), Vec::new())?;
+                let target = target.as_bytes();
+                if target.starts_with(b"/") {
+                    real.clear();
+                }
+                pending.extend(target.split(|b| *b == b'/').rev().map(<[u8]>::to_vec));
+            }
+            _ => real.push(part),
+        }
+    }
+    Ok([b"/".as_slice(), &real.join(&b'/')].concat())
 }
 
 /// The source of a copy into a container, on the host.
@@ -809,12 +880,13 @@ fn host_destination(path: &[u8]) -> Result<(Vec<u8>, DestState), Error> {
 }
 
 /// The host's side of a copy out: the archive extracted by Docker's rules, the files the
-/// calling user's.
+/// calling user's; no device nodes, and setuid/setgid bits only with `-a`.
 fn extract_on_host(
     input: &mut impl Read,
     dest: &[u8],
     src_is_dir: bool,
     src_top: &[u8],
+    archive: bool,
 ) -> Result<Vec<String>, Error> {
     let (resolved, state) = host_destination(dest)?;
     let split = split_path(&resolved);
@@ -836,6 +908,10 @@ fn extract_on_host(
         whiteouts: false,
         keep_kinds: true,
         rebase: plan.rebase,
+        // The container's device nodes would be the host's devices here, and its setuid files
+        // the host's setuid files.
+        devices: false,
+        setid: archive,
     };
     unpack::extract(input, fd, options).map_err(|e| Error::Other(extract_error(e)))
 }
@@ -896,6 +972,69 @@ mod tests {
         assert_eq!(split("file"), (".".into(), "file".into(), false));
         assert_eq!(shown(&clean(b"a/./b//../c")), "a/c");
         assert_eq!(shown(&clean(b"../x")), "../x");
+    }
+
+    #[test]
+    fn container_paths_never_climb_above_the_root() {
+        let split = |p: &str| {
+            let s = split_container_path(p.as_bytes());
+            (shown(&s.dir), shown(&s.base), s.asserts_dir)
+        };
+        assert_eq!(split(".."), ("/".into(), ".".into(), true));
+        assert_eq!(split("../.."), ("/".into(), ".".into(), true));
+        assert_eq!(split("../etc"), ("/".into(), "etc".into(), false));
+        assert_eq!(split(""), ("/".into(), ".".into(), true));
+        assert_eq!(split("tmp"), ("/".into(), "tmp".into(), false));
+        assert_eq!(split("srv/u"), ("/srv".into(), "u".into(), false));
+        assert_eq!(split("tmp/"), ("/".into(), "tmp".into(), true));
+        assert_eq!(split("."), ("/".into(), ".".into(), true));
+        assert_eq!(split("tmp/."), ("/tmp".into(), ".".into(), true));
+    }
+
+    /// `locate` in a directory standing in for a container's root, with `/up -> ..`,
+    /// `/tmp/up2 -> ../..` and `/abs -> /tmp`.
+    #[test]
+    fn symlinks_to_dot_dot_stop_at_the_root() {
+        let dir = tempfile::tempdir().unwrap();
+        let root = dir.path().join("root");
+        std::fs::create_dir_all(root.join("tmp")).unwrap();
+        std::os::unix::fs::symlink("..", root.join("up")).unwrap();
+        std::os::unix::fs::symlink("../..", root.join("tmp/up2")).unwrap();
+        std::os::unix::fs::symlink("/tmp", root.join("abs")).unwrap();
+        let fd = rfs::open(
+            &root,
+            OFlags::PATH | OFlags::DIRECTORY | OFlags::CLOEXEC,
+            Mode::empty(),
+        )
+        .unwrap();
+        let found = |p: &str| {
+            let (dir, base) = locate(&fd, &split_container_path(p.as_bytes()), true).unwrap();
+            let st = rfs::fstat(&dir).unwrap();
+            (st.st_ino, base.into_string().unwrap())
+        };
+        let ino = |p: &Path| std::os::unix::fs::MetadataExt::ino(&std::fs::metadata(p).unwrap());
+        assert_eq!(found("up"), (ino(&root), ".".into()));
+        assert_eq!(found("tmp/up2"), (ino(&root), ".".into()));
+        assert_eq!(found(".."), (ino(&root), ".".into()));
+        assert_eq!(found("abs"), (ino(&root), "tmp".into()));
+        // A relative target is taken from where its link really is: /deep/via is /tmp/d/sub,
+        // whose rel -> ../etc/x means /tmp/d/etc/x (not /deep/etc/x).
+        std::fs::create_dir_all(root.join("tmp/d/etc")).unwrap();
+        std::fs::create_dir_all(root.join("deep")).unwrap();
+        std::os::unix::fs::symlink("/tmp/d/sub", root.join("deep/via")).unwrap();
+        std::fs::create_dir_all(root.join("tmp/d/sub")).unwrap();
+        std::os::unix::fs::symlink("../etc/x", root.join("tmp/d/sub/rel")).unwrap();
+        assert_eq!(
+            found("/deep/via/rel"),
+            (ino(&root.join("tmp/d/etc")), "x".into())
+        );
+        // The guard: a base of ".." is refused even if something above produced one.
+        let bad = SplitPath {
+            dir: b"/".to_vec(),
+            base: b"..".to_vec(),
+            asserts_dir: false,
+        };
+        assert!(matches!(locate(&fd, &bad, false), Err((Errno::INVAL, _))));
     }
 
     fn dst(p: &str) -> SplitPath {

@@ -70,7 +70,7 @@ where
         View::Stopped { .. } => Vec::new(),
     };
     let (report_rx, report_tx) = UnixStream::pair().map_err(|e| e.to_string())?;
-    let (mut sync_parent, mut sync_child) = UnixStream::pair().map_err(|e| e.to_string())?;
+    let (mut sync_parent, sync_child) = UnixStream::pair().map_err(|e| e.to_string())?;
     match crate::sys::fork() {
         Err(e) => Err(format!("fork: {e}")),
         Ok(None) => {
@@ -79,30 +79,13 @@ where
             for fd in parent_ends {
                 crate::sys::close_parents_end(fd.as_raw_fd());
             }
-            let result = match view {
-                View::Running { .. } => join(&joins),
-                View::Stopped {
-                    spec,
-                    mount_point,
-                    userns,
-                } => mount_stopped(spec, mount_point, userns.is_some(), &mut sync_child),
-            }
-            .and_then(|root| {
-                // Never outlive the command that asked (a killed `cp`); set after the change of
-                // credentials, which clears it.
-                let _ = rustix::process::set_parent_process_death_signal(Some(
-                    rustix::process::Signal::KILL,
-                ));
-                let outcome = work(root);
-                if let View::Stopped {
-                    spec, mount_point, ..
-                } = view
-                {
-                    super::rootfs::unmount(mount_point, spec.driver);
-                    crate::sys::reap_for(std::time::Duration::from_secs(1));
-                }
-                outcome
-            });
+            // A panic must end this child here, never unwind into the caller's frames, which
+            // would go on in two processes.
+            let run = std::panic::AssertUnwindSafe(|| child(view, joins, sync_child, work));
+            let result = match std::panic::catch_unwind(run) {
+                Ok(result) => result,
+                Err(_) => crate::sys::exit_now(101),
+            };
             let mut report = report_tx;
             let code = match result {
                 Ok(()) => 0,
@@ -134,6 +117,55 @@ where
             })
         }
     }
+}
+
+/// In the child: enters `view` and runs `work`.
+fn child<F>(
+    view: &View<'_>,
+    joins: Vec<(OwnedFd, LinkNameSpaceType)>,
+    mut sync_child: UnixStream,
+    work: F,
+) -> Result<(), String>
+where
+    F: FnOnce(OwnedFd) -> Result<(), String>,
+{
+    match view {
+        View::Running { .. } => not_dumpable().and_then(|()| join(&joins)),
+        View::Stopped {
+            spec,
+            mount_point,
+            userns,
+        } => mount_stopped(spec, mount_point, userns.is_some(), &mut sync_child),
+    }
+    .and_then(|root| {
+        // Never outlive the command that asked (a killed `cp`); set after the change of
+        // credentials, which clears it.
+        let _ =
+            rustix::process::set_parent_process_death_signal(Some(rustix::process::Signal::KILL));
+        // What the work creates gets the mode it asks for: device nodes and FIFOs are made
+        // with their final mode, never changed after by name.
+        rustix::process::umask(Mode::empty());
+        // (Again, for a running container: with fs.suid_dumpable set, a change of credentials
+        // makes a process dumpable.)
+        let outcome = not_dumpable().and_then(|()| work(root));
+        if let View::Stopped {
+            spec, mount_point, ..
+        } = view
+        {
+            super::rootfs::unmount(mount_point, spec.driver);
+            crate::sys::reap_for(std::time::Duration::from_secs(1));
+        }
+        outcome
+    })
+}
+
+/// Makes this process not dumpable: in a running container's user namespace, the container's
+/// processes could otherwise ptrace it or open its /proc/PID/mem and /proc/PID/exe (skiff's
+/// binary on the host). A stopped container has no processes; there it is set once the id maps
+/// are written, which its parent could not do to a process that is not dumpable.
+fn not_dumpable() -> Result<(), String> {
+    rustix::process::set_dumpable_behavior(rustix::process::DumpableBehavior::NotDumpable)
+        .map_err(|e| format!("prctl(PR_SET_DUMPABLE): {e}"))
 }
 
 /// The namespaces of `init` this process is not in already, user first and mount last.

@@ -102,6 +102,12 @@ pub struct ExtractOptions {
     /// `(old, new)`: entries whose first component is `old` are extracted as `new` (Docker's
     /// RebaseArchiveEntries); an `old` of "." puts every entry beneath `new`.
     pub rebase: Option<(Vec<u8>, Vec<u8>)>,
+    /// Create character and block devices. Off for the host's side of a copy out of a
+    /// container: a device node there would open the host's device to whoever can reach it.
+    pub devices: bool,
+    /// Keep the setuid and setgid bits. Off for a copy out of a container (without `-a`): the
+    /// container chose those files, and the host should not run them with their owner's ids.
+    pub setid: bool,
 }
 
 impl ExtractOptions {
@@ -111,6 +117,8 @@ impl ExtractOptions {
             whiteouts: true,
             keep_kinds: false,
             rebase: None,
+            devices: true,
+            setid: true,
         }
     }
 }
@@ -125,8 +133,10 @@ pub fn extract(
 ) -> Result<Vec<String>, UnpackError> {
     let mut state = Unpacker::new(dest, opts);
     let mut input = input;
-    state.entries(&mut input)?;
+    let result = state.entries(&mut input);
+    // Also after a failure: what was extracted gets its directories' modes.
     state.finish_dirs();
+    result?;
     Ok(std::mem::take(&mut state.notices).into_list())
 }
 
@@ -345,8 +355,9 @@ struct Unpacker {
     root: OwnedFd,
     opts: ExtractOptions,
     size: u64,
-    /// Directory mtimes are set last: adding entries to a directory changes its mtime.
-    dir_times: Vec<(PathBuf, Timestamps)>,
+    /// Directory modes and mtimes, set last (the latest entry for a directory wins): adding
+    /// entries changes a directory's mtime, and a read-only mode would stop them being added.
+    dirs: HashMap<PathBuf, (u32, Timestamps)>,
     notices: Notices,
     /// The last parent directory opened: entries come grouped by directory, so this saves an
     /// open and a close for most of them. Dropped whenever a directory is removed.
@@ -358,6 +369,7 @@ struct Unpacker {
 }
 
 /// The parts of a tar header this module acts on, with PAX overrides applied.
+#[derive(Clone)]
 struct Meta {
     mode: u32,
     uid: u64,
@@ -372,7 +384,7 @@ impl Unpacker {
             root,
             opts,
             size: 0,
-            dir_times: Vec::new(),
+            dirs: HashMap::new(),
             notices: Notices::default(),
             last_dir: None,
             setgid_dirs: HashSet::new(),
@@ -502,7 +514,7 @@ impl Unpacker {
         let bad =
             |field: &str| UnpackError::Tar(format!("entry {shown:?} has a bad {field} field"));
         let mut meta = Meta {
-            mode: header.mode().map_err(|_| bad("mode"))? & 0o7777,
+            mode: header.mode().map_err(|_| bad("mode"))? & self.mode_mask(),
             // Empty numeric fields mean 0, as Go's archive/tar reads them.
             uid: header.uid().unwrap_or(0),
             gid: header.gid().unwrap_or(0),
@@ -535,6 +547,15 @@ impl Unpacker {
             }
         }
         Ok(meta)
+    }
+
+    /// The mode bits an entry may keep.
+    fn mode_mask(&self) -> u32 {
+        if self.opts.setid {
+            0o7777
+        } else {
+            0o1777
+        }
     }
 
     /// Opens (creating as needed) the directory `rel` beneath the root without following links.
@@ -608,12 +629,18 @@ impl Unpacker {
             OFlags::DIRECTORY | OFlags::RDONLY | OFlags::CLOEXEC,
         )
         .map_err(|e| beneath_err(e, shown))?;
-        self.apply_owner_mode_xattrs(fd.as_fd(), meta, false, shown)?;
+        // Writable and searchable by its owner until the end (`finish_dirs`), whatever the
+        // archive says, so that what the archive puts inside can be created there.
+        let filling = Meta {
+            mode: meta.mode | 0o700,
+            ..meta.clone()
+        };
+        self.apply_owner_mode_xattrs(fd.as_fd(), &filling, false, shown)?;
         if meta.mode & 0o2000 != 0 {
             self.setgid_dirs.insert(rel.to_path_buf());
         }
-        self.dir_times
-            .push((rel.to_path_buf(), timestamps(meta.mtime)));
+        self.dirs
+            .insert(rel.to_path_buf(), (meta.mode, timestamps(meta.mtime)));
         Ok(())
     }
 
@@ -647,6 +674,9 @@ impl Unpacker {
                     });
                 }
                 self.last_dir = None;
+                // A directory made again later gets that entry's mode, not the removed one's.
+                let removed = self.current_parent.join(name);
+                self.dirs.retain(|rel, _| !rel.starts_with(&removed));
                 remove_tree_at(dir, name).map_err(|e| io_err(shown, e.into()))
             }
             Ok(_) => {
@@ -719,9 +749,16 @@ impl Unpacker {
             self.notices.add("skipped 0/0 character devices");
             return Ok(());
         }
+        if file_type != FileType::Fifo && !self.opts.devices {
+            self.notices.add("skipped device nodes");
+            return Ok(());
+        }
         self.clear(dir, name.as_os_str(), shown)?;
         let dev: Dev = rfs::makedev(major, minor);
-        match rfs::mknodat(dir, name, file_type, Mode::from_raw_mode(0o600), dev) {
+        // Made with its mode (less the umask) rather than changed after by name: a name can be
+        // swapped for a symlink in between, and chmod follows symlinks.
+        let mode = Mode::from_raw_mode(meta.mode);
+        match rfs::mknodat(dir, name, file_type, mode, dev) {
             Ok(()) => {}
             Err(Errno::PERM) | Err(Errno::ACCESS) if file_type != FileType::Fifo => {
                 self.notices
@@ -730,7 +767,25 @@ impl Unpacker {
             }
             Err(e) => return Err(io_err(shown, e.into())),
         }
-        self.apply_path(dir, name, meta, shown)
+        // From here on through a descriptor of the node just made (O_PATH opens neither a
+        // device nor a FIFO), checked to be that node.
+        let fd = rfs::openat(
+            dir,
+            name,
+            OFlags::PATH | OFlags::NOFOLLOW | OFlags::CLOEXEC,
+            Mode::empty(),
+        )
+        .map_err(|e| io_err(shown, e.into()))?;
+        let st = rfs::fstat(&fd).map_err(|e| io_err(shown, e.into()))?;
+        if FileType::from_raw_mode(st.st_mode) != file_type
+            || (file_type != FileType::Fifo && st.st_rdev != dev)
+        {
+            return Err(io_err(
+                shown,
+                io::Error::other("replaced while it was being created"),
+            ));
+        }
+        self.apply_special(&fd, st.st_mode & 0o7777, dir, name, meta, shown)
     }
 
     /// The owner to give an entry; `None` to leave it to its creator.
@@ -830,27 +885,57 @@ impl Unpacker {
         .map_err(|e| io_err(shown, e.into()))
     }
 
-    fn apply_path(
+    /// Owner, mode and mtime of a device node or FIFO, given an `O_PATH` descriptor of it and
+    /// the mode it was made with. Nothing here follows a symlink.
+    fn apply_special(
         &mut self,
+        fd: &OwnedFd,
+        made: u32,
         dir: &OwnedFd,
         name: &Path,
         meta: &Meta,
         shown: &str,
     ) -> Result<(), UnpackError> {
-        self.apply_symlink(dir, name, meta, shown)?;
-        rfs::chmodat(dir, name, Mode::from_raw_mode(meta.mode), AtFlags::empty())
-            .map_err(|e| io_err(shown, e.into()))
+        if let Some((uid, gid)) = self
+            .owner(meta)
+            .filter(|(uid, gid)| !self.owned_by_creator(*uid, *gid))
+        {
+            rfs::chownat(
+                fd,
+                "",
+                Some(rfs::Uid::from_raw(uid)),
+                Some(rfs::Gid::from_raw(gid)),
+                AtFlags::EMPTY_PATH,
+            )
+            .map_err(|e| io_err(shown, e.into()))?;
+        }
+        if made != meta.mode {
+            // The umask took bits away (or chown cleared setuid/setgid).
+            crate::sys::chmod_fd(fd.as_fd(), meta.mode).map_err(|e| io_err(shown, e))?;
+        }
+        rfs::utimensat(
+            dir,
+            name,
+            &timestamps(meta.mtime),
+            AtFlags::SYMLINK_NOFOLLOW,
+        )
+        .map_err(|e| io_err(shown, e.into()))
     }
 
+    /// Gives directories their modes and mtimes, the deepest first: a parent made read-only
+    /// or unsearchable before its children would keep them from being reached.
     fn finish_dirs(&mut self) {
-        for (rel, times) in self.dir_times.iter().rev() {
+        let mut dirs: Vec<_> = self.dirs.drain().collect();
+        dirs.sort_by_key(|(rel, _)| std::cmp::Reverse(rel.components().count()));
+        for (rel, (mode, times)) in dirs {
             // Best effort: a directory replaced later in the layer is simply gone.
             if let Ok(fd) = open_beneath(
                 &self.root,
-                rel,
+                &rel,
                 OFlags::DIRECTORY | OFlags::RDONLY | OFlags::CLOEXEC,
             ) {
-                let _ = rfs::futimens(&fd, times);
+                let _ = rfs::fchmod(&fd, Mode::from_raw_mode(mode));
+                let _ = rfs::futimens(&fd, &times);
             }
         }
     }
@@ -942,7 +1027,20 @@ pub fn remove_tree_at(dir: &impl AsFd, name: &OsStr) -> Result<(), Errno> {
     // whose work directory is mode 000) gave it.
     let fd = match open() {
         Err(Errno::ACCESS) => {
-            rfs::chmodat(dir, name, Mode::from_raw_mode(0o700), AtFlags::empty())?;
+            // Through an O_PATH descriptor (which needs no permission on the directory itself)
+            // resolved the same way: a chmod by name would follow a symlink put there meanwhile.
+            let path_fd = rfs::openat2(
+                dir,
+                name,
+                OFlags::PATH | OFlags::DIRECTORY | OFlags::CLOEXEC | OFlags::NOFOLLOW,
+                Mode::empty(),
+                ResolveFlags::BENEATH | ResolveFlags::NO_SYMLINKS,
+            )?;
+            crate::sys::chmod_fd(path_fd.as_fd(), 0o700).map_err(|e| {
+                e.raw_os_error()
+                    .map(Errno::from_raw_os_error)
+                    .unwrap_or(Errno::IO)
+            })?;
             open()?
         }
         other => other?,
@@ -1153,6 +1251,8 @@ mod tests {
             whiteouts: false,
             keep_kinds: true,
             rebase: Some((b"top".to_vec(), b"new".to_vec())),
+            devices: false,
+            setid: false,
         };
         let err = extract(&data[..], open(), opts.clone()).unwrap_err();
         assert!(
@@ -1165,6 +1265,95 @@ mod tests {
             b"1"
         );
         assert!(dir.path().join("new/d").is_dir());
+    }
+
+    fn entry(b: &mut tar::Builder<Vec<u8>>, kind: tar::EntryType, path: &str, mode: u32) {
+        let mut h = tar::Header::new_gnu();
+        h.set_size(0);
+        h.set_mode(mode);
+        h.set_entry_type(kind);
+        h.set_mtime(1_000_000_000);
+        if kind == tar::EntryType::Char {
+            h.set_device_major(1).unwrap();
+            h.set_device_minor(3).unwrap();
+        }
+        b.append_data(&mut h, path, &b""[..]).unwrap();
+    }
+
+    fn host_options() -> ExtractOptions {
+        ExtractOptions {
+            owners: Owners::Creator,
+            whiteouts: false,
+            keep_kinds: true,
+            rebase: None,
+            devices: false,
+            setid: false,
+        }
+    }
+
+    fn open_dir(p: &Path) -> OwnedFd {
+        rfs::open(p, OFlags::DIRECTORY | OFlags::RDONLY, Mode::empty()).unwrap()
+    }
+
+    fn mode_of(p: &Path) -> u32 {
+        use std::os::unix::fs::MetadataExt;
+        std::fs::symlink_metadata(p).unwrap().mode() & 0o7777
+    }
+
+    #[test]
+    fn read_only_directories_get_their_mode_once_filled() {
+        let data = tar_with(|b| {
+            entry(b, tar::EntryType::Directory, "ro", 0o555);
+            entry(b, tar::EntryType::Directory, "ro/sub", 0o500);
+            file(b, "ro/sub/f", b"x");
+            file(b, "ro/g", b"y");
+        });
+        let dir = tempfile::tempdir().unwrap();
+        extract(&data[..], open_dir(dir.path()), host_options()).unwrap();
+        assert_eq!(std::fs::read(dir.path().join("ro/sub/f")).unwrap(), b"x");
+        assert_eq!(std::fs::read(dir.path().join("ro/g")).unwrap(), b"y");
+        assert_eq!(mode_of(&dir.path().join("ro")), 0o555);
+        assert_eq!(mode_of(&dir.path().join("ro/sub")), 0o500);
+        use std::os::unix::fs::MetadataExt;
+        let mtime = std::fs::metadata(dir.path().join("ro")).unwrap().mtime();
+        assert_eq!(mtime, 1_000_000_000);
+        // The temporary directory must stay removable.
+        for d in ["ro", "ro/sub"] {
+            std::fs::set_permissions(
+                dir.path().join(d),
+                std::os::unix::fs::PermissionsExt::from_mode(0o755),
+            )
+            .unwrap();
+        }
+    }
+
+    #[test]
+    fn onto_the_host_no_devices_and_no_setid_bits() {
+        let data = tar_with(|b| {
+            let mut h = tar::Header::new_gnu();
+            h.set_size(1);
+            h.set_mode(0o6755);
+            h.set_entry_type(tar::EntryType::Regular);
+            b.append_data(&mut h, "suid", &b"x"[..]).unwrap();
+            entry(b, tar::EntryType::Char, "null", 0o666);
+            entry(b, tar::EntryType::Fifo, "fifo", 0o4666);
+        });
+        let dir = tempfile::tempdir().unwrap();
+        let notices = extract(&data[..], open_dir(dir.path()), host_options()).unwrap();
+        assert_eq!(mode_of(&dir.path().join("suid")), 0o755);
+        assert!(!dir.path().join("null").exists());
+        assert_eq!(notices, ["skipped device nodes (1 entries)"]);
+        // The FIFO gets its full mode (no umask, no setuid bit) without a chmod by name.
+        assert_eq!(mode_of(&dir.path().join("fifo")), 0o666);
+        // With -a the bits stay.
+        let kept = tempfile::tempdir().unwrap();
+        let opts = ExtractOptions {
+            setid: true,
+            ..host_options()
+        };
+        extract(&data[..], open_dir(kept.path()), opts).unwrap();
+        assert_eq!(mode_of(&kept.path().join("suid")), 0o6755);
+        assert_eq!(mode_of(&kept.path().join("fifo")), 0o4666);
     }
 
     #[test]

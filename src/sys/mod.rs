@@ -62,7 +62,6 @@ pub fn unshare(flags: NamespaceFlags) -> io::Result<()> {
     unsafe { thread::unshare_unsafe(flags) }.map_err(io::Error::from)
 }
 
-/// fork(2). `Ok(None)` in the child, `Ok(Some(pid))` in the parent.
 /// As `fork`, the child being PID 1 of a new PID namespace (clone(2) with CLONE_NEWPID, so
 /// that the caller's own namespaces stay as they are and it may do this again).
 pub fn fork_in_new_pid_namespace() -> io::Result<Option<i32>> {
@@ -93,14 +92,47 @@ pub fn dup_onto(fd: i32, target: i32) -> io::Result<()> {
     }
 }
 
+/// fork(2). `Ok(None)` in the child, `Ok(Some(pid))` in the parent. Call with a single thread.
 pub fn fork() -> io::Result<Option<i32>> {
-    // SAFETY: the container helper forks while it has a single thread, so no lock can be held
-    // by a thread that does not exist in the child; the child only execs or exits.
+    // SAFETY: callers keep the contract above (one thread at the call), so no lock, the
+    // allocator's included, can be held by a thread that does not exist in the child, and the
+    // child may run ordinary code: some callers exec soon, others do real work first
+    // (`runtime::files` runs a whole copy there). No memory is shared afterwards.
     let pid = unsafe { libc::fork() };
     match pid {
         -1 => Err(io::Error::last_os_error()),
         0 => Ok(None),
         pid => Ok(Some(pid)),
+    }
+}
+
+/// chmod(2) of what an `O_PATH` (or any) descriptor refers to, never following a symlink:
+/// fchmodat2 with AT_EMPTY_PATH (Linux 6.6), else chmod of the descriptor's /proc/self/fd link,
+/// which the kernel resolves to that very file.
+pub fn chmod_fd(fd: std::os::fd::BorrowedFd<'_>, mode: u32) -> io::Result<()> {
+    use std::os::fd::AsRawFd;
+    // SAFETY: the path is a NUL-terminated static string and the descriptor is borrowed for the
+    // call; the kernel reads nothing else of ours.
+    let r = unsafe {
+        libc::syscall(
+            libc::SYS_fchmodat2,
+            fd.as_raw_fd(),
+            c"".as_ptr(),
+            mode as libc::c_uint,
+            libc::AT_EMPTY_PATH,
+        )
+    };
+    if r == 0 {
+        return Ok(());
+    }
+    let err = io::Error::last_os_error();
+    match err.raw_os_error() {
+        Some(libc::ENOSYS) | Some(libc::EINVAL) => rustix::fs::chmod(
+            format!("/proc/self/fd/{}", fd.as_raw_fd()).as_str(),
+            rustix::fs::Mode::from_raw_mode(mode),
+        )
+        .map_err(io::Error::from),
+        _ => Err(err),
     }
 }
 

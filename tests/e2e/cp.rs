@@ -592,3 +592,152 @@ fn a_terminal_is_told_what_was_copied_unless_quiet() {
     assert_eq!(s.check(&format!("cp {h}/file box:/tmp/"), 0, "").stderr, "");
     s.check("rm -f box", 0, "");
 }
+
+/// The names in `dir`, sorted.
+fn names_in(dir: &Path) -> Vec<String> {
+    let mut names: Vec<String> = fs::read_dir(dir)
+        .unwrap()
+        .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+        .collect();
+    names.sort();
+    names
+}
+
+#[test]
+fn dot_dot_in_a_stopped_container_stays_inside_its_root() {
+    let s = Sandbox::user();
+    ready(&s);
+    let host = host_files(&s);
+    let h = host.display();
+    // Stopped, its root is mounted on a directory under run/skiff/cp: `..` of that root is
+    // the host's run/skiff/cp, which nothing may reach.
+    s.check("run --name updir $REG/busybox ln -s .. /tmp2", 0, "");
+    let mounts = s.dir.join("run/skiff/cp");
+    // command | exit | output contains
+    s.check(&format!("cp {h}/file updir:.."), 0, "");
+    s.check(&format!("cp {h}/dir updir:tmp2"), 0, "");
+    s.check(&format!("cp {h}/file updir:/tmp2/via-link"), 0, "");
+    s.check(&format!("cp updir:.. {h}/up"), 0, "");
+    s.check(&format!("cp updir:tmp2/ {h}/through-link"), 0, "");
+    s.check(&format!("cp -L updir:/tmp2 {h}/followed"), 0, "");
+    assert!(names_in(&mounts).is_empty(), "{:?}", names_in(&mounts));
+    // What went in is in the container's root; what came out is that root.
+    for copy in ["up", "through-link", "followed"] {
+        let root = host.join(copy);
+        assert!(root.join("bin/busybox").is_file(), "{copy}");
+        assert_eq!(fs::read_to_string(root.join("file")).unwrap(), "hello\n");
+        assert_eq!(
+            fs::read_to_string(root.join("dir/sub/f")).unwrap(),
+            "deep\n"
+        );
+        assert_eq!(
+            fs::read_to_string(root.join("via-link")).unwrap(),
+            "hello\n"
+        );
+        assert_eq!(fs::read_link(root.join("tmp2")).unwrap(), Path::new(".."));
+    }
+    assert!(!s.dir.join("run/skiff/file").exists() && !s.dir.join("run/skiff/dir").exists());
+    // Running, the same paths mean the same files.
+    s.check("run -d --name uprun $REG/busybox sleep 1000", 0, "");
+    inside(&s, "uprun", "ln -s .. /tmp2");
+    s.check(&format!("cp {h}/file uprun:tmp2"), 0, "");
+    s.check(&format!("cp uprun:.. {h}/up-running"), 0, "");
+    assert_eq!(inside(&s, "uprun", "cat /file"), "hello\n");
+    assert!(host.join("up-running/bin/busybox").is_file());
+    s.check("rm -f uprun", 0, "");
+}
+
+#[test]
+fn read_only_directories_are_copied_whole_both_ways() {
+    let s = Sandbox::user();
+    ready(&s);
+    let host = host_files(&s);
+    let h = host.display();
+    s.check("run -d --name box $REG/busybox sleep 1000", 0, "");
+    inside(
+        &s,
+        "box",
+        "mkdir -p /srv/ro/sub && echo a > /srv/ro/sub/f && echo b > /srv/ro/g && chmod 500 /srv/ro/sub && chmod 555 /srv/ro",
+    );
+    let ro_in = host.join("ro-in");
+    fs::create_dir_all(ro_in.join("sub")).unwrap();
+    fs::write(ro_in.join("sub/f"), "c\n").unwrap();
+    give(&s, &ro_in);
+    for (dir, mode) in [(ro_in.join("sub"), 0o500), (ro_in.clone(), 0o555)] {
+        fs::set_permissions(dir, std::os::unix::fs::PermissionsExt::from_mode(mode)).unwrap();
+    }
+    // command | exit | output contains
+    s.check(&format!("cp box:/srv/ro {h}/ro-out"), 0, "");
+    s.check(&format!("cp {h}/ro-in box:/tmp/"), 0, "");
+    let out = host.join("ro-out");
+    assert_eq!(fs::read_to_string(out.join("sub/f")).unwrap(), "a\n");
+    assert_eq!(fs::read_to_string(out.join("g")).unwrap(), "b\n");
+    let mode = |p: &Path| fs::metadata(p).unwrap().mode() & 0o7777;
+    assert_eq!(mode(&out), 0o555);
+    assert_eq!(mode(&out.join("sub")), 0o500);
+    assert_eq!(
+        inside(
+            &s,
+            "box",
+            "cat /tmp/ro-in/sub/f; stat -c %a /tmp/ro-in /tmp/ro-in/sub"
+        ),
+        "c\n555\n500\n"
+    );
+    s.check("rm -f box", 0, "");
+}
+
+#[test]
+fn copied_out_as_root_no_device_nodes_and_no_setuid_bits() {
+    let s = Sandbox::new(User::root());
+    ready(&s);
+    let host = host_files(&s);
+    let h = host.display();
+    s.check(
+        "run -d --name box --cap-add MKNOD $REG/busybox sleep 1000",
+        0,
+        "",
+    );
+    inside(
+        &s,
+        "box",
+        "mkdir -p /srv/d && echo x > /srv/d/suid && chmod 4755 /srv/d/suid && echo y > /srv/d/sgid && chmod 2755 /srv/d/sgid && mknod /srv/d/mem c 1 1 && mknod /srv/d/blk b 7 0 && mkfifo -m 666 /srv/d/fifo",
+    );
+    // command | exit | output contains
+    let out = s.check(&format!("cp box:/srv/d {h}/d"), 0, "");
+    assert!(
+        out.stderr
+            .contains("Notice: skipped device nodes (2 entries)"),
+        "{out:?}"
+    );
+    s.check(
+        &format!("cp box:/srv/d/mem {h}/mem"),
+        0,
+        "skipped device nodes",
+    );
+    s.check(
+        &format!("cp -a box:/srv/d {h}/kept"),
+        0,
+        "skipped device nodes",
+    );
+    let d = host.join("d");
+    let mode = |p: &Path| fs::symlink_metadata(p).unwrap().mode() & 0o7777;
+    assert_eq!(names_in(&d), ["fifo", "sgid", "suid"]);
+    assert!(!host.join("mem").exists());
+    assert_eq!(mode(&d.join("suid")), 0o755);
+    assert_eq!(mode(&d.join("sgid")), 0o755);
+    assert_eq!(mode(&d.join("fifo")), 0o666);
+    // -a keeps the bits (still no devices).
+    assert_eq!(names_in(&host.join("kept")), ["fifo", "sgid", "suid"]);
+    assert_eq!(mode(&host.join("kept/suid")), 0o4755);
+    assert_eq!(mode(&host.join("kept/sgid")), 0o2755);
+    // Into a container, the archive's devices and modes are kept, as Docker keeps them.
+    s.check(&format!("cp {h}/d box:/tmp/"), 0, "");
+    s.check("exec box mknod /tmp/null c 1 3", 0, "");
+    s.check(&format!("cp box:/tmp/null {h}/"), 0, "skipped device nodes");
+    assert!(!host.join("null").exists());
+    assert_eq!(
+        inside(&s, "box", "stat -c %a /tmp/d/suid /tmp/d/fifo"),
+        "755\n666\n"
+    );
+    s.check("rm -f box", 0, "");
+}
