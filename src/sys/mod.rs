@@ -242,7 +242,10 @@ pub fn limit_capabilities(keep: &[u32], for_root: bool) -> io::Result<()> {
     }
     if for_root {
         let set = keep.iter().fold(0u64, |acc, cap| acc | (1u64 << cap));
-        let set = thread::CapabilitySet::from_bits_truncate(set);
+        // Only what root has here: a root that is itself confined (a bounding set without
+        // some capability) can't raise it, and --privileged means "all there is".
+        let have = thread::capabilities(None)?.permitted;
+        let set = thread::CapabilitySet::from_bits_truncate(set) & have;
         thread::set_capabilities(
             None,
             thread::CapabilitySets {

@@ -468,7 +468,11 @@ fn exec_joins_the_running_container() {
     s.check("exec box nosuch", 127, "executable file not found");
     s.check("exec box /etc", 126, "permission denied");
     s.check("exec nobox true", 125, "No such container");
-    s.check("exec --detach-keys ctrl-a box true", 125, "not supported yet");
+    s.check(
+        "exec --detach-keys ctrl-a box true",
+        125,
+        "not supported yet",
+    );
     s.check("exec box", 125, "");
     let mut child = s.command(&s.args("exec -i box cat"));
     child

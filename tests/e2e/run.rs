@@ -204,6 +204,19 @@ fn root_runs_containers_too() {
     ready(&s);
     s.check("run --rm $REG/busybox id -u", 0, "0");
     s.check("run --rm $REG/busybox sh -c 'echo $$'", 0, "1");
+    // Every capability root has, even where root's own bounding set lacks some.
+    let have = std::fs::read_to_string("/proc/self/status").unwrap();
+    let bounding = have
+        .lines()
+        .find_map(|l| l.strip_prefix("CapBnd:"))
+        .unwrap()
+        .trim()
+        .to_string();
+    s.check(
+        "run --rm --privileged $REG/busybox grep CapEff /proc/self/status",
+        0,
+        &bounding,
+    );
 }
 
 #[test]
