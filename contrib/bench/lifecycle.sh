@@ -1,7 +1,7 @@
 #!/bin/bash
 # Lifecycle benchmark: skiff vs. rootless Podman on what users do with detached
 # containers: run -d, exec, ps (with 1 and with 100 containers), inspect, logs,
-# stop -t 0 and rm; plus the resident memory of what holds a detached container
+# stop -t 0, rm and start -a (attached through the monitor); plus the resident memory of what holds a detached container
 # (skiff's monitor vs. Podman's conmon). Warm path: images already in both stores.
 #
 # Run as root, no stdin needed. Setup shared with the other benchmarks is in
@@ -104,6 +104,8 @@ bench_case "logs CTR" "" -- logs bench-box
 bench_case "stop -t 0 CTR" "e rm bench-stop; e run -d --name bench-stop $BUSYBOX sleep 100000" -- stop -t 0 bench-stop
 for engine in "${engines[@]}"; do rm_now "$engine" bench-stop >/dev/null; done
 bench_case "rm CTR (stopped)" "e create --name bench-rm $BUSYBOX true" -- rm bench-rm
+bench_case "start -a CTR (echo)" "e rm bench-sa; e create --name bench-sa $BUSYBOX echo hi" -- start -a bench-sa
+for engine in "${engines[@]}"; do rm_now "$engine" bench-sa >/dev/null; done
 
 # Memory: what holds bench-box besides its own process.
 mon_rss() { # pid
