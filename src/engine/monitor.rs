@@ -135,7 +135,9 @@ impl Engine {
         let _ = child.try_wait();
         let answer = answer.trim();
         if answer == "ok" {
-            return Ok((self.find_container(&id)?, conn));
+            // A --rm container that was quick may already be gone again: it did run.
+            let now = self.find_container(&id).unwrap_or(record);
+            return Ok((now, conn));
         }
         match answer.strip_prefix("err ").and_then(|a| a.split_once(' ')) {
             Some((code, message)) => Err(Error::Start {
