@@ -85,6 +85,7 @@ impl Engine {
         record.state.restart_count = 0;
         record.state.error.clear();
         self.save_container(&record)?;
+        crate::debug!("container {id} prepared");
         let mut cmd = Command::new("/proc/self/exe");
         if crate::log::enabled() {
             cmd.env(super::helpers::DEBUG_ENV, "1");
@@ -117,6 +118,7 @@ impl Engine {
             drop(theirs);
             (child, ours)
         };
+        crate::debug!("monitor started");
         // With `attach`, first "attach" once the monitor listens; then one line: "ok" or
         // "err CODE MESSAGE".
         let mut status = std::io::BufReader::new(&mut status);
@@ -134,6 +136,7 @@ impl Engine {
         // The monitor goes on alone; reap it if it is already done (a failed start).
         let _ = child.try_wait();
         let answer = answer.trim();
+        crate::debug!("monitor answered {answer:?}");
         if answer == "ok" {
             // A --rm container that was quick may already be gone again: it did run.
             let now = self.find_container(&id).unwrap_or(record);
