@@ -71,7 +71,7 @@ impl Engine {
         let run = self.container_run_dir(&id);
         crate::config::ensure_run_root(&self.paths.run_root, self.user.uid)?;
         let cgroup = self.container_cgroup(&record, progress)?;
-        let spec_path = match self.prepare_run_dir(&mut record, &run, cgroup.clone()) {
+        let spec_path = match self.prepare_run_dir(&record, &run, cgroup.clone()) {
             Ok(p) => p,
             Err(e) => {
                 if let Some(dir) = &cgroup {
@@ -80,11 +80,15 @@ impl Engine {
                 return Err(e);
             }
         };
-        // A new start: the restart count and a previous stop request are history.
-        record.state.stop_requested = false;
-        record.state.restart_count = 0;
-        record.state.error.clear();
-        self.save_container(&record)?;
+        // A new start: the restart count and a previous stop request are history (a
+        // container just created has none: no write then).
+        let state = &mut record.state;
+        if state.stop_requested || state.restart_count > 0 || !state.error.is_empty() {
+            state.stop_requested = false;
+            state.restart_count = 0;
+            state.error.clear();
+            self.save_container(&record)?;
+        }
         crate::debug!("container {id} prepared");
         let mut cmd = Command::new("/proc/self/exe");
         if crate::log::enabled() {
@@ -160,7 +164,7 @@ impl Engine {
     /// path.
     pub(crate) fn prepare_run_dir(
         &self,
-        record: &mut ContainerRecord,
+        record: &ContainerRecord,
         run: &Path,
         cgroup: Option<PathBuf>,
     ) -> Result<PathBuf, Error> {
@@ -179,7 +183,6 @@ impl Engine {
         let bytes = serde_json::to_vec(&spec).map_err(|e| Error::Other(e.to_string()))?;
         fs::write(&spec_path, bytes)
             .map_err(|e| Error::Other(format!("writing {}: {e}", spec_path.display())))?;
-        record.spec.pid_file = spec.pid_file.clone();
         Ok(spec_path)
     }
 }
