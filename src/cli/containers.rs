@@ -37,7 +37,7 @@ pub struct AttachArgs {
     #[arg(long)]
     pub no_stdin: bool,
     /// Pass the signals skiff receives on to the container (not with a terminal).
-    #[arg(long, default_value_t = true, action = clap::ArgAction::Set, value_name = "BOOL")]
+    #[arg(long, value_name = "BOOL", default_value_t = true, action = clap::ArgAction::Set, num_args = 0..=1, default_missing_value = "true", require_equals = true)]
     pub sig_proxy: bool,
     #[arg(value_name = "CONTAINER")]
     pub container: String,

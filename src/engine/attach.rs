@@ -32,6 +32,8 @@ const STDIN: u8 = b'0';
 const STDOUT: u8 = b'1';
 const STDIN_END: u8 = b'e';
 const RESIZE: u8 = b'w';
+/// A client's first message when it passes its stdin on.
+const HELLO_STDIN: u8 = b'i';
 const EXIT: u8 = b'x';
 /// The largest message: a read of the container's output and its kind.
 const MESSAGE: usize = 32 * 1024 + 1;
@@ -64,16 +66,80 @@ fn send(fd: &OwnedFd, kind: u8, data: &[u8]) -> io::Result<()> {
 /// The monitor's side: the listening socket and the attached clients.
 pub struct Attachments {
     listener: OwnedFd,
-    clients: Vec<OwnedFd>,
+    clients: Vec<Client>,
+    /// Accepting failed (out of descriptors): the listener is left alone until a client
+    /// leaves, rather than polled readable in a loop.
+    paused: bool,
+}
+
+/// One attached client. Its socket never blocks the monitor: output it has not taken yet
+/// waits in `queue`, and a client that falls too far behind is let go.
+struct Client {
+    fd: OwnedFd,
+    queue: std::collections::VecDeque<Vec<u8>>,
+    queued: usize,
+    /// It passes its stdin on (said by its first message).
+    stdin: bool,
+}
+
+/// Output a client may leave unread before it is let go.
+const CLIENT_BACKLOG: usize = 4 << 20;
+const MAX_CLIENTS: usize = 64;
+
+impl Client {
+    /// Sends what is queued; false when the client is gone.
+    fn flush(&mut self) -> bool {
+        while let Some(msg) = self.queue.front() {
+            match rustix::net::send(&self.fd, msg, SendFlags::NOSIGNAL | SendFlags::DONTWAIT) {
+                Ok(_) => {
+                    self.queued -= msg.len();
+                    self.queue.pop_front();
+                }
+                Err(rustix::io::Errno::AGAIN) => return true,
+                Err(rustix::io::Errno::INTR) => {}
+                Err(_) => return false,
+            }
+        }
+        true
+    }
+
+    /// Sends one message, or queues it behind others; false when the client is gone or
+    /// too far behind.
+    fn push(&mut self, kind: u8, data: &[u8]) -> bool {
+        if self.queue.is_empty() {
+            match rustix::net::sendmsg(
+                &self.fd,
+                &[IoSlice::new(&[kind]), IoSlice::new(data)],
+                &mut SendAncillaryBuffer::default(),
+                SendFlags::NOSIGNAL | SendFlags::DONTWAIT,
+            ) {
+                Ok(_) => return true,
+                Err(rustix::io::Errno::AGAIN) => {}
+                Err(_) => return false,
+            }
+        }
+        if self.queued + data.len() > CLIENT_BACKLOG {
+            return false;
+        }
+        let mut msg = Vec::with_capacity(data.len() + 1);
+        msg.push(kind);
+        msg.extend_from_slice(data);
+        self.queued += msg.len();
+        self.queue.push_back(msg);
+        true
+    }
 }
 
 /// What a client asked of the container's stdin.
 pub enum Request<'a> {
     Input(&'a [u8]),
-    EndOfInput,
+    /// The end of the client's input, or the client left; `stdin`: it was passing its
+    /// stdin on (only then does the container's stdin end with it, Docker's StdinOnce).
+    End {
+        stdin: bool,
+    },
     Resize(u16, u16),
-    /// The client left (or sent nothing the monitor understands).
-    Gone,
+    Nothing,
 }
 
 impl Attachments {
@@ -93,21 +159,40 @@ impl Attachments {
         Ok(Attachments {
             listener,
             clients: Vec::new(),
+            paused: false,
         })
     }
 
-    pub fn listener(&self) -> &OwnedFd {
-        &self.listener
+    /// The listener, while it may be polled.
+    pub fn listener(&self) -> Option<&OwnedFd> {
+        (!self.paused && self.clients.len() < MAX_CLIENTS).then_some(&self.listener)
     }
 
-    pub fn clients(&self) -> &[OwnedFd] {
-        &self.clients
+    /// Each client's socket, and whether output waits for it.
+    pub fn clients(&self) -> impl Iterator<Item = (&OwnedFd, bool)> {
+        self.clients.iter().map(|c| (&c.fd, !c.queue.is_empty()))
     }
 
     /// Takes every waiting client.
     pub fn accept(&mut self) {
-        while let Ok(client) = rustix::net::accept_with(&self.listener, SocketFlags::CLOEXEC) {
-            self.clients.push(client);
+        while self.clients.len() < MAX_CLIENTS {
+            match rustix::net::accept_with(
+                &self.listener,
+                SocketFlags::CLOEXEC | SocketFlags::NONBLOCK,
+            ) {
+                Ok(fd) => self.clients.push(Client {
+                    fd,
+                    queue: Default::default(),
+                    queued: 0,
+                    stdin: false,
+                }),
+                Err(rustix::io::Errno::AGAIN) => return,
+                Err(rustix::io::Errno::INTR | rustix::io::Errno::CONNABORTED) => {}
+                Err(_) => {
+                    self.paused = true;
+                    return;
+                }
+            }
         }
     }
 
@@ -128,47 +213,91 @@ impl Attachments {
         !self.clients.is_empty()
     }
 
-    /// Sends output of `stream` (0 stdout, 1 stderr) to every client. A client that doesn't
-    /// keep up slows the container down, as with Docker; one that is gone is dropped.
+    /// Sends output of `stream` (0 stdout, 1 stderr) to every client; one that is gone or
+    /// too far behind is let go (`logs` has everything).
     pub fn broadcast(&mut self, stream: usize, data: &[u8]) {
         let kind = STDOUT + stream as u8;
-        self.clients.retain(|c| send(c, kind, data).is_ok());
+        let before = self.clients.len();
+        self.clients.retain_mut(|c| c.push(kind, data));
+        if self.clients.len() < before {
+            self.paused = false;
+        }
+    }
+
+    /// Client `index` can take more: sends what waits for it. False when it is gone.
+    pub fn flush(&mut self, index: usize) -> bool {
+        let Some(c) = self.clients.get_mut(index) else {
+            return false;
+        };
+        if c.flush() {
+            return true;
+        }
+        self.clients.remove(index);
+        self.paused = false;
+        false
     }
 
     /// Reads one message from client `index` (ready to read) into `buf`.
     pub fn receive<'a>(&mut self, index: usize, buf: &'a mut [u8]) -> Request<'a> {
-        let Some(client) = self.clients.get(index) else {
-            return Request::Gone;
+        let Some(client) = self.clients.get_mut(index) else {
+            return Request::Nothing;
         };
-        let n = match rustix::net::recv(client, &mut *buf, RecvFlags::DONTWAIT) {
+        let n = match rustix::net::recv(&client.fd, &mut *buf, RecvFlags::DONTWAIT) {
             Ok((n, _)) => n,
-            Err(rustix::io::Errno::AGAIN | rustix::io::Errno::INTR) => {
-                return Request::Input(&[]);
-            }
+            Err(rustix::io::Errno::AGAIN | rustix::io::Errno::INTR) => return Request::Nothing,
             Err(_) => 0,
         };
-        let request = match (buf.first(), n) {
-            (_, 0) | (None, _) => Request::Gone,
+        let stdin = client.stdin;
+        match (buf.first(), n) {
+            (_, 0) | (None, _) => {
+                self.clients.remove(index);
+                self.paused = false;
+                Request::End { stdin }
+            }
+            (Some(&HELLO_STDIN), _) => {
+                client.stdin = true;
+                Request::Nothing
+            }
             (Some(&STDIN), n) => Request::Input(&buf[1..n]),
-            (Some(&STDIN_END), _) => Request::EndOfInput,
+            (Some(&STDIN_END), _) => {
+                client.stdin = false;
+                Request::End { stdin }
+            }
             (Some(&RESIZE), 5) => Request::Resize(
                 u16::from_le_bytes([buf[1], buf[2]]),
                 u16::from_le_bytes([buf[3], buf[4]]),
             ),
-            _ => Request::Gone,
-        };
-        if matches!(request, Request::Gone) {
-            self.clients.remove(index);
+            _ => Request::Nothing,
         }
-        request
     }
 
-    /// The run ended with `code`: every client is told and let go.
+    /// The run ended with `code`: every client gets what is left for it (for a few seconds
+    /// at most: a client that doesn't read must not hold the monitor), then the code, and
+    /// is let go.
     pub fn finish(&mut self, code: i32) {
         self.accept();
-        for client in self.clients.drain(..) {
-            let _ = send(&client, EXIT, code.to_string().as_bytes());
+        let code = code.to_string();
+        let deadline = std::time::Instant::now() + Duration::from_secs(5);
+        for mut c in self.clients.drain(..) {
+            let mut ok = c.push(EXIT, code.as_bytes());
+            while ok && !c.queue.is_empty() {
+                let left = deadline.saturating_duration_since(std::time::Instant::now());
+                if left.is_zero() {
+                    break;
+                }
+                let mut fds = [rustix::event::PollFd::new(
+                    &c.fd,
+                    rustix::event::PollFlags::OUT,
+                )];
+                let wait = rustix::event::Timespec {
+                    tv_sec: 0,
+                    tv_nsec: left.min(Duration::from_millis(100)).as_nanos() as i64,
+                };
+                let _ = rustix::event::poll(&mut fds, Some(&wait));
+                ok = c.flush();
+            }
         }
+        self.paused = false;
     }
 }
 
@@ -212,7 +341,8 @@ enum Outcome {
 pub const DEFAULT_DETACH_KEYS: &str = "ctrl-p,ctrl-q";
 
 /// Docker's detach key syntax: keys separated by commas, each a single character or `ctrl-`
-/// and one of `a`-`z`, `@`, `[`, `\`, `]`, `^`, `_`. An empty string turns detaching off.
+/// (any case) and one of `a`-`z`, `@`, `[`, `\`, `]`, `^`, `_`. An empty string means the
+/// default, as in Docker.
 pub fn parse_detach_keys(spec: &str) -> Result<Vec<u8>, Error> {
     let bad = || {
         Error::Invalid(format!(
@@ -221,10 +351,18 @@ pub fn parse_detach_keys(spec: &str) -> Result<Vec<u8>, Error> {
         ))
     };
     if spec.is_empty() {
-        return Ok(Vec::new());
+        return parse_detach_keys(DEFAULT_DETACH_KEYS);
     }
     spec.split(',')
-        .map(|key| match key.strip_prefix("ctrl-") {
+        .map(|key| {
+            let key = key.trim();
+            let ctrl = key
+                .get(..5)
+                .filter(|p| p.eq_ignore_ascii_case("ctrl-"))
+                .map(|_| key[5..].to_ascii_lowercase());
+            (key, ctrl)
+        })
+        .map(|(key, ctrl)| match ctrl.as_deref() {
             Some(k) if k.len() == 1 => match k.as_bytes()[0] {
                 c @ b'a'..=b'z' => Ok(c - b'a' + 1),
                 c @ (b'@' | b'[' | b'\\' | b']' | b'^' | b'_') => Ok(c - b'@'),
@@ -248,7 +386,12 @@ impl Engine {
             ));
         }
         let conn = connect(&self.container_run_dir(&record.id)).map_err(|e| {
-            if e.kind() == io::ErrorKind::NotFound {
+            let ended = self
+                .find_container(&record.id)
+                .map_or(true, |r| r.state.status != "running");
+            if ended {
+                Error::Conflict("you cannot attach to a stopped container, start it first".into())
+            } else if e.kind() == io::ErrorKind::NotFound {
                 // `run` without -d holds its container itself, with no socket to attach to.
                 Error::Conflict(format!(
                     "container {} runs in the foreground of another skiff: only containers \
@@ -298,7 +441,19 @@ impl Engine {
         match outcome.map_err(|e| Error::Other(format!("attached to {}: {e}", record.name)))? {
             Outcome::Exited(code) => Ok(code),
             Outcome::Detached => Ok(0),
-            Outcome::Lost => self.wait_container(&record.id),
+            Outcome::Lost => {
+                // The monitor ended without a word (it was killed), or let this client go
+                // for not reading its output while the container goes on.
+                let now = self.find_container(&record.id)?;
+                if now.state.status == "running" && self.container_alive(&now) {
+                    return Err(Error::Other(format!(
+                        "detached from {}: its output was not read fast enough; attach again \
+                         (logs has it all)",
+                        record.name
+                    )));
+                }
+                self.wait_container(&record.id)
+            }
         }
     }
 }
@@ -323,6 +478,7 @@ fn session(conn: Connection, tty: bool, opts: &AttachOptions) -> io::Result<Outc
         std::thread::spawn(move || follow_window_size(&conn, &done));
     }
     if opts.stdin {
+        send(&conn, HELLO_STDIN, &[])?;
         let conn = conn.clone();
         let detached = detached.clone();
         let keys = opts.detach_keys.clone();
@@ -465,7 +621,12 @@ mod tests {
             vec![b'a', 0, 27]
         );
         assert_eq!(parse_detach_keys("ctrl-\\,ctrl-_").unwrap(), vec![28, 31]);
-        assert!(parse_detach_keys("").unwrap().is_empty());
+        assert_eq!(
+            parse_detach_keys("").unwrap(),
+            vec![16, 17],
+            "Docker's default"
+        );
+        assert_eq!(parse_detach_keys("CTRL-P, Ctrl-q").unwrap(), vec![16, 17]);
         assert!(parse_detach_keys("ctrl-").is_err());
         assert!(parse_detach_keys("ctrl-1").is_err());
         assert!(parse_detach_keys("ab").is_err());

@@ -196,7 +196,10 @@ pub fn parse_go_duration(text: &str) -> Result<Duration, Error> {
         total += n * scale;
         rest = &rest[unit_len..];
     }
-    Ok(Duration::from_secs_f64(total))
+    Duration::try_from_secs_f64(total)
+        .ok()
+        .filter(|d| d.as_nanos() <= i64::MAX as u128)
+        .ok_or_else(bad)
 }
 
 impl Engine {
@@ -259,7 +262,8 @@ impl Engine {
             .unwrap_or_else(|| record.spec.clone());
         spec.args = config.command();
         spec.init = false;
-        spec.outlive_parent = true;
+        // The command dies with its relay: a check killed for its timeout leaves nothing.
+        spec.outlive_parent = false;
         spec.console_socket = None;
         let (reader, writer) = rustix::pipe::pipe_with(rustix::pipe::PipeFlags::CLOEXEC)
             .map_err(|e| Error::Other(format!("creating a pipe: {e}")))?;
@@ -271,25 +275,34 @@ impl Engine {
             let _ = crate::sys::wait_for(process.pid);
             return Ok((code, message));
         }
+        // Never a blocking read: a process the check leaves behind may hold the pipe open.
+        let flags = rustix::fs::fcntl_getfl(&reader)
+            .map_err(|e| Error::Other(format!("health check pipe: {e}")))?;
+        let _ = rustix::fs::fcntl_setfl(&reader, flags | rustix::fs::OFlags::NONBLOCK);
         let deadline = Instant::now() + config.timeout();
         let mut output = Vec::new();
         let mut buf = [0u8; 4096];
         let mut open = true;
+        let mut drain = |output: &mut Vec<u8>, open: &mut bool| {
+            while *open {
+                match rustix::io::read(&reader, &mut buf) {
+                    Ok(0) => *open = false,
+                    Ok(n) => keep(output, &buf[..n]),
+                    Err(rustix::io::Errno::INTR) => {}
+                    Err(rustix::io::Errno::AGAIN) => return,
+                    Err(_) => *open = false,
+                }
+            }
+        };
         loop {
             if let Some(code) = crate::sys::exited(process.pid) {
-                // What is left in the pipe; a process the check left behind may hold it open.
-                while let Ok(n @ 1..) = rustix::io::read(&reader, &mut buf) {
-                    keep(&mut output, &buf[..n]);
-                    if !open {
-                        break;
-                    }
-                    open = poll_in(&reader, Duration::ZERO);
-                }
+                drain(&mut output, &mut open);
                 return Ok((code, String::from_utf8_lossy(&output).into_owned()));
             }
             let left = deadline.saturating_duration_since(Instant::now());
             if left.is_zero() {
-                // The relay passes SIGTERM on to the command, then goes itself.
+                // The relay passes SIGTERM on to the command, then goes itself (and the
+                // command with it).
                 crate::sys::signal(process.pid, libc::SIGTERM);
                 std::thread::sleep(Duration::from_millis(100));
                 crate::sys::kill_now(process.pid);
@@ -297,20 +310,33 @@ impl Engine {
                 return Ok((
                     -1,
                     format!(
-                        "Health check exceeded timeout ({}s)",
-                        config.timeout().as_secs_f64()
+                        "Health check exceeded timeout ({})",
+                        go_duration_text(config.timeout())
                     ),
                 ));
             }
-            if open && poll_in(&reader, left.min(Duration::from_millis(50))) {
-                match rustix::io::read(&reader, &mut buf) {
-                    Ok(0) | Err(_) => open = false,
-                    Ok(n) => keep(&mut output, &buf[..n]),
-                }
+            let step = left.min(Duration::from_millis(20));
+            if open && poll_in(&reader, step) {
+                drain(&mut output, &mut open);
             } else if !open {
-                std::thread::sleep(left.min(Duration::from_millis(20)));
+                std::thread::sleep(step);
             }
         }
+    }
+}
+
+/// A duration as Go's `%v` prints it: `500ms`, `30s`, `1m30s`, `1h0m0s`.
+pub fn go_duration_text(d: Duration) -> String {
+    if d < Duration::from_secs(1) {
+        return format!("{}ms", d.as_millis());
+    }
+    let secs = d.as_secs_f64() % 60.0;
+    let whole = d.as_secs();
+    let s = format!("{secs}s");
+    match (whole / 3600, (whole / 60) % 60) {
+        (0, 0) => s,
+        (0, m) => format!("{m}m{s}"),
+        (h, m) => format!("{h}h{m}m{s}"),
     }
 }
 
@@ -328,6 +354,9 @@ fn poll_in(fd: &impl std::os::fd::AsFd, wait: Duration) -> bool {
     rustix::event::poll(&mut fds, Some(&timeout)).unwrap_or(0) > 0
 }
 
+/// The exit code of a scheduled check's process while the container is still starting.
+const STILL_STARTING: i32 = 2;
+
 /// The monitor's timetable of checks for one run of the container.
 pub struct Schedule {
     config: HealthConfig,
@@ -335,6 +364,8 @@ pub struct Schedule {
     next: Instant,
     /// The process running a check now.
     running: Option<i32>,
+    /// No check has passed or failed for good yet (Docker's "starting").
+    starting: bool,
 }
 
 impl Schedule {
@@ -346,14 +377,15 @@ impl Schedule {
             started: now,
             next: now,
             running: None,
+            starting: true,
         };
         s.next = now + s.pause();
         Some(s)
     }
 
-    /// The time between checks: the start interval while in the start period.
+    /// The time between checks: the start interval while starting in the start period.
     fn pause(&self) -> Duration {
-        if self.started.elapsed() < self.config.start_period() {
+        if self.starting && self.started.elapsed() < self.config.start_period() {
             self.config.start_interval()
         } else {
             self.config.interval()
@@ -372,9 +404,10 @@ impl Schedule {
     /// child process of the monitor, so the monitor goes on serving the container's streams.
     pub fn tick(&mut self, engine: &Engine, id: &str) {
         if let Some(pid) = self.running {
-            if crate::sys::exited(pid).is_none() {
+            let Some(code) = crate::sys::exited(pid) else {
                 return;
-            }
+            };
+            self.starting = code == STILL_STARTING;
             self.running = None;
             self.next = Instant::now() + self.pause();
         }
@@ -383,8 +416,12 @@ impl Schedule {
         }
         match crate::sys::fork() {
             Ok(None) => {
+                // Nothing of the monitor's: the container's stdin, the attach sockets and
+                // the log stay the monitor's alone (the engine holds no descriptor).
+                crate::sys::close_fds_from(3);
                 let code = match engine.run_health_check(id) {
-                    Ok(h) if h.status != "unhealthy" => 0,
+                    Ok(h) if h.status == "starting" => STILL_STARTING,
+                    Ok(h) if h.status == "healthy" => 0,
                     _ => 1,
                 };
                 crate::sys::exit_now(code)
@@ -420,6 +457,14 @@ mod tests {
             Duration::from_secs(5400)
         );
         assert_eq!(parse_go_duration("0").unwrap(), Duration::ZERO);
+        assert!(
+            parse_go_duration("99999999999999999h").is_err(),
+            "no overflow"
+        );
+        assert_eq!(go_duration_text(Duration::from_millis(500)), "500ms");
+        assert_eq!(go_duration_text(Duration::from_secs(30)), "30s");
+        assert_eq!(go_duration_text(Duration::from_secs(90)), "1m30s");
+        assert_eq!(go_duration_text(Duration::from_secs(3600)), "1h0m0s");
         for bad in ["", "30", "s", "3x", "1m30"] {
             assert!(parse_go_duration(bad).is_err(), "{bad}");
         }

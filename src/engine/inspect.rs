@@ -168,14 +168,17 @@ impl Engine {
                 "Networks": {},
             },
         });
-        // As Docker: both only where the container has a check.
-        if let Some(check) = r.health.as_ref().filter(|h| h.enabled()) {
+        // As Docker: the check as configured, its results once it has started.
+        if let Some(check) = &r.health {
             value["Config"]["Healthcheck"] = json!(check);
-            value["State"]["Health"] = json!(r
-                .state
-                .health
-                .clone()
-                .unwrap_or_else(super::health::Health::starting));
+        }
+        if let Some(health) = r
+            .state
+            .health
+            .as_ref()
+            .filter(|_| r.health.as_ref().is_some_and(|h| h.enabled()))
+        {
+            value["State"]["Health"] = json!(health);
         }
         Ok(value)
     }

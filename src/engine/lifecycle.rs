@@ -400,15 +400,17 @@ impl Engine {
     /// `skiff stats --no-stream`: read from /proc (and the container's cgroup for its memory
     /// limit when it has one), CPU over `sample`.
     pub fn stats(&self, names: &[String], sample: Duration) -> Result<Vec<Stats>, Error> {
-        let records = if names.is_empty() {
+        // Each container with its PID 1, looked up once: one that ends meanwhile must not
+        // shift the others' figures.
+        let records: Vec<(ContainerRecord, i32)> = if names.is_empty() {
             self.containers()?
                 .into_iter()
-                .filter(|r| self.init_pid(r).is_some())
+                .filter_map(|r| self.init_pid(&r).map(|i| (r, i)))
                 .collect()
         } else {
             names
                 .iter()
-                .map(|n| self.running(n).map(|(r, _)| r))
+                .map(|n| self.running(n))
                 .collect::<Result<Vec<_>, _>>()?
         };
         let tick = rustix::param::clock_ticks_per_second().max(1) as f64;
@@ -427,10 +429,9 @@ impl Engine {
                 })
                 .sum()
         };
-        let inits: Vec<i32> = records.iter().filter_map(|r| self.init_pid(r)).collect();
-        let before: Vec<u64> = inits
+        let before: Vec<u64> = records
             .iter()
-            .map(|i| cpu_ticks(&container_processes(*i)))
+            .map(|(_, i)| cpu_ticks(&container_processes(*i)))
             .collect();
         let start = Instant::now();
         std::thread::sleep(sample);
@@ -446,7 +447,7 @@ impl Engine {
             * 1024;
         let page = rustix::param::page_size() as u64;
         let mut out = Vec::new();
-        for ((r, init), before) in records.iter().zip(&inits).zip(before) {
+        for ((r, init), before) in records.iter().zip(before) {
             let pids = container_processes(*init);
             let after = cpu_ticks(&pids);
             let mem_usage: u64 = pids

@@ -599,20 +599,26 @@ impl Streams {
                     slots.push(Slot::Output(i));
                 }
             }
-            fds.push(PollFd::new(attachments.listener(), PollFlags::IN));
-            slots.push(Slot::Listener);
-            match &self.input {
-                // Input waiting for the container: clients wait until it is taken.
-                Some(input) if !self.pending.is_empty() => {
-                    fds.push(PollFd::new(input, PollFlags::OUT));
-                    slots.push(Slot::Input);
+            if let Some(listener) = attachments.listener() {
+                fds.push(PollFd::new(listener, PollFlags::IN));
+                slots.push(Slot::Listener);
+            }
+            // Input waiting for the container: clients' input waits until it is taken.
+            let taking_input = self.pending.is_empty();
+            if let (Some(input), false) = (&self.input, taking_input) {
+                fds.push(PollFd::new(input, PollFlags::OUT));
+                slots.push(Slot::Input);
+            }
+            for (k, (c, behind)) in attachments.clients().enumerate() {
+                let mut flags = PollFlags::empty();
+                if taking_input {
+                    flags |= PollFlags::IN;
                 }
-                _ => {
-                    for (k, c) in attachments.clients().iter().enumerate() {
-                        fds.push(PollFd::new(c, PollFlags::IN));
-                        slots.push(Slot::Client(k));
-                    }
+                if behind {
+                    flags |= PollFlags::OUT;
                 }
+                fds.push(PollFd::new(c, flags));
+                slots.push(Slot::Client(k));
             }
             let wait = match tick() {
                 Some(d) if d < Duration::from_secs(2) => rustix::event::Timespec {
@@ -632,21 +638,24 @@ impl Streams {
                 Err(rustix::io::Errno::INTR) => continue,
                 Err(_) => break,
             }
-            let ready: Vec<Slot> = fds
+            let ready: Vec<(Slot, PollFlags)> = fds
                 .iter()
                 .zip(&slots)
                 .filter(|(f, _)| !f.revents().is_empty())
-                .map(|(_, s)| *s)
+                .map(|(f, s)| (*s, f.revents()))
                 .collect();
             drop(fds);
             // Clients first, from the highest index: one leaving shifts none still to be read,
             // and a broadcast (which drops clients that are gone) comes after.
-            for slot in ready.iter().rev() {
+            for (slot, revents) in ready.iter().rev() {
                 if let Slot::Client(k) = slot {
-                    self.serve(attachments, *k, &mut buf);
+                    let here = !revents.contains(PollFlags::OUT) || attachments.flush(*k);
+                    if here && !(*revents - PollFlags::OUT).is_empty() {
+                        self.serve(attachments, *k, &mut buf);
+                    }
                 }
             }
-            for slot in ready {
+            for (slot, _) in ready {
                 match slot {
                     Slot::Output(i) => {
                         let fd = if i == 0 { &self.out } else { &self.err };
@@ -710,9 +719,14 @@ impl Streams {
                     let _ = rustix::termios::tcsetwinsize(master, size);
                 }
             }
-            Request::EndOfInput | Request::Gone => {
+            Request::Nothing => {}
+            Request::End { stdin } => {
                 // A terminal has no end of input to give; a pipe is closed once drained.
-                if self.stdin_once && self.console_master().is_none() && self.input.is_some() {
+                if stdin
+                    && self.stdin_once
+                    && self.console_master().is_none()
+                    && self.input.is_some()
+                {
                     self.close_input = true;
                     self.write_input();
                 }

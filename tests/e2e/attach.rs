@@ -276,3 +276,91 @@ fn start_attached_runs_under_the_monitor() {
     s.check("start -a sa si", 125, "multiple containers");
     s.check("rm sa si", 0, "si");
 }
+
+#[test]
+fn a_client_that_reads_nothing_holds_up_nothing() {
+    let s = Sandbox::user();
+    ready(&s);
+    // More output than a socket holds, then quiet.
+    s.check(
+        "run -d --name loud $REG/busybox sh -c 'sleep 0.5; seq 1 200000; sleep 600'",
+        0,
+        "",
+    );
+    // An attached client whose output is never read (a stopped pager, Ctrl-Z)…
+    let mut stuck = s
+        .command(&s.args("attach --sig-proxy loud"))
+        .stdout(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    // …doesn't stop the monitor: all of the output reaches the log, stop and rm work.
+    eventually(&s, "logs --tail 1 loud", "200000");
+    s.check("stop -t 0 loud", 0, "loud");
+    s.check(
+        "ps -a --format '{{.Names}} {{.Status}}'",
+        0,
+        "loud Exited (137)",
+    );
+    stuck.kill().unwrap();
+    stuck.wait().unwrap();
+    s.check("rm loud", 0, "loud");
+}
+
+#[test]
+fn only_the_client_passing_stdin_ends_it() {
+    let s = Sandbox::user();
+    ready(&s);
+    s.check(
+        "create -i --name once $REG/busybox sh -c 'cat; exit 4'",
+        0,
+        "",
+    );
+    let mut owner = s
+        .command(&s.args("start -ai once"))
+        .stdin(std::process::Stdio::piped())
+        .stdout(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut input = owner.stdin.take().unwrap();
+    let mut output = owner.stdout.take().unwrap();
+    input.write_all(b"one\n").unwrap();
+    read_until(&mut output, "one\n");
+    // A second client without stdin comes (it sees the output) and goes.
+    let mut viewer = s
+        .command(&s.args("attach --no-stdin once"))
+        .stdout(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut from_viewer = viewer.stdout.take().unwrap();
+    let (tx, rx) = std::sync::mpsc::channel();
+    std::thread::spawn(move || {
+        let mut buf = [0u8; 256];
+        while let Ok(n @ 1..) = from_viewer.read(&mut buf) {
+            if tx.send(buf[..n].to_vec()).is_err() {
+                break;
+            }
+        }
+    });
+    // Lines until the viewer shows one: then it is surely attached.
+    let mut seen = String::new();
+    let end = Instant::now() + Duration::from_secs(10);
+    while !seen.contains("two") {
+        assert!(
+            Instant::now() < end,
+            "the second client never saw the output"
+        );
+        input.write_all(b"two\n").unwrap();
+        read_until(&mut output, "two\n");
+        while let Ok(chunk) = rx.recv_timeout(Duration::from_millis(100)) {
+            seen.push_str(&String::from_utf8_lossy(&chunk));
+        }
+    }
+    viewer.kill().unwrap();
+    viewer.wait().unwrap();
+    // The container's stdin is still open: the owner's next line gets through.
+    input.write_all(b"three\n").unwrap();
+    read_until(&mut output, "three\n");
+    drop(input);
+    assert_eq!(owner.wait().unwrap().code(), Some(4));
+    s.check("rm once", 0, "once");
+}

@@ -89,7 +89,19 @@ fn health_check_timeouts_start_period_and_errors() {
     s.check(
         "inspect -f '{{range .State.Health.Log}}{{.ExitCode}} {{.Output}}{{end}}' slow",
         0,
-        "-1 Health check exceeded timeout",
+        "-1 Health check exceeded timeout (300ms)",
+    );
+    // A check that leaves a process behind (holding its output open) still ends.
+    s.check(
+        "run -d --name bg --health-cmd 'sleep 100 & echo started' --health-interval 1h $REG/busybox sleep 600",
+        0,
+        "",
+    );
+    s.check("healthcheck run bg", 0, "");
+    s.check(
+        "inspect -f '{{range .State.Health.Log}}{{.Output}}{{end}}' bg",
+        0,
+        "started",
     );
     // In the start period failures don't count: it stays starting.
     s.check(
@@ -119,5 +131,5 @@ fn health_check_timeouts_start_period_and_errors() {
         125,
         "invalid duration",
     );
-    s.check("rm -f slow early plain", 0, "plain");
+    s.check("rm -f slow early plain bg", 0, "plain");
 }
