@@ -152,6 +152,13 @@ impl Engine {
             if wait_exit(monitor.as_ref(), Duration::from_millis(50)) && monitor.is_some() {
                 break;
             }
+            // A monitor that doesn't end its killed container (it is stuck) goes itself; the
+            // container then reads as killed, as with any monitor that died.
+            if killed.is_some() && Instant::now() >= deadline + Duration::from_secs(10) {
+                crate::sys::kill_now(now.state.monitor);
+                self.wait_for_monitor(&now, Duration::from_secs(5));
+                break;
+            }
         }
         self.find_container(&record.id)
     }
