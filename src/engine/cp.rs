@@ -371,6 +371,14 @@ impl Engine {
         opts: &CopyOptions,
     ) -> Result<Copied, Error> {
         let record = self.find_container(name)?;
+        // As Docker: nothing is copied into a container whose root file system is read-only
+        // (its volumes included).
+        if record.spec.read_only_root {
+            return Err(Error::Conflict(format!(
+                "container rootfs is marked read-only: can't copy into {}",
+                record.name
+            )));
+        }
         let tree = match &src {
             HostSource::Path(p) => Some(host_source(p, opts.follow_link)?),
             HostSource::Stream(_) => None,

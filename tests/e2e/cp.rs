@@ -318,6 +318,10 @@ fn stopped_containers_are_copied_to_and_from_through_their_layers() {
     );
     s.check(&format!("cp {h}/file vbox:/data/stopped"), 0, "");
     assert_eq!(fs::read_to_string(vol.join("stopped")).unwrap(), "hello\n");
+    // A read-only root file system takes nothing, as in Docker; reading from it works.
+    s.check("create --name ro --read-only $REG/busybox true", 0, "");
+    s.check(&format!("cp {h}/file ro:/tmp/"), 125, "read-only");
+    s.check(&format!("cp ro:/etc/passwd {h}/ro-pw"), 0, "");
     assert!(
         fs::read_dir(s.dir.join("run/skiff/cp"))
             .unwrap()
