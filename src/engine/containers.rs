@@ -369,6 +369,24 @@ impl Engine {
         }
     }
 
+    /// The lock on a container's files: `cp` holds it while it has a stopped container's
+    /// root file system mounted; `start` and `rm` take it before they mount or remove it.
+    pub(crate) fn container_files_lock(&self, id: &str) -> Result<fs::File, Error> {
+        use std::os::unix::fs::OpenOptionsExt;
+        let path = self.container_dir(id).join("files.lock");
+        let file = fs::OpenOptions::new()
+            .read(true)
+            .write(true)
+            .create(true)
+            .truncate(false)
+            .mode(0o600)
+            .open(&path)
+            .map_err(|e| Error::Other(format!("opening {}: {e}", path.display())))?;
+        file.lock()
+            .map_err(|e| Error::Other(format!("locking {}: {e}", path.display())))?;
+        Ok(file)
+    }
+
     /// Whether the process recorded as running the container is still there.
     pub fn container_alive(&self, record: &ContainerRecord) -> bool {
         record.state.monitor > 0
@@ -387,6 +405,8 @@ impl Engine {
             }
             self.kill_for_removal(&record);
         }
+        // A copy out of (or into) the stopped container ends first.
+        let _files = self.container_files_lock(&record.id);
         let dir = self.container_dir(&record.id);
         // The record goes first, so a half-removed container is never listed.
         let _ = fs::remove_file(dir.join("container.json"));

@@ -532,6 +532,19 @@ impl Engine {
                 init: Some(init),
                 mount: None,
                 userns: None,
+                _lock: None,
+            });
+        }
+        // Stopped: nothing may start or remove it while its files are mounted here. Then
+        // look again, since it may have started while the lock was awaited.
+        let lock = self.container_files_lock(&record.id)?;
+        let record = &self.find_container(&record.id)?;
+        if let Some(init) = self.init_pid(record) {
+            return Ok(Target {
+                init: Some(init),
+                mount: None,
+                userns: None,
+                _lock: None,
             });
         }
         if self.container_alive(record) {
@@ -553,6 +566,7 @@ impl Engine {
             init: None,
             mount: Some(MountDir(dir)),
             userns: self.user.rootless().then(|| self.userns()),
+            _lock: Some(lock),
         })
     }
 }
@@ -563,6 +577,8 @@ struct Target {
     init: Option<i32>,
     mount: Option<MountDir>,
     userns: Option<UserNs>,
+    /// A stopped container's files lock, held for the copy (see `container_files_lock`).
+    _lock: Option<std::fs::File>,
 }
 
 impl Target {

@@ -243,8 +243,9 @@ impl Engine {
         Ok(record)
     }
 
-    /// `skiff start -a`: runs a created (or exited) container in the foreground.
-    /// `interactive` overrides the container's `-i` (as `start -i` does).
+    /// `skiff run` without -d: runs the container it just created in the foreground of this
+    /// process (no monitor; `start -a` goes through one). The container is new, so no `cp`
+    /// can hold its files. `interactive` overrides the container's `-i`.
     pub fn start_attached(
         &self,
         name: &str,

@@ -745,3 +745,42 @@ fn copied_out_as_root_no_device_nodes_and_no_setuid_bits() {
     );
     s.check("rm -f box", 0, "");
 }
+
+#[test]
+fn a_stopped_container_does_not_start_under_a_copy() {
+    let s = Sandbox::user();
+    ready(&s);
+    s.check(
+        "run --name held $REG/busybox dd if=/dev/zero of=/big bs=1M count=8",
+        0,
+        "",
+    );
+    // A copy out whose reader waits: it holds the container's files meanwhile.
+    let mut copy = s
+        .command(&s.args("cp held:/big -"))
+        .stdout(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut out = copy.stdout.take().unwrap();
+    let mut first = [0u8; 512];
+    std::io::Read::read_exact(&mut out, &mut first).unwrap();
+    let mut start = s
+        .command(&s.args("start held"))
+        .stdout(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    std::thread::sleep(std::time::Duration::from_millis(500));
+    assert!(
+        start.try_wait().unwrap().is_none(),
+        "start went ahead while the copy had the files mounted"
+    );
+    let mut rest = Vec::new();
+    std::io::Read::read_to_end(&mut out, &mut rest).unwrap();
+    assert!(copy.wait().unwrap().success());
+    assert!(
+        start.wait().unwrap().success(),
+        "start goes on after the copy"
+    );
+    assert!(rest.len() > 8 << 20, "the whole file came: {}", rest.len());
+    s.check("rm -f held", 0, "held");
+}
