@@ -206,6 +206,28 @@ pub fn run(spec: &Spec, lifeline: Option<std::os::unix::net::UnixStream>) -> i32
     status
 }
 
+/// In a fresh mount namespace: makes its mounts private and mounts the container's layers on
+/// `mount_point`.
+pub(super) fn mount_layers(spec: &Spec, mount_point: &Path) -> Result<(), String> {
+    mnt::mount_change(
+        "/",
+        MountPropagationFlags::REC | MountPropagationFlags::PRIVATE,
+    )
+    .map_err(|e| format!("making mounts private: {e}"))?;
+    // A FUSE daemon forks away from the process we start: as subreaper we reap it at the end
+    // instead of leaving a zombie to the system's init.
+    let _ = rustix::process::set_child_subreaper(Some(rustix::process::getpid()));
+    let layout = super::rootfs::Layout {
+        lowers: spec.lowers.clone(),
+        upper: spec.upper.clone(),
+        work: spec.work.clone(),
+        copy: spec.copy.clone(),
+        shift: spec.id_shift.clone(),
+    };
+    super::rootfs::mount(&layout, mount_point, spec.driver)
+        .map_err(|e| format!("mounting the image's layers ({}): {e}", spec.driver.name()))
+}
+
 /// The helper's part before any container process exists: its namespaces (those a nested
 /// container does not create itself) and the root file system, mounted here so that a FUSE
 /// daemon runs outside the container's PID namespace. Single-threaded callers only.
@@ -223,23 +245,7 @@ pub fn prepare(spec: &Spec) -> Result<(), String> {
         crate::sys::loopback_up()
             .map_err(|e| format!("bringing up the container's loopback device: {e}"))?;
     }
-    mnt::mount_change(
-        "/",
-        MountPropagationFlags::REC | MountPropagationFlags::PRIVATE,
-    )
-    .map_err(|e| format!("making mounts private: {e}"))?;
-    // A FUSE daemon forks away from the process we start: as subreaper we reap it at the end
-    // instead of leaving a zombie to the system's init.
-    let _ = rustix::process::set_child_subreaper(Some(rustix::process::getpid()));
-    let layout = super::rootfs::Layout {
-        lowers: spec.lowers.clone(),
-        upper: spec.upper.clone(),
-        work: spec.work.clone(),
-        copy: spec.copy.clone(),
-        shift: spec.id_shift.clone(),
-    };
-    super::rootfs::mount(&layout, &spec.merged, spec.driver)
-        .map_err(|e| format!("mounting the image's layers ({}): {e}", spec.driver.name()))?;
+    mount_layers(spec, &spec.merged)?;
     crate::debug!(
         "container: root file system mounted ({})",
         spec.driver.name()

@@ -227,26 +227,7 @@ fn mount_stopped(
     }
     crate::sys::unshare(crate::sys::NamespaceFlags::NEWNS)
         .map_err(|e| format!("creating a mount namespace: {e}"))?;
-    rustix::mount::mount_change(
-        "/",
-        rustix::mount::MountPropagationFlags::REC | rustix::mount::MountPropagationFlags::PRIVATE,
-    )
-    .map_err(|e| format!("making mounts private: {e}"))?;
-    // A FUSE daemon forks away from us: as subreaper we reap it once it is unmounted.
-    let _ = rustix::process::set_child_subreaper(Some(rustix::process::getpid()));
-    let layout = super::rootfs::Layout {
-        lowers: spec.lowers.clone(),
-        upper: spec.upper.clone(),
-        work: spec.work.clone(),
-        copy: spec.copy.clone(),
-        shift: spec.id_shift.clone(),
-    };
-    super::rootfs::mount(&layout, mount_point, spec.driver).map_err(|e| {
-        format!(
-            "mounting the container's layers ({}): {e}",
-            spec.driver.name()
-        )
-    })?;
+    super::container::mount_layers(spec, mount_point)?;
     let root = open_root(mount_point)?;
     // Volumes as the container sees them (a tmpfs would only hide what lies beneath it). A
     // source not there yet is made by the next start; until then the path is the image's.

@@ -10,22 +10,6 @@ fn ready(s: &Sandbox) {
     s.check("pull -q $REG/busybox", 0, "");
 }
 
-/// Polls `skiff LINE` until its output contains `want`; fails after 10 s.
-fn eventually(s: &Sandbox, line: &str, want: &str) -> String {
-    let end = Instant::now() + Duration::from_secs(10);
-    loop {
-        let out = s.run(line);
-        if out.stdout.contains(want) {
-            return out.stdout;
-        }
-        assert!(
-            Instant::now() < end,
-            "`skiff {line}` never showed {want:?}: {out:?}"
-        );
-        std::thread::sleep(Duration::from_millis(50));
-    }
-}
-
 /// Reads `from` until `marker` shows; what was read.
 fn read_until(from: &mut impl Read, marker: &str) -> String {
     let mut seen = Vec::new();
@@ -85,12 +69,12 @@ fn detach_keys_leave_the_container_running() {
     // Ctrl-P Ctrl-Q: skiff leaves, the container goes on, what follows the keys is not sent.
     let out = s.run_with_input("attach loop", b"one\n\x10\x11two\n");
     assert_eq!(out.code, 0, "{out:?}");
-    eventually(&s, "logs loop", "got one");
+    s.eventually("logs loop", "got one");
     s.check("ps --format '{{.Names}} {{.Status}}'", 0, "loop Up");
     // Keys of one's own; a held-back first key that is not followed goes through.
     let out = s.run_with_input("attach --detach-keys ctrl-a,x loop", b"th\x01ree\n\x01x");
     assert_eq!(out.code, 0, "{out:?}");
-    let logs = eventually(&s, "logs loop", "got th\x01ree");
+    let logs = s.eventually("logs loop", "got th\x01ree");
     assert!(
         !logs.contains("got two"),
         "input after the detach keys reached it: {logs:?}"
@@ -170,38 +154,6 @@ fn attach_without_stdin_and_signals_passed_on() {
     s.check("rm -f tick", 0, "tick");
 }
 
-/// Runs `shell_line` on a terminal of its own (script(1)); for each step, types its input and
-/// waits for its marker; then reads to the end. Everything the terminal showed.
-fn terminal_session(s: &Sandbox, shell_line: &str, steps: &[(&[u8], &str)]) -> String {
-    use std::os::unix::process::CommandExt;
-    let base = s.command(&[]);
-    let mut child = std::process::Command::new("script")
-        .args(["-qec", shell_line, "/dev/null"])
-        .env_clear()
-        .envs(
-            base.get_envs()
-                .filter_map(|(k, v)| Some((k.to_owned(), v?.to_owned()))),
-        )
-        .uid(s.user.uid)
-        .gid(s.user.gid)
-        .current_dir(&s.dir)
-        .stdin(std::process::Stdio::piped())
-        .stdout(std::process::Stdio::piped())
-        .spawn()
-        .unwrap();
-    let mut stdin = child.stdin.take().unwrap();
-    let mut stdout = child.stdout.take().unwrap();
-    let mut seen = String::new();
-    for (input, marker) in steps {
-        stdin.write_all(input).unwrap();
-        seen.push_str(&read_until(&mut stdout, marker));
-    }
-    let mut rest = Vec::new();
-    stdout.read_to_end(&mut rest).unwrap();
-    child.wait().unwrap();
-    seen + &String::from_utf8_lossy(&rest)
-}
-
 #[test]
 fn attach_to_a_terminal() {
     let s = Sandbox::user();
@@ -214,8 +166,7 @@ fn attach_to_a_terminal() {
     assert!(out.stderr.contains("not a TTY"), "{out:?}");
     // A line (which shows skiff's terminal is raw, so the keys that follow reach skiff),
     // then the detach keys: skiff leaves, the shell stays.
-    let out = terminal_session(
-        &s,
+    let out = s.on_terminal(
         &format!("{skiff} attach term; echo code=$?"),
         &[
             (b"tty; echo hi-$((6*7))\r", "hi-42"),
@@ -225,8 +176,7 @@ fn attach_to_a_terminal() {
     assert!(out.contains("/dev/pts/0"), "{out:?}");
     s.check("ps --format '{{.Names}} {{.Status}}'", 0, "term Up");
     // Back again; the shell's exit ends skiff with its code.
-    let out = terminal_session(
-        &s,
+    let out = s.on_terminal(
         &format!("{skiff} attach term; echo code=$?"),
         &[(b"echo again-$((6*7)); exit 5\r", "code=5")],
     );
@@ -294,7 +244,7 @@ fn a_client_that_reads_nothing_holds_up_nothing() {
         .spawn()
         .unwrap();
     // …doesn't stop the monitor: all of the output reaches the log, stop and rm work.
-    eventually(&s, "logs --tail 1 loud", "200000");
+    s.eventually("logs --tail 1 loud", "200000");
     s.check("stop -t 0 loud", 0, "loud");
     s.check(
         "ps -a --format '{{.Names}} {{.Status}}'",

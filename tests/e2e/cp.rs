@@ -550,28 +550,12 @@ fn containers_with_id_maps_of_their_own_see_their_owners() {
 
 /// Runs `skiff LINE` with a pseudo-terminal (script(1)) as its stdout and stderr.
 fn on_terminal(s: &Sandbox, line: &str) -> String {
-    use std::os::unix::process::CommandExt;
-    let args = s.args(line);
     let cmdline = format!(
         "{} {}",
         crate::harness::skiff_bin().display(),
-        args.join(" ")
+        s.args(line).join(" ")
     );
-    let base = s.command(&[]);
-    let out = Command::new("script")
-        .args(["-qec", &cmdline, "/dev/null"])
-        .env_clear()
-        .envs(
-            base.get_envs()
-                .filter_map(|(k, v)| Some((k.to_owned(), v?.to_owned()))),
-        )
-        .uid(s.user.uid)
-        .gid(s.user.gid)
-        .current_dir(&s.dir)
-        .output()
-        .unwrap();
-    assert!(out.status.success(), "{out:?}");
-    String::from_utf8_lossy(&out.stdout).into_owned()
+    s.on_terminal(&cmdline, &[])
 }
 
 #[test]

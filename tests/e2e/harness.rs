@@ -315,6 +315,64 @@ impl Sandbox {
         self.run_args(&self.args(line))
     }
 
+    /// Polls `skiff LINE` until its output (stdout and stderr) contains `want`: a detached
+    /// container works on its own time. Fails after 10 s; returns the output that matched.
+    pub fn eventually(&self, line: &str, want: &str) -> String {
+        let end = std::time::Instant::now() + std::time::Duration::from_secs(10);
+        loop {
+            let out = self.run(line);
+            let all = format!("{}{}", out.stdout, out.stderr);
+            if all.contains(want) {
+                return all;
+            }
+            assert!(
+                std::time::Instant::now() < end,
+                "`skiff {line}` never showed {want:?}: {all}"
+            );
+            std::thread::sleep(std::time::Duration::from_millis(50));
+        }
+    }
+
+    /// Runs the shell line `shell_line` as the user on a terminal of its own (script(1)):
+    /// for each step, types its input, then waits for its marker (an empty one waits for
+    /// nothing); then reads to the end. Everything the terminal showed.
+    pub fn on_terminal(&self, shell_line: &str, steps: &[(&[u8], &str)]) -> String {
+        use std::io::{Read, Write};
+        let base = self.command(&[]);
+        let mut child = Command::new("script")
+            .args(["-qec", shell_line, "/dev/null"])
+            .env_clear()
+            .envs(
+                base.get_envs()
+                    .filter_map(|(k, v)| Some((k.to_owned(), v?.to_owned()))),
+            )
+            .uid(self.user.uid)
+            .gid(self.user.gid)
+            .current_dir(&self.dir)
+            .stdin(Stdio::piped())
+            .stdout(Stdio::piped())
+            .spawn()
+            .expect("starting script");
+        let mut stdin = child.stdin.take().expect("piped stdin");
+        let mut stdout = child.stdout.take().expect("piped stdout");
+        let mut seen = Vec::new();
+        let mut buf = [0u8; 1024];
+        for (input, marker) in steps {
+            stdin.write_all(input).unwrap();
+            while !String::from_utf8_lossy(&seen).contains(marker) {
+                match stdout.read(&mut buf) {
+                    Ok(n @ 1..) => seen.extend_from_slice(&buf[..n]),
+                    _ => break,
+                }
+            }
+        }
+        stdout.read_to_end(&mut seen).unwrap();
+        child.wait().unwrap();
+        // Open until the end: a closed terminal input would end the session early.
+        drop(stdin);
+        String::from_utf8_lossy(&seen).into_owned()
+    }
+
     /// Runs `skiff LINE` (see `args`) with `input` on its stdin, then the end of it.
     pub fn run_with_input(&self, line: &str, input: &[u8]) -> Out {
         let mut child = self

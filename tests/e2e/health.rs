@@ -5,22 +5,6 @@ use std::time::{Duration, Instant};
 
 use crate::harness::Sandbox;
 
-/// Polls `skiff LINE` until its output contains `want`; fails after 10 s.
-fn eventually(s: &Sandbox, line: &str, want: &str) -> String {
-    let end = Instant::now() + Duration::from_secs(10);
-    loop {
-        let out = s.run(line);
-        if out.stdout.contains(want) {
-            return out.stdout;
-        }
-        assert!(
-            Instant::now() < end,
-            "`skiff {line}` never showed {want:?}: {out:?}"
-        );
-        std::thread::sleep(Duration::from_millis(50));
-    }
-}
-
 #[test]
 fn health_checks_on_their_schedule() {
     let s = Sandbox::user();
@@ -36,7 +20,7 @@ fn health_checks_on_their_schedule() {
         r#"["CMD-SHELL","cat /tmp/ok"] 2"#,
     );
     // Two failures in a row: unhealthy.
-    eventually(&s, "ps --format '{{.Names}} {{.Status}}'", "(unhealthy)");
+    s.eventually("ps --format '{{.Names}} {{.Status}}'", "(unhealthy)");
     s.check(
         "inspect -f '{{.State.Health.Status}} {{.State.Health.FailingStreak}}' hc",
         0,
@@ -52,7 +36,7 @@ fn health_checks_on_their_schedule() {
     s.check("healthcheck run hc", 1, "unhealthy");
     s.check("exec hc sh -c 'echo fine > /tmp/ok'", 0, "");
     s.check("healthcheck run hc", 0, "");
-    eventually(&s, "ps --format '{{.Names}} {{.Status}}'", "(healthy)");
+    s.eventually("ps --format '{{.Names}} {{.Status}}'", "(healthy)");
     let log = s
         .check("inspect -f '{{json .State.Health.Log}}' hc", 0, "fine")
         .stdout;
@@ -109,7 +93,7 @@ fn health_check_timeouts_start_period_and_errors() {
         0,
         "",
     );
-    eventually(&s, "inspect -f '{{len .State.Health.Log}}' early", "3");
+    s.eventually("inspect -f '{{len .State.Health.Log}}' early", "3");
     s.check(
         "ps --filter name=early --format '{{.Status}}'",
         0,

@@ -8,24 +8,6 @@ fn ready(s: &Sandbox) {
     s.check("pull -q $REG/busybox", 0, "");
 }
 
-/// Polls `skiff LINE` until its output contains `want` (a detached container works on its own
-/// time); fails after 10 s.
-fn eventually(s: &Sandbox, line: &str, want: &str) -> String {
-    let end = Instant::now() + Duration::from_secs(10);
-    loop {
-        let out = s.run(line);
-        let all = format!("{}{}", out.stdout, out.stderr);
-        if all.contains(want) {
-            return all;
-        }
-        assert!(
-            Instant::now() < end,
-            "`skiff {line}` never showed {want:?}: {all}"
-        );
-        std::thread::sleep(Duration::from_millis(50));
-    }
-}
-
 const TICKER: &str = "sh -c 'echo hello; echo oops >&2; i=0; while true; do echo tick $i; i=$((i+1)); sleep 0.1; done'";
 
 #[test]
@@ -37,7 +19,7 @@ fn detached_run_logs_stop_and_start_again() {
     let id = out.stdout.trim();
     assert_eq!(id.len(), 64, "run -d prints the full id: {out:?}");
     s.check("ps --format '{{.Names}} {{.Status}}'", 0, "web Up");
-    eventually(&s, "logs web", "tick 2");
+    s.eventually("logs web", "tick 2");
     let logs = s.run("logs web");
     assert!(logs.stdout.starts_with("hello\ntick 0\n"), "{logs:?}");
     assert_eq!(logs.stderr, "oops\n", "stderr stays stderr");
@@ -67,7 +49,7 @@ fn detached_run_logs_stop_and_start_again() {
     // Started again: the log keeps what the first run wrote.
     s.check("start web", 0, "web");
     s.check("ps -q --no-trunc", 0, id);
-    eventually(&s, "logs web", "tick 3");
+    s.eventually("logs web", "tick 3");
     assert_eq!(s.run("logs web").stdout.matches("hello").count(), 2);
     s.check("restart -t 0 web", 0, "web");
     // --replace: the new container takes the name, the old one goes.
@@ -153,7 +135,7 @@ fn exit_codes_signals_and_failures_of_detached_containers() {
     );
     // --rm -d: gone once it exits.
     s.check("run -d --rm --name gone $REG/busybox true", 0, "");
-    eventually(&s, "ps -a --format '{{.Names}}.'", "");
+    s.eventually("ps -a --format '{{.Names}}.'", "");
     let end = Instant::now() + Duration::from_secs(10);
     while s.run("ps -a").stdout.contains("gone") {
         assert!(Instant::now() < end, "--rm -d container still listed");
@@ -219,10 +201,9 @@ fn restart_policies() {
         0,
         "",
     );
-    eventually(&s, "inspect -f '{{.RestartCount}}' loop", "2");
+    s.eventually("inspect -f '{{.RestartCount}}' loop", "2");
     // Between two runs it shows as Docker shows it.
-    eventually(
-        &s,
+    s.eventually(
         "ps --filter name=loop --format '{{.Status}}'",
         "Restarting (0)",
     );
@@ -340,8 +321,7 @@ fn a_killed_monitor_is_noticed_and_the_container_removable() {
         .status()
         .unwrap();
     // kill(2) returns before the process is dead: the next command sees it soon after.
-    eventually(
-        &s,
+    s.eventually(
         "ps -a --format '{{.Names}} {{.Status}}'",
         "orphan Exited (137)",
     );
@@ -356,8 +336,7 @@ fn a_killed_monitor_is_noticed_and_the_container_removable() {
         .args(["-9", &monitor_pid(&s, "orphan2").to_string()])
         .status()
         .unwrap();
-    eventually(
-        &s,
+    s.eventually(
         "ps -a --format '{{.Names}} {{.Status}}'",
         "orphan2 Exited (137)",
     );
@@ -409,7 +388,7 @@ fn detached_containers_of_root_and_of_a_user_without_subuids() {
             0,
             "",
         );
-        eventually(&s, "logs dd", "up");
+        s.eventually("logs dd", "up");
         s.check("stop -t 0 dd", 0, "dd");
         s.check("wait dd", 0, "137");
         s.check("rm dd", 0, "dd");
@@ -490,7 +469,7 @@ fn exec_joins_the_running_container() {
     assert_eq!(String::from_utf8_lossy(&out.stdout), "piped in\n");
     s.check("exec box cat", 0, "");
     s.check("exec -d box sh -c 'echo later > /tmp/d'", 0, "");
-    eventually(&s, "exec box cat /tmp/d", "later");
+    s.eventually("exec box cat /tmp/d", "later");
     // A terminal of its own, in the container's devpts.
     let skiff = crate::harness::skiff_bin().display().to_string();
     let out = crate::run::on_a_terminal(&s, &format!("{skiff} exec -t box sh -c 'tty'"), "", b"");

@@ -510,39 +510,7 @@ fn init_passes_signals_on() {
 /// Runs `shell_line` under script(1), so that skiff's stdin and stdout are a terminal; once
 /// the output shows `wait_for`, types `input`. Returns what the terminal showed.
 pub fn on_a_terminal(s: &Sandbox, shell_line: &str, wait_for: &str, input: &[u8]) -> String {
-    use std::io::{Read, Write};
-    use std::os::unix::process::CommandExt;
-    let base = s.command(&[]);
-    let mut child = std::process::Command::new("script")
-        .args(["-qec", shell_line, "/dev/null"])
-        .env_clear()
-        .envs(
-            base.get_envs()
-                .filter_map(|(k, v)| Some((k.to_owned(), v?.to_owned()))),
-        )
-        .uid(s.user.uid)
-        .gid(s.user.gid)
-        .current_dir(&s.dir)
-        .stdin(std::process::Stdio::piped())
-        .stdout(std::process::Stdio::piped())
-        .spawn()
-        .unwrap();
-    let mut stdin = child.stdin.take().unwrap();
-    let mut stdout = child.stdout.take().unwrap();
-    let mut seen = Vec::new();
-    let mut buf = [0u8; 1024];
-    while !String::from_utf8_lossy(&seen).contains(wait_for) {
-        let n = stdout.read(&mut buf).unwrap();
-        if n == 0 {
-            break;
-        }
-        seen.extend_from_slice(&buf[..n]);
-    }
-    stdin.write_all(input).unwrap();
-    stdout.read_to_end(&mut seen).unwrap();
-    child.wait().unwrap();
-    drop(stdin);
-    String::from_utf8_lossy(&seen).into_owned()
+    s.on_terminal(shell_line, &[(b"", wait_for), (input, "")])
 }
 
 #[test]
