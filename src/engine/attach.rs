@@ -34,6 +34,8 @@ const STDIN_END: u8 = b'e';
 const RESIZE: u8 = b'w';
 /// A client's first message when it passes its stdin on.
 const HELLO_STDIN: u8 = b'i';
+/// A client leaves on purpose (the detach keys): the container goes on without it.
+const DETACH: u8 = b'd';
 const EXIT: u8 = b'x';
 /// The largest message: a read of the container's output and its kind.
 const MESSAGE: usize = 32 * 1024 + 1;
@@ -70,6 +72,11 @@ pub struct Attachments {
     /// Accepting failed (out of descriptors): the listener is left alone until a client
     /// leaves, rather than polled readable in a loop.
     paused: bool,
+    /// `run` in the foreground: the starting command's connection. Its output is never
+    /// dropped (the container waits for it instead, as with a pipe), and when it goes
+    /// without detaching (skiff was killed) the container must go too.
+    owner: Option<std::os::fd::RawFd>,
+    owner_gone: bool,
 }
 
 /// One attached client. Its socket never blocks the monitor: output it has not taken yet
@@ -104,8 +111,8 @@ impl Client {
     }
 
     /// Sends one message, or queues it behind others; false when the client is gone or
-    /// too far behind.
-    fn push(&mut self, kind: u8, data: &[u8]) -> bool {
+    /// too far behind (`unbounded`: it may be as far behind as it likes).
+    fn push(&mut self, kind: u8, data: &[u8], unbounded: bool) -> bool {
         if self.queue.is_empty() {
             match rustix::net::sendmsg(
                 &self.fd,
@@ -118,7 +125,7 @@ impl Client {
                 Err(_) => return false,
             }
         }
-        if self.queued + data.len() > CLIENT_BACKLOG {
+        if self.queued + data.len() > CLIENT_BACKLOG && !unbounded {
             return false;
         }
         let mut msg = Vec::with_capacity(data.len() + 1);
@@ -160,7 +167,38 @@ impl Attachments {
             listener,
             clients: Vec::new(),
             paused: false,
+            owner: None,
+            owner_gone: false,
         })
+    }
+
+    /// `run` in the foreground: the client that connected first is the starting command.
+    pub fn set_owner(&mut self) {
+        self.owner = self.clients.first().map(|c| c.fd.as_raw_fd());
+    }
+
+    /// The starting command went without detaching (once): the container must end.
+    pub fn take_owner_gone(&mut self) -> bool {
+        std::mem::take(&mut self.owner_gone)
+    }
+
+    /// The starting command has fallen behind: the container's output waits for it.
+    pub fn owner_behind(&self) -> bool {
+        self.owner.is_some_and(|o| {
+            self.clients
+                .iter()
+                .any(|c| c.fd.as_raw_fd() == o && c.queued > CLIENT_BACKLOG)
+        })
+    }
+
+    /// Client `index` is let go.
+    fn drop_client(&mut self, index: usize) {
+        let c = self.clients.remove(index);
+        if self.owner == Some(c.fd.as_raw_fd()) {
+            self.owner = None;
+            self.owner_gone = true;
+        }
+        self.paused = false;
     }
 
     /// The listener, while it may be polled.
@@ -217,10 +255,14 @@ impl Attachments {
     /// too far behind is let go (`logs` has everything).
     pub fn broadcast(&mut self, stream: usize, data: &[u8]) {
         let kind = STDOUT + stream as u8;
-        let before = self.clients.len();
-        self.clients.retain_mut(|c| c.push(kind, data));
-        if self.clients.len() < before {
-            self.paused = false;
+        let mut k = 0;
+        while k < self.clients.len() {
+            let owner = self.owner == Some(self.clients[k].fd.as_raw_fd());
+            if self.clients[k].push(kind, data, owner) {
+                k += 1;
+            } else {
+                self.drop_client(k);
+            }
         }
     }
 
@@ -232,8 +274,7 @@ impl Attachments {
         if c.flush() {
             return true;
         }
-        self.clients.remove(index);
-        self.paused = false;
+        self.drop_client(index);
         false
     }
 
@@ -250,9 +291,21 @@ impl Attachments {
         let stdin = client.stdin;
         match (buf.first(), n) {
             (_, 0) | (None, _) => {
-                self.clients.remove(index);
-                self.paused = false;
-                Request::End { stdin }
+                self.drop_client(index);
+                if self.owner_gone {
+                    // The starting command was killed: the container is, not its input ended.
+                    Request::Nothing
+                } else {
+                    Request::End { stdin }
+                }
+            }
+            (Some(&DETACH), _) => {
+                // Leaving on purpose ends neither the container nor its input.
+                client.stdin = false;
+                if self.owner == Some(client.fd.as_raw_fd()) {
+                    self.owner = None;
+                }
+                Request::Nothing
             }
             (Some(&HELLO_STDIN), _) => {
                 client.stdin = true;
@@ -278,8 +331,12 @@ impl Attachments {
         self.accept();
         let code = code.to_string();
         let deadline = std::time::Instant::now() + Duration::from_secs(5);
+        let mut scratch = vec![0u8; MESSAGE];
         for mut c in self.clients.drain(..) {
-            let mut ok = c.push(EXIT, code.as_bytes());
+            // What it sent and nobody read would make the kernel reset the connection on
+            // close, and the client lose the code: read it away first.
+            while let Ok((1.., _)) = rustix::net::recv(&c.fd, &mut scratch, RecvFlags::DONTWAIT) {}
+            let mut ok = c.push(EXIT, code.as_bytes(), true);
             while ok && !c.queue.is_empty() {
                 let left = deadline.saturating_duration_since(std::time::Instant::now());
                 if left.is_zero() {
@@ -415,7 +472,8 @@ impl Engine {
         opts: &AttachOptions,
         progress: &(dyn Fn(super::pull::PullEvent) + Sync),
     ) -> Result<i32, Error> {
-        let (record, conn) = self.launch_monitor(name, true, progress)?;
+        let (record, conn) =
+            self.launch_monitor(name, super::monitor::Launch::Attached, progress)?;
         match conn {
             Some(conn) => self.attached(&record, conn, opts),
             // Already running: attach to it as it is.
@@ -423,7 +481,7 @@ impl Engine {
         }
     }
 
-    fn attached(
+    pub(crate) fn attached(
         &self,
         record: &ContainerRecord,
         conn: Connection,
@@ -503,8 +561,12 @@ fn session(conn: Connection, tty: bool, opts: &AttachOptions) -> io::Result<Outc
         let data = &buf[1..n];
         match buf[0] {
             b'1' => {
-                // A closed stdout (`| head`) ends nothing: the container goes on.
-                let _ = out.write_all(data).and_then(|()| out.flush());
+                // A closed stdout (`| head`) ends skiff as SIGPIPE ends a program.
+                if let Err(e) = out.write_all(data).and_then(|()| out.flush()) {
+                    if e.kind() == io::ErrorKind::BrokenPipe {
+                        break Outcome::Exited(128 + libc::SIGPIPE);
+                    }
+                }
             }
             b'2' => {
                 let _ = err.write_all(data).and_then(|()| err.flush());
@@ -603,6 +665,7 @@ fn pump_stdin(conn: &OwnedFd, keys: &[u8], detached: &AtomicBool) {
         }
         if detach {
             detached.store(true, Ordering::SeqCst);
+            let _ = send(conn, DETACH, &[]);
             let _ = rustix::net::shutdown(conn, rustix::net::Shutdown::Both);
             return;
         }

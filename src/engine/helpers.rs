@@ -21,7 +21,6 @@ pub use crate::runtime::RuntimeError as HelperError;
 
 pub const UNPACK_CMD: &str = "__unpack";
 pub const RMTREE_CMD: &str = "__rmtree";
-pub const RUN_CMD: &str = "__run";
 pub const DETECT_CMD: &str = "__detect";
 /// Set for helpers when the command runs with debug logging.
 pub const DEBUG_ENV: &str = "_SKIFF_DEBUG";
@@ -178,9 +177,6 @@ impl Engine {
 pub fn helper_main(cmd: &str, args: &[String], lifeline: Option<UnixStream>) -> i32 {
     crate::log::init(std::env::var_os(DEBUG_ENV).is_some());
     crate::debug!("helper {cmd} started");
-    if cmd == RUN_CMD {
-        return run_main(args, lifeline);
-    }
     if cmd == super::monitor::MONITOR_CMD {
         // Single-threaded for good: it forks containers again on restarts.
         return super::monitor::monitor_main(args, lifeline);
@@ -229,25 +225,6 @@ fn unpack_main(args: &[String]) -> i32 {
     let _ = writeln!(io::stdout(), "{text}");
     crate::debug!("replied");
     i32::from(!ok)
-}
-
-/// The container helper: reads the spec the engine wrote and runs the container.
-fn run_main(args: &[String], lifeline: Option<UnixStream>) -> i32 {
-    let [spec_path] = args else {
-        eprintln!("Error: usage: __run SPEC");
-        return crate::runtime::container::EXIT_RUNTIME;
-    };
-    let spec: crate::runtime::container::Spec = match std::fs::read(spec_path)
-        .map_err(|e| e.to_string())
-        .and_then(|b| serde_json::from_slice(&b).map_err(|e| e.to_string()))
-    {
-        Ok(s) => s,
-        Err(e) => {
-            eprintln!("Error: reading the container spec {spec_path}: {e}");
-            return crate::runtime::container::EXIT_RUNTIME;
-        }
-    };
-    crate::runtime::container::run(&spec, lifeline)
 }
 
 /// Tries the root file system drivers in a scratch directory; prints the one that works.

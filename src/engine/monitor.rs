@@ -1,11 +1,12 @@
-//! Detached containers: `run -d` and `start` hand the container to a monitor, one small
-//! process per container (the container helper itself, detached from the terminal with
-//! setsid). The monitor starts the container, writes its output to the log, reaps it, records
-//! its exit, runs the restart policy, and exits with its container. There is no daemon.
+//! Every container runs under a monitor, one small process per container (the container
+//! helper itself, detached from the terminal with setsid). The monitor starts the container,
+//! writes its output to the log and to attached clients (`run` in the foreground, `start -a`,
+//! `attach`), reaps it, records its exit, runs the restart policy and health checks, and exits
+//! with its container. There is no daemon.
 //!
 //! The monitor tells the starting command over its sync socket whether the workload runs
-//! ("ok") or why not ("err CODE MESSAGE"), so `run -d` fails like `run` when the command can't
-//! be executed. It never threads (it forks the container again on restarts), and holds little
+//! ("ok") or why not ("err CODE MESSAGE"), so `run` fails with Docker's 126/127 when the
+//! command can't be executed. It never threads (it forks the container again on restarts), and holds little
 //! memory: a read buffer and the partial line of each stream.
 
 use std::fs::{self, File, OpenOptions};
@@ -30,8 +31,10 @@ pub const MONITOR_CMD: &str = "__monitor";
 /// Where a root monitor (started without a user namespace) finds its status socket.
 const STATUS_FD_ENV: &str = "_SKIFF_STATUS_FD";
 const STATUS_FD: i32 = 3;
-/// The monitor's last argument for `start -a`, and the line it sends once it listens.
+/// The monitor's last argument for `start -a` (and for `run` in the foreground), and the
+/// line it sends once it listens.
 const ATTACH_ARG: &str = "attach";
+const FOREGROUND_ARG: &str = "foreground";
 const ATTACH_READY: &[u8] = b"attach\n";
 
 /// The log file of a container, by driver.
@@ -51,7 +54,7 @@ impl Engine {
         name: &str,
         progress: &(dyn Fn(PullEvent) + Sync),
     ) -> Result<ContainerRecord, Error> {
-        self.launch_monitor(name, false, progress)
+        self.launch_monitor(name, Launch::Detached, progress)
             .map(|(record, _)| record)
     }
 
@@ -60,9 +63,10 @@ impl Engine {
     pub(crate) fn launch_monitor(
         &self,
         name: &str,
-        attach: bool,
+        mode: Launch,
         progress: &(dyn Fn(PullEvent) + Sync),
     ) -> Result<(ContainerRecord, Option<Connection>), Error> {
+        let attach = mode != Launch::Detached;
         let mut record = self.find_container(name)?;
         if record.state.is_up() && self.container_alive(&record) {
             return Ok((record, None));
@@ -73,7 +77,17 @@ impl Engine {
         let run = self.container_run_dir(&id);
         crate::config::ensure_run_root(&self.paths.run_root, self.user.uid)?;
         let cgroup = self.container_cgroup(&record, progress)?;
-        let spec_path = match self.prepare_run_dir(&record, &run, cgroup.clone()) {
+        // Attached to a terminal: the container's starts with its size.
+        let size = (attach && record.tty)
+            .then(|| rustix::termios::tcgetwinsize(std::io::stdin()).ok())
+            .flatten()
+            .or_else(|| {
+                (attach && record.tty)
+                    .then(|| rustix::termios::tcgetwinsize(std::io::stdout()).ok())
+                    .flatten()
+            })
+            .map(|w| (w.ws_row, w.ws_col));
+        let spec_path = match self.prepare_run_dir(&record, &run, cgroup.clone(), size) {
             Ok(p) => p,
             Err(e) => {
                 if let Some(dir) = &cgroup {
@@ -101,7 +115,11 @@ impl Engine {
             .arg(&self.paths.run_root)
             .arg(&id)
             .arg(&spec_path)
-            .args(attach.then_some(ATTACH_ARG))
+            .args(match mode {
+                Launch::Detached => None,
+                Launch::Attached => Some(ATTACH_ARG),
+                Launch::Foreground => Some(FOREGROUND_ARG),
+            })
             .current_dir("/")
             .stdin(Stdio::null())
             .stdout(Stdio::null())
@@ -169,6 +187,7 @@ impl Engine {
         record: &ContainerRecord,
         run: &Path,
         cgroup: Option<PathBuf>,
+        console_size: Option<(u16, u16)>,
     ) -> Result<PathBuf, Error> {
         use std::os::unix::fs::DirBuilderExt;
         fs::DirBuilder::new()
@@ -181,6 +200,7 @@ impl Engine {
             .map_err(|e| Error::Other(format!("writing /etc files: {e}")))?;
         spec.pid_file = Some(run.join("pid"));
         spec.cgroup = cgroup;
+        spec.console_size = console_size;
         let spec_path = run.join("spec.json");
         let bytes = serde_json::to_vec(&spec).map_err(|e| Error::Other(e.to_string()))?;
         fs::write(&spec_path, bytes)
@@ -189,13 +209,26 @@ impl Engine {
     }
 }
 
+/// How a container is started under its monitor.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Launch {
+    /// `run -d`, `start`: nothing attached.
+    Detached,
+    /// `start -a`: attached from the first byte.
+    Attached,
+    /// `run`: attached from the first byte, and the container ends with the starting
+    /// command unless it detaches.
+    Foreground,
+}
+
 /// The monitor's main, in the helper process (inside the user's namespace when rootless).
 pub fn monitor_main(args: &[String], status: Option<UnixStream>) -> i32 {
     let (data_root, run_root, id, spec_path, attach) = match args {
         [d, r, i, s] => (d, r, i, s, false),
-        [d, r, i, s, a] if a == ATTACH_ARG => (d, r, i, s, true),
+        [d, r, i, s, a] if a == ATTACH_ARG || a == FOREGROUND_ARG => (d, r, i, s, true),
         _ => return EXIT_RUNTIME,
     };
+    let foreground = args.get(4).is_some_and(|a| a == FOREGROUND_ARG);
     let _ = rustix::thread::set_name(c"skiff-monitor");
     // It outlives the command that started it: it must hold none of that command's files
     // (a lock a script holds on fd 9, a pipe a caller waits on). 0-2 are /dev/null, 3 the
@@ -225,6 +258,7 @@ pub fn monitor_main(args: &[String], status: Option<UnixStream>) -> i32 {
         spec,
         status,
         wait_attach: attach,
+        foreground,
     }
     .run()
 }
@@ -263,6 +297,8 @@ struct Monitor {
     status: Option<UnixStream>,
     /// `start -a`: the first run waits for the starting command to attach.
     wait_attach: bool,
+    /// `run` in the foreground: the container goes with the starting command.
+    foreground: bool,
 }
 
 impl Monitor {
@@ -299,6 +335,9 @@ impl Monitor {
                 let message = "the starting command did not attach";
                 self.record_end(EXIT_RUNTIME, message);
                 return tell_failure(self.status.take(), EXIT_RUNTIME, message);
+            }
+            if self.foreground {
+                attachments.set_owner();
             }
         }
         let dir = self.engine.container_dir(&self.id);
@@ -379,7 +418,7 @@ impl Monitor {
         }
         let mut health = super::health::Schedule::new(record.health.as_ref());
         let (engine, id) = (&self.engine, self.id.as_str());
-        streams.pump(log, attachments, &mut || {
+        streams.pump(log, attachments, started.init, &mut || {
             health.as_mut().map(|h| {
                 h.tick(engine, id);
                 h.wait()
@@ -562,6 +601,7 @@ impl Streams {
         &mut self,
         log: &mut LogWriter,
         attachments: &mut Attachments,
+        init: i32,
         tick: &mut dyn FnMut() -> Option<Duration>,
     ) {
         if let Some(console) = self.console.take() {
@@ -593,10 +633,17 @@ impl Streams {
             if self.out.is_none() && self.err.is_none() {
                 break;
             }
+            if attachments.take_owner_gone() {
+                // skiff, which ran it in its foreground, was killed: so is the container.
+                crate::sys::kill_now(init);
+            }
             let mut fds = Vec::new();
             let mut slots = Vec::new();
+            // While the starting command is far behind, the output waits for it, as the
+            // container's writes would wait on a pipe.
+            let behind = attachments.owner_behind();
             for (i, f) in [&self.out, &self.err].into_iter().enumerate() {
-                if let Some(f) = f {
+                if let (Some(f), false) = (f, behind) {
                     fds.push(PollFd::new(f, PollFlags::IN));
                     slots.push(Slot::Output(i));
                 }

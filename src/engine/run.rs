@@ -1,19 +1,16 @@
-//! `skiff run` in the foreground: resolve the image (pulling it if needed), lay out the
-//! container's directories, and hand a spec to the container helper.
+//! `skiff run` and `create`: resolve the image (pulling it if needed), record the container
+//! with its spec, and start it under its monitor, attached (see `monitor` and `attach`).
 
 use std::fs;
 use std::os::unix::fs::DirBuilderExt;
-use std::os::unix::net::UnixStream;
 use std::path::PathBuf;
-use std::process::{Command, Stdio};
 
 use super::containers::{ContainerRecord, ContainerState};
 use super::pull::{PullEvent, PullOptions};
 use super::Engine;
 use crate::runtime::cgroup;
 pub use crate::runtime::cgroup::Limits;
-use crate::runtime::container::{MountKind, MountSpec, Spec, DEFAULT_CAPS, EXIT_RUNTIME};
-use crate::runtime::{userns, RuntimeError};
+use crate::runtime::container::{MountKind, MountSpec, Spec, DEFAULT_CAPS};
 use crate::store::ImageRecord;
 use crate::Error;
 
@@ -104,7 +101,26 @@ impl Engine {
         progress: &(dyn Fn(PullEvent) + Sync),
     ) -> Result<i32, Error> {
         let record = self.create_container(opts, progress)?;
-        self.start_attached(&record.id, Some(opts.interactive), progress)
+        let attach = super::attach::AttachOptions {
+            stdin: opts.interactive,
+            detach_keys: super::attach::parse_detach_keys(super::attach::DEFAULT_DETACH_KEYS)?,
+            sig_proxy: opts.sig_proxy,
+        };
+        let launched =
+            self.launch_monitor(&record.id, super::monitor::Launch::Foreground, progress);
+        match launched {
+            Ok((record, Some(conn))) => self.attached(&record, conn, &attach),
+            Ok((record, None)) => Err(Error::Other(format!(
+                "container {} was started by another command meanwhile",
+                record.name
+            ))),
+            Err(e) => {
+                if opts.remove && self.container_record_exists(&record.id) {
+                    let _ = self.remove_container(&record.id, true);
+                }
+                Err(e)
+            }
+        }
     }
 
     /// `skiff create`: resolves the image and records the container, ready to start.
@@ -197,6 +213,7 @@ impl Engine {
             outlive_parent: false,
             add_user,
             console_socket: None,
+            console_size: None,
         };
         let record = ContainerRecord {
             id: id.clone(),
@@ -241,94 +258,6 @@ impl Engine {
             }
         }
         Ok(record)
-    }
-
-    /// `skiff run` without -d: runs the container it just created in the foreground of this
-    /// process (no monitor; `start -a` goes through one). The container is new, so no `cp`
-    /// can hold its files. `interactive` overrides the container's `-i`.
-    pub fn start_attached(
-        &self,
-        name: &str,
-        interactive: Option<bool>,
-        progress: &(dyn Fn(PullEvent) + Sync),
-    ) -> Result<i32, Error> {
-        let mut record = self.find_container(name)?;
-        if record.state.is_up() && self.container_alive(&record) {
-            return Err(Error::Conflict(format!(
-                "container {} is already running",
-                record.name
-            )));
-        }
-        let id = record.id.clone();
-        let run = self.container_run_dir(&id);
-        crate::config::ensure_run_root(&self.paths.run_root, self.user.uid)?;
-        let mut spec = record.spec.clone();
-        let cgroup_dir = self.container_cgroup(&record, progress)?;
-        // -t: a socket pair over which the container sends its terminal; the helper's end
-        // must survive exec into the helper.
-        let console = if record.tty {
-            let (ours, theirs) = UnixStream::pair()
-                .map_err(|e| Error::Other(format!("creating the console socket: {e}")))?;
-            rustix::io::fcntl_setfd(&theirs, rustix::io::FdFlags::empty())
-                .map_err(|e| Error::Other(format!("console socket: {e}")))?;
-            Some((ours, theirs))
-        } else {
-            None
-        };
-        let flags = Attach {
-            interactive: interactive.unwrap_or(record.interactive),
-            tty: record.tty,
-            sig_proxy: record.sig_proxy,
-        };
-        let result = (|| {
-            fs::DirBuilder::new()
-                .recursive(true)
-                .mode(0o700)
-                .create(run.join("merged"))
-                .map_err(|e| Error::Other(format!("creating {}: {e}", run.display())))?;
-            spec.etc_files = crate::runtime::container::write_etc_files(
-                &run,
-                &spec.hostname,
-                !spec.private_network,
-            )
-            .map_err(|e| Error::Other(format!("writing /etc files: {e}")))?;
-            spec.cgroup = cgroup_dir.clone();
-            spec.pid_file = Some(run.join("pid"));
-            spec.console_socket = console
-                .as_ref()
-                .map(|(_, theirs)| std::os::fd::AsRawFd::as_raw_fd(theirs));
-            let spec_path = run.join("spec.json");
-            let bytes = serde_json::to_vec(&spec).map_err(|e| Error::Other(e.to_string()))?;
-            fs::write(&spec_path, bytes)
-                .map_err(|e| Error::Other(format!("writing {}: {e}", spec_path.display())))?;
-            crate::debug!("container {id} prepared");
-            self.start_helper(&spec_path, &flags, console, &mut record)
-        })();
-        let _ = fs::remove_dir_all(&run);
-        if let Some(dir) = &cgroup_dir {
-            cgroup::remove(dir);
-        }
-        if record.remove {
-            // --rm: nothing of the container stays, whatever happened.
-            let _ = self.remove_container(&id, true);
-            crate::debug!("container {id} removed");
-        } else {
-            record.state.status = "exited".into();
-            record.state.exit_code = *result.as_ref().unwrap_or(&EXIT_RUNTIME);
-            record.state.finished_at = Some(super::containers::timestamp());
-            record.state.pid = 0;
-            record.state.monitor = 0;
-            // `rm -f` may be removing the container as it ends: then there is nothing left to
-            // record, and a failed write is no error.
-            if self.container_record_exists(&id) {
-                if let Err(e) = self.save_container(&record) {
-                    if self.container_record_exists(&id) {
-                        return Err(e);
-                    }
-                }
-            }
-        }
-        result
     }
 
     /// The container's own cgroup with its limits, where a cgroup v2 subtree is delegated to
@@ -377,76 +306,6 @@ impl Engine {
             },
         }
     }
-
-    /// Starts the container helper (in the user namespace when rootless) and waits for it.
-    fn start_helper(
-        &self,
-        spec: &std::path::Path,
-        flags: &Attach,
-        console: Option<(UnixStream, UnixStream)>,
-        record: &mut ContainerRecord,
-    ) -> Result<i32, Error> {
-        let mut cmd = Command::new("/proc/self/exe");
-        if crate::log::enabled() {
-            cmd.env(super::helpers::DEBUG_ENV, "1");
-        }
-        cmd.arg(super::helpers::RUN_CMD)
-            .arg(spec)
-            // Without -i the container reads nothing, as in Docker.
-            .stdin(if flags.interactive && !flags.tty {
-                Stdio::inherit()
-            } else {
-                Stdio::null()
-            });
-        let (mut child, lifeline) = if self.user.rootless() {
-            let helper = userns::spawn(cmd, &self.userns())?;
-            (helper.child, Some(helper.lifeline))
-        } else {
-            (cmd.spawn().map_err(RuntimeError::Io)?, None)
-        };
-        crate::debug!("container helper started");
-        record.state.status = "running".into();
-        record.state.monitor = child.id() as i32;
-        record.state.monitor_start = super::containers::process_start(child.id() as i32);
-        record.state.pid = 0;
-        record.state.started_at = Some(super::containers::timestamp());
-        record.state.finished_at = None;
-        // Recorded as running even with --rm: `ps` lists it and `exec` finds it.
-        self.save_container(record)?;
-        if flags.sig_proxy {
-            // With a terminal, window changes reach the container through the terminal.
-            crate::sys::forward_signals(child.id() as i32, !flags.tty);
-        }
-        let attached = match console {
-            Some((ours, theirs)) => {
-                drop(theirs);
-                crate::runtime::tty::attach(&ours, flags.interactive).map_err(|e| {
-                    Error::Other(format!("attaching to the container's terminal: {e}"))
-                })?
-            }
-            None => None,
-        };
-        let status = child.wait().map_err(RuntimeError::Io);
-        crate::sys::stop_forwarding_signals();
-        if let Some(a) = attached {
-            a.finish();
-        }
-        crate::debug!("container helper exited");
-        drop(lifeline);
-        // A helper killed by a signal (`rm -f`) took the container with it: report it as the
-        // shell would, 128 + the signal.
-        let status = status?;
-        Ok(status.code().unwrap_or_else(|| {
-            std::os::unix::process::ExitStatusExt::signal(&status).map_or(EXIT_RUNTIME, |s| 128 + s)
-        }))
-    }
-}
-
-/// How `start` connects skiff to the container.
-struct Attach {
-    interactive: bool,
-    tty: bool,
-    sig_proxy: bool,
 }
 
 /// Capability names as Docker takes them (with or without `CAP_`, any case), by number.

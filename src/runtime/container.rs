@@ -84,6 +84,10 @@ pub struct Spec {
     /// `-t`: the descriptor (inherited from skiff) to send the terminal's master over.
     #[serde(default)]
     pub console_socket: Option<i32>,
+    /// The terminal's first size (rows, columns): the attached skiff's, so that the workload
+    /// sees it from its first instruction.
+    #[serde(default)]
+    pub console_size: Option<(u16, u16)>,
     /// The default seccomp filter (off for `--privileged` and `seccomp=unconfined`).
     #[serde(default)]
     pub seccomp: bool,
@@ -172,39 +176,6 @@ const READ_ONLY: &[&str] = &[
     "/proc/sys",
     "/proc/sysrq-trigger",
 ];
-
-/// Runs in the helper: starts the container in the foreground and returns its exit status
-/// (Docker's numbering: the workload's own, 128+N for a signal, 125/126/127 for failures
-/// before the workload ran).
-pub fn run(spec: &Spec, lifeline: Option<std::os::unix::net::UnixStream>) -> i32 {
-    if let Err(e) = prepare(spec) {
-        eprintln!("Error: {e}");
-        return EXIT_RUNTIME;
-    }
-    let mut started = match spawn(spec, &Stdio::default()) {
-        Ok(s) => s,
-        Err(e) => {
-            eprintln!("Error: {e}");
-            return EXIT_RUNTIME;
-        }
-    };
-    let child = started.child;
-    if let Some(p) = &spec.pid_file {
-        let _ = fs::write(p, started.init.to_string());
-    }
-    crate::sys::forward_signals(child, true);
-    if let Some(lifeline) = lifeline {
-        // skiff was killed: the container goes with it, as a foreground one should.
-        crate::sys::wait_for_exit_or_hangup(child, &lifeline);
-    }
-    let failure = started.failure();
-    let status = crate::sys::wait_for(child);
-    teardown(spec);
-    if let Some((_, message)) = failure {
-        eprintln!("Error: {message}");
-    }
-    status
-}
 
 /// In a fresh mount namespace: makes its mounts private and mounts the container's layers on
 /// `mount_point`.
@@ -533,7 +504,8 @@ pub(super) fn run_workload(spec: &Spec) -> Result<Never, Failure> {
         // SAFETY: skiff passed this descriptor to the helper for this purpose; it stays open
         // (close-on-exec) for as long as this borrow is used.
         let socket = unsafe { std::os::fd::BorrowedFd::borrow_raw(fd) };
-        super::tty::make_console(socket).map_err(|e| fail("creating the terminal", e))?;
+        super::tty::make_console(socket, spec.console_size)
+            .map_err(|e| fail("creating the terminal", e))?;
     }
     std::env::set_current_dir(&spec.cwd)
         .map_err(|e| fail(&format!("entering the working directory {}", spec.cwd), e))?;

@@ -18,10 +18,19 @@ use rustix::termios::{self, OptionalActions};
 
 /// In the container, after the root is entered: creates the terminal, sends its master over
 /// `socket`, and makes the slave the process's controlling terminal and stdio.
-pub fn make_console(socket: BorrowedFd<'_>) -> io::Result<()> {
+pub fn make_console(socket: BorrowedFd<'_>, size: Option<(u16, u16)>) -> io::Result<()> {
     let master = rustix::pty::openpt(OpenptFlags::RDWR | OpenptFlags::NOCTTY)?;
     rustix::pty::grantpt(&master)?;
     rustix::pty::unlockpt(&master)?;
+    if let Some((rows, cols)) = size {
+        let size = termios::Winsize {
+            ws_row: rows,
+            ws_col: cols,
+            ws_xpixel: 0,
+            ws_ypixel: 0,
+        };
+        termios::tcsetwinsize(&master, size)?;
+    }
     let slave = rustix::pty::ioctl_tiocgptpeer(&master, OpenptFlags::RDWR | OpenptFlags::NOCTTY)?;
     let fds = [master.as_fd()];
     let mut space = [MaybeUninit::uninit(); rustix::cmsg_space!(ScmRights(1))];

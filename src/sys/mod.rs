@@ -300,34 +300,6 @@ pub fn kill_now(pid: i32) {
     }
 }
 
-/// Blocks until `pid` exits or `lifeline` is closed at the other end; in the second case kills
-/// `pid`. Either way the caller then reaps it.
-pub fn wait_for_exit_or_hangup(pid: i32, lifeline: &impl std::os::fd::AsFd) {
-    use rustix::event::{poll, PollFd, PollFlags};
-    let Some(p) = rustix::process::Pid::from_raw(pid) else {
-        return;
-    };
-    let Ok(pidfd) = rustix::process::pidfd_open(p, rustix::process::PidfdFlags::empty()) else {
-        return;
-    };
-    loop {
-        let mut fds = [
-            PollFd::new(&pidfd, PollFlags::IN),
-            PollFd::new(lifeline, PollFlags::IN | PollFlags::HUP),
-        ];
-        match poll(&mut fds, None) {
-            Ok(_) => {
-                if !fds[1].revents().is_empty() && fds[0].revents().is_empty() {
-                    kill_now(pid);
-                }
-                return;
-            }
-            Err(rustix::io::Errno::INTR) => continue,
-            Err(_) => return,
-        }
-    }
-}
-
 static FORWARD_TO: std::sync::atomic::AtomicI32 = std::sync::atomic::AtomicI32::new(0);
 
 /// Signals a foreground container gets from the terminal or a `kill` of skiff (Docker's

@@ -81,14 +81,26 @@ fn detach_keys_leave_the_container_running() {
     );
     s.check("stop -t 1 loop", 0, "loop");
     s.check("rm loop", 0, "loop");
-    // A container in the foreground of another skiff has nothing to attach to.
-    let mut fg = s.spawn_until(
-        "run --name fg $REG/busybox sh -c 'echo ready; sleep 30'",
-        "ready",
-    );
-    s.check("attach fg", 125, "runs in the foreground");
-    s.check("rm -f fg", 0, "fg");
+    // A container in the foreground of another skiff can be attached to as well: both see
+    // its output, and the second leaving (Ctrl-P Ctrl-Q) leaves it running.
+    let mut fg = s
+        .command(&s.args(
+            "run -i --name fg $REG/busybox sh -c 'echo ready; while read l; do echo \"got $l\"; done'",
+        ))
+        .stdin(std::process::Stdio::piped())
+        .stdout(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    read_until(fg.stdout.as_mut().unwrap(), "ready");
+    let out = s.run_with_input("attach fg", b"from-attach\n\x10\x11");
+    assert_eq!(out.code, 0, "{out:?}");
+    read_until(fg.stdout.as_mut().unwrap(), "got from-attach");
+    s.check("ps --format '{{.Names}} {{.Status}}'", 0, "fg Up");
+    // Its own skiff killed: the container goes with it (what a batch job's end needs).
+    fg.kill().unwrap();
     fg.wait().unwrap();
+    s.eventually("ps -a --format '{{.Names}} {{.Status}}'", "fg Exited (137)");
+    s.check("rm fg", 0, "fg");
 }
 
 #[test]
@@ -313,4 +325,48 @@ fn only_the_client_passing_stdin_ends_it() {
     drop(input);
     assert_eq!(owner.wait().unwrap().code(), Some(4));
     s.check("rm once", 0, "once");
+}
+
+#[test]
+fn run_in_the_foreground_is_logged_and_detachable() {
+    let s = Sandbox::user();
+    ready(&s);
+    // Its output is in the log too, as with Docker.
+    let out = s.run("run --name lg $REG/busybox sh -c 'echo out; echo err >&2; exit 2'");
+    assert_eq!(
+        (out.code, out.stdout.as_str(), out.stderr.as_str()),
+        (2, "out\n", "err\n")
+    );
+    let logs = s.run("logs lg");
+    assert_eq!(
+        (logs.stdout.as_str(), logs.stderr.as_str()),
+        ("out\n", "err\n")
+    );
+    // Ctrl-P Ctrl-Q leaves `run -it`: the shell goes on, and can be attached to again.
+    let skiff = crate::harness::skiff_bin().display().to_string();
+    s.on_terminal(
+        &format!("{skiff} run -it --name det $REG/busybox sh; echo code=$?")
+            .replace("$REG", &crate::harness::env().registry),
+        &[(b"echo hi-$((6*7))\r", "hi-42"), (b"\x10\x11", "code=0")],
+    );
+    s.check("ps --format '{{.Names}} {{.Status}}'", 0, "det Up");
+    let out = s.on_terminal(
+        &format!("{skiff} attach det; echo code=$?"),
+        &[(b"exit 3\r", "code=3")],
+    );
+    assert!(out.contains("code=3"), "{out:?}");
+    // A closed output ends skiff as SIGPIPE would, and the container with it.
+    let mut child = s
+        .command(&s.args("run --name piped $REG/busybox sh -c 'while true; do echo y; done'"))
+        .stdout(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    read_until(child.stdout.as_mut().unwrap(), "y\n");
+    drop(child.stdout.take());
+    assert_eq!(child.wait().unwrap().code(), Some(141));
+    s.eventually(
+        "ps -a --format '{{.Names}} {{.Status}}'",
+        "piped Exited (137)",
+    );
+    s.check("rm lg det piped", 0, "piped");
 }

@@ -79,7 +79,7 @@ fn a_running_container_is_listed_and_only_removed_by_force() {
     let s = Sandbox::user();
     s.check("pull -q $REG/busybox", 0, "");
     let args = crate::harness::split(&format!(
-        "run --name live {}/busybox sleep 30",
+        "run --name live {}/busybox sleep 3072",
         crate::harness::env().registry
     ));
     let mut child = s.command(&args).spawn().unwrap();
@@ -99,7 +99,8 @@ fn a_running_container_is_listed_and_only_removed_by_force() {
     assert_eq!(status.code(), Some(137), "run reports the kill");
     // The container's processes went with it (PID 1 dies with its helper).
     let left = std::process::Command::new("pgrep")
-        .args(["-f", "^sleep 30$"])
+        // An odd duration tells its process from other tests' sleeps.
+        .args(["-f", "^sleep 3072$"])
         .output()
         .unwrap();
     assert!(!left.status.success(), "a container process survived rm -f");
