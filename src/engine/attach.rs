@@ -492,7 +492,13 @@ impl Engine {
         if sig_proxy {
             crate::sys::forward_signals(init, false);
         }
-        let outcome = session(conn, record.tty, opts);
+        // As Docker: the detach keys are watched only with a terminal (raw, so they arrive as
+        // typed); other input is passed on byte for byte, whatever it holds.
+        let mut opts = opts.clone();
+        if !record.tty {
+            opts.detach_keys.clear();
+        }
+        let outcome = session(conn, record.tty, &opts);
         if sig_proxy {
             crate::sys::stop_forwarding_signals();
         }

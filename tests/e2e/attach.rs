@@ -23,6 +23,19 @@ fn read_until(from: &mut impl Read, marker: &str) -> String {
     String::from_utf8_lossy(&seen).into_owned()
 }
 
+/// Each line read from `from`, as it comes, on a channel.
+fn lines_seen(from: impl Read + Send + 'static) -> std::sync::mpsc::Receiver<String> {
+    let (tx, rx) = std::sync::mpsc::channel();
+    std::thread::spawn(move || {
+        for line in std::io::BufRead::lines(std::io::BufReader::new(from)).map_while(Result::ok) {
+            if tx.send(line).is_err() {
+                break;
+            }
+        }
+    });
+    rx
+}
+
 #[test]
 fn attach_passes_stdin_output_and_the_exit_code() {
     for s in [
@@ -61,28 +74,36 @@ fn attach_passes_stdin_output_and_the_exit_code() {
 fn detach_keys_leave_the_container_running() {
     let s = Sandbox::user();
     ready(&s);
+    let skiff = crate::harness::skiff_bin().display().to_string();
+    s.check("run -dit --name loop $REG/busybox sh", 0, "");
+    // Keys of one's own (the default ones are in attach_to_a_terminal): skiff leaves, the
+    // shell goes on, and what follows the keys is not sent.
+    s.on_terminal(
+        &format!("{skiff} attach --detach-keys ctrl-a,x loop; echo code=$?"),
+        &[
+            (b"echo one-$((1+1))\r", "one-2"),
+            (b"\x01xecho two-$((1+2))\r", "code=0"),
+        ],
+    );
+    s.check("ps --format '{{.Names}} {{.Status}}'", 0, "loop Up");
+    let logs = s.run("logs loop").stdout;
+    assert!(
+        logs.contains("one-2") && !logs.contains("two-3"),
+        "{logs:?}"
+    );
+    // Without a terminal the keys are plain input (piped data may hold any byte), as in
+    // Docker: this shell gets them and skiff stays until it exits.
     s.check(
-        "run -di --name loop $REG/busybox sh -c 'while read l; do echo \"got $l\"; done'",
+        "run -di --name raw $REG/busybox sh -c 'head -c 5 > /tmp/got; od -c /tmp/got'",
         0,
         "",
     );
-    // Ctrl-P Ctrl-Q: skiff leaves, the container goes on, what follows the keys is not sent.
-    let out = s.run_with_input("attach loop", b"one\n\x10\x11two\n");
+    let out = s.run_with_input("attach raw", b"\x10\x11end");
     assert_eq!(out.code, 0, "{out:?}");
-    s.eventually("logs loop", "got one");
-    s.check("ps --format '{{.Names}} {{.Status}}'", 0, "loop Up");
-    // Keys of one's own; a held-back first key that is not followed goes through.
-    let out = s.run_with_input("attach --detach-keys ctrl-a,x loop", b"th\x01ree\n\x01x");
-    assert_eq!(out.code, 0, "{out:?}");
-    let logs = s.eventually("logs loop", "got th\x01ree");
-    assert!(
-        !logs.contains("got two"),
-        "input after the detach keys reached it: {logs:?}"
-    );
-    s.check("stop -t 1 loop", 0, "loop");
-    s.check("rm loop", 0, "loop");
+    assert!(out.stdout.contains("020 021   e   n   d"), "{out:?}");
+    s.check("rm -f loop raw", 0, "raw");
     // A container in the foreground of another skiff can be attached to as well: both see
-    // its output, and the second leaving (Ctrl-P Ctrl-Q) leaves it running.
+    // its output, and the second leaving leaves it running.
     let mut fg = s
         .command(&s.args(
             "run -i --name fg $REG/busybox sh -c 'echo ready; while read l; do echo \"got $l\"; done'",
@@ -92,9 +113,24 @@ fn detach_keys_leave_the_container_running() {
         .spawn()
         .unwrap();
     read_until(fg.stdout.as_mut().unwrap(), "ready");
-    let out = s.run_with_input("attach fg", b"from-attach\n\x10\x11");
-    assert_eq!(out.code, 0, "{out:?}");
-    read_until(fg.stdout.as_mut().unwrap(), "got from-attach");
+    let mut viewer = s
+        .command(&s.args("attach --no-stdin fg"))
+        .stdout(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    // Lines until the viewer shows one: it attaches on its own time.
+    let seen = lines_seen(viewer.stdout.take().unwrap());
+    let end = Instant::now() + Duration::from_secs(10);
+    loop {
+        assert!(Instant::now() < end, "the viewer never saw the output");
+        fg.stdin.as_mut().unwrap().write_all(b"line\n").unwrap();
+        read_until(fg.stdout.as_mut().unwrap(), "got line\n");
+        if seen.recv_timeout(Duration::from_millis(100)).is_ok() {
+            break;
+        }
+    }
+    viewer.kill().unwrap();
+    viewer.wait().unwrap();
     s.check("ps --format '{{.Names}} {{.Status}}'", 0, "fg Up");
     // Its own skiff killed: the container goes with it (what a batch job's end needs).
     fg.kill().unwrap();
@@ -293,28 +329,18 @@ fn only_the_client_passing_stdin_ends_it() {
         .stdout(std::process::Stdio::piped())
         .spawn()
         .unwrap();
-    let mut from_viewer = viewer.stdout.take().unwrap();
-    let (tx, rx) = std::sync::mpsc::channel();
-    std::thread::spawn(move || {
-        let mut buf = [0u8; 256];
-        while let Ok(n @ 1..) = from_viewer.read(&mut buf) {
-            if tx.send(buf[..n].to_vec()).is_err() {
-                break;
-            }
-        }
-    });
     // Lines until the viewer shows one: then it is surely attached.
-    let mut seen = String::new();
+    let seen = lines_seen(viewer.stdout.take().unwrap());
     let end = Instant::now() + Duration::from_secs(10);
-    while !seen.contains("two") {
+    loop {
         assert!(
             Instant::now() < end,
             "the second client never saw the output"
         );
         input.write_all(b"two\n").unwrap();
         read_until(&mut output, "two\n");
-        while let Ok(chunk) = rx.recv_timeout(Duration::from_millis(100)) {
-            seen.push_str(&String::from_utf8_lossy(&chunk));
+        if seen.recv_timeout(Duration::from_millis(100)).is_ok() {
+            break;
         }
     }
     viewer.kill().unwrap();
