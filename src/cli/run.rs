@@ -64,6 +64,9 @@ pub struct RunArgs {
     /// Disable any health check, the image's included.
     #[arg(long)]
     pub no_healthcheck: bool,
+    /// Keys that detach from the container, leaving it running (default ctrl-p,ctrl-q).
+    #[arg(long, value_name = "KEYS")]
+    pub detach_keys: Option<String>,
     /// Name the container.
     #[arg(long, value_name = "NAME")]
     pub name: Option<String>,
@@ -389,6 +392,11 @@ fn options(args: RunArgs) -> Result<RunOptions, Error> {
         interactive: args.interactive,
         sig_proxy: args.sig_proxy,
         detach: args.detach,
+        detach_keys: crate::engine::attach::parse_detach_keys(
+            args.detach_keys
+                .as_deref()
+                .unwrap_or(crate::engine::attach::DEFAULT_DETACH_KEYS),
+        )?,
         init: args.init,
         ulimits: args.ulimit,
         shm_size: args.shm_size,

@@ -54,6 +54,8 @@ pub struct RunOptions {
     pub sig_proxy: bool,
     /// `run -d`: nobody is attached when the container starts.
     pub detach: bool,
+    /// The keys that detach from a container run in the foreground.
+    pub detach_keys: Vec<u8>,
     /// `--health-*` and `--no-healthcheck`, over the image's check.
     pub health: super::health::HealthConfig,
     pub init: bool,
@@ -103,7 +105,7 @@ impl Engine {
         let record = self.create_container(opts, progress)?;
         let attach = super::attach::AttachOptions {
             stdin: opts.interactive,
-            detach_keys: super::attach::parse_detach_keys(super::attach::DEFAULT_DETACH_KEYS)?,
+            detach_keys: opts.detach_keys.clone(),
             sig_proxy: opts.sig_proxy,
         };
         let launched =
@@ -709,6 +711,7 @@ mod tests {
             interactive: false,
             sig_proxy: true,
             detach: false,
+            detach_keys: Vec::new(),
             health: Default::default(),
             init: false,
             ulimits: vec![],

@@ -376,6 +376,19 @@ fn run_in_the_foreground_is_logged_and_detachable() {
         &[(b"echo hi-$((6*7))\r", "hi-42"), (b"\x10\x11", "code=0")],
     );
     s.check("ps --format '{{.Names}} {{.Status}}'", 0, "det Up");
+    s.on_terminal(
+        &format!(
+            "{skiff} run -it --detach-keys ctrl-a,x --name det2 $REG/busybox sh; echo code=$?"
+        )
+        .replace("$REG", &crate::harness::env().registry),
+        &[(b"echo hi-$((6*7))\r", "hi-42"), (b"\x01x", "code=0")],
+    );
+    s.check("ps --format '{{.Names}} {{.Status}}'", 0, "det2 Up");
+    s.check(
+        "run --detach-keys ctrl-1 $REG/busybox true",
+        125,
+        "invalid detach keys",
+    );
     let out = s.on_terminal(
         &format!("{skiff} attach det; echo code=$?"),
         &[(b"exit 3\r", "code=3")],
@@ -394,5 +407,5 @@ fn run_in_the_foreground_is_logged_and_detachable() {
         "ps -a --format '{{.Names}} {{.Status}}'",
         "piped Exited (137)",
     );
-    s.check("rm lg det piped", 0, "piped");
+    s.check("rm -f lg det det2 piped", 0, "piped");
 }
