@@ -23,6 +23,28 @@ fn read_until(from: &mut impl Read, marker: &str) -> String {
     String::from_utf8_lossy(&seen).into_owned()
 }
 
+/// Sends lines through the first client (`input`, answered on `output` as "LINE" or
+/// "got LINE") until a second one shows a line on `viewer`: then it is surely attached.
+fn until_viewer_attached(
+    viewer: impl Read + Send + 'static,
+    input: &mut impl Write,
+    output: &mut impl Read,
+) {
+    let seen = lines_seen(viewer);
+    let end = Instant::now() + Duration::from_secs(10);
+    loop {
+        assert!(
+            Instant::now() < end,
+            "the second client never saw the output"
+        );
+        input.write_all(b"line\n").unwrap();
+        read_until(output, "line\n");
+        if seen.recv_timeout(Duration::from_millis(100)).is_ok() {
+            return;
+        }
+    }
+}
+
 /// Each line read from `from`, as it comes, on a channel.
 fn lines_seen(from: impl Read + Send + 'static) -> std::sync::mpsc::Receiver<String> {
     let (tx, rx) = std::sync::mpsc::channel();
@@ -118,17 +140,11 @@ fn detach_keys_leave_the_container_running() {
         .stdout(std::process::Stdio::piped())
         .spawn()
         .unwrap();
-    // Lines until the viewer shows one: it attaches on its own time.
-    let seen = lines_seen(viewer.stdout.take().unwrap());
-    let end = Instant::now() + Duration::from_secs(10);
-    loop {
-        assert!(Instant::now() < end, "the viewer never saw the output");
-        fg.stdin.as_mut().unwrap().write_all(b"line\n").unwrap();
-        read_until(fg.stdout.as_mut().unwrap(), "got line\n");
-        if seen.recv_timeout(Duration::from_millis(100)).is_ok() {
-            break;
-        }
-    }
+    until_viewer_attached(
+        viewer.stdout.take().unwrap(),
+        fg.stdin.as_mut().unwrap(),
+        fg.stdout.as_mut().unwrap(),
+    );
     viewer.kill().unwrap();
     viewer.wait().unwrap();
     s.check("ps --format '{{.Names}} {{.Status}}'", 0, "fg Up");
@@ -329,20 +345,7 @@ fn only_the_client_passing_stdin_ends_it() {
         .stdout(std::process::Stdio::piped())
         .spawn()
         .unwrap();
-    // Lines until the viewer shows one: then it is surely attached.
-    let seen = lines_seen(viewer.stdout.take().unwrap());
-    let end = Instant::now() + Duration::from_secs(10);
-    loop {
-        assert!(
-            Instant::now() < end,
-            "the second client never saw the output"
-        );
-        input.write_all(b"two\n").unwrap();
-        read_until(&mut output, "two\n");
-        if seen.recv_timeout(Duration::from_millis(100)).is_ok() {
-            break;
-        }
-    }
+    until_viewer_attached(viewer.stdout.take().unwrap(), &mut input, &mut output);
     viewer.kill().unwrap();
     viewer.wait().unwrap();
     // The container's stdin is still open: the owner's next line gets through.
