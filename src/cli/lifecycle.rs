@@ -421,7 +421,7 @@ fn parse_time(
         return chrono::DateTime::from_timestamp(secs as i64, ((secs.fract()) * 1e9) as u32)
             .ok_or_else(|| Error::Invalid(format!("invalid time {text:?}")));
     }
-    let back = crate::engine::health::parse_go_duration(text).map_err(|_| {
+    let back = crate::engine::duration::parse(text).map_err(|_| {
         Error::Invalid(format!(
             "invalid time {text:?}: use RFC 3339, Unix seconds or a duration such as 10m"
         ))

@@ -4,7 +4,8 @@ use std::os::fd::AsFd;
 
 use clap::Args;
 
-use crate::engine::health::{parse_go_duration, HealthConfig};
+use crate::engine::duration;
+use crate::engine::health::HealthConfig;
 use crate::engine::pull::PullEvent;
 use crate::engine::run::{self, Network, PullPolicy, RunOptions};
 use crate::engine::Engine;
@@ -231,7 +232,7 @@ fn health_options(args: &RunArgs) -> Result<HealthConfig, Error> {
         match v {
             None => Ok(0),
             Some(text) => {
-                let d = parse_go_duration(text)?;
+                let d = duration::parse(text)?;
                 if !d.is_zero() && d < std::time::Duration::from_millis(1) {
                     return Err(Error::Invalid(format!(
                         "{flag} can't be less than one millisecond"

@@ -160,48 +160,6 @@ impl Health {
     }
 }
 
-/// Go's duration syntax (`1m30s`, `500ms`, `2h`, `1.5s`), as Docker's flags take it.
-pub fn parse_go_duration(text: &str) -> Result<Duration, Error> {
-    let bad = || {
-        Error::Invalid(format!(
-            "invalid duration {text:?}: use a number and a unit, e.g. 30s, 1m30s or 500ms"
-        ))
-    };
-    if text == "0" {
-        return Ok(Duration::ZERO);
-    }
-    let mut rest = text;
-    let mut total = 0f64;
-    if rest.is_empty() {
-        return Err(bad());
-    }
-    while !rest.is_empty() {
-        let num_len = rest
-            .find(|c: char| !(c.is_ascii_digit() || c == '.'))
-            .ok_or_else(bad)?;
-        let n: f64 = rest[..num_len].parse().map_err(|_| bad())?;
-        rest = &rest[num_len..];
-        let unit_len = rest
-            .find(|c: char| c.is_ascii_digit() || c == '.')
-            .unwrap_or(rest.len());
-        let scale = match &rest[..unit_len] {
-            "ns" => 1e-9,
-            "us" | "µs" => 1e-6,
-            "ms" => 1e-3,
-            "s" => 1.0,
-            "m" => 60.0,
-            "h" => 3600.0,
-            _ => return Err(bad()),
-        };
-        total += n * scale;
-        rest = &rest[unit_len..];
-    }
-    Duration::try_from_secs_f64(total)
-        .ok()
-        .filter(|d| d.as_nanos() <= i64::MAX as u128)
-        .ok_or_else(bad)
-}
-
 impl Engine {
     /// `healthcheck run` (and the monitor's schedule): runs the container's check once and
     /// records the result; the container's health after it.
@@ -311,7 +269,7 @@ impl Engine {
                     -1,
                     format!(
                         "Health check exceeded timeout ({})",
-                        go_duration_text(config.timeout())
+                        super::duration::go_text(config.timeout())
                     ),
                 ));
             }
@@ -322,21 +280,6 @@ impl Engine {
                 std::thread::sleep(step);
             }
         }
-    }
-}
-
-/// A duration as Go's `%v` prints it: `500ms`, `30s`, `1m30s`, `1h0m0s`.
-pub fn go_duration_text(d: Duration) -> String {
-    if d < Duration::from_secs(1) {
-        return format!("{}ms", d.as_millis());
-    }
-    let secs = d.as_secs_f64() % 60.0;
-    let whole = d.as_secs();
-    let s = format!("{secs}s");
-    match (whole / 3600, (whole / 60) % 60) {
-        (0, 0) => s,
-        (0, m) => format!("{m}m{s}"),
-        (h, m) => format!("{h}h{m}m{s}"),
     }
 }
 
@@ -443,32 +386,6 @@ impl Schedule {
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn go_durations() {
-        assert_eq!(parse_go_duration("30s").unwrap(), Duration::from_secs(30));
-        assert_eq!(parse_go_duration("1m30s").unwrap(), Duration::from_secs(90));
-        assert_eq!(
-            parse_go_duration("500ms").unwrap(),
-            Duration::from_millis(500)
-        );
-        assert_eq!(
-            parse_go_duration("1.5h").unwrap(),
-            Duration::from_secs(5400)
-        );
-        assert_eq!(parse_go_duration("0").unwrap(), Duration::ZERO);
-        assert!(
-            parse_go_duration("99999999999999999h").is_err(),
-            "no overflow"
-        );
-        assert_eq!(go_duration_text(Duration::from_millis(500)), "500ms");
-        assert_eq!(go_duration_text(Duration::from_secs(30)), "30s");
-        assert_eq!(go_duration_text(Duration::from_secs(90)), "1m30s");
-        assert_eq!(go_duration_text(Duration::from_secs(3600)), "1h0m0s");
-        for bad in ["", "30", "s", "3x", "1m30"] {
-            assert!(parse_go_duration(bad).is_err(), "{bad}");
-        }
-    }
 
     #[test]
     fn health_follows_dockers_rules() {

@@ -4,6 +4,7 @@
 pub mod attach;
 pub mod containers;
 pub mod cp;
+pub mod duration;
 pub mod exec;
 pub mod health;
 pub mod helpers;

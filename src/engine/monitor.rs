@@ -71,8 +71,13 @@ impl Engine {
         if record.state.is_up() && self.container_alive(&record) {
             return Ok((record, None));
         }
-        // Not while `cp` has its files mounted; held until the monitor has started it.
-        let _files = self.container_files_lock(&record.id)?;
+        // Not while `cp` has its files mounted; held until the monitor has started it. `run`
+        // starts the container it has just created, which no `cp` can hold: no lock file on
+        // that path.
+        let _files = match mode {
+            Launch::Foreground => None,
+            _ => Some(self.container_files_lock(&record.id)?),
+        };
         let id = record.id.clone();
         let run = self.container_run_dir(&id);
         crate::config::ensure_run_root(&self.paths.run_root, self.user.uid)?;

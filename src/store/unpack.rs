@@ -863,26 +863,34 @@ impl Unpacker {
         meta: &Meta,
         shown: &str,
     ) -> Result<(), UnpackError> {
+        self.chown_at(dir.as_fd(), name, AtFlags::SYMLINK_NOFOLLOW, meta, shown)?;
+        set_mtime_at(dir, name, meta, shown)
+    }
+
+    /// The entry's owner, where it differs from the creator's: `at`/`name` with `flags`
+    /// (`SYMLINK_NOFOLLOW`, or `EMPTY_PATH` on a descriptor).
+    fn chown_at(
+        &mut self,
+        at: std::os::fd::BorrowedFd<'_>,
+        name: &Path,
+        flags: AtFlags,
+        meta: &Meta,
+        shown: &str,
+    ) -> Result<(), UnpackError> {
         if let Some((uid, gid)) = self
             .owner(meta)
             .filter(|(uid, gid)| !self.owned_by_creator(*uid, *gid))
         {
             rfs::chownat(
-                dir,
+                at,
                 name,
                 Some(rfs::Uid::from_raw(uid)),
                 Some(rfs::Gid::from_raw(gid)),
-                AtFlags::SYMLINK_NOFOLLOW,
+                flags,
             )
             .map_err(|e| io_err(shown, e.into()))?;
         }
-        rfs::utimensat(
-            dir,
-            name,
-            &timestamps(meta.mtime),
-            AtFlags::SYMLINK_NOFOLLOW,
-        )
-        .map_err(|e| io_err(shown, e.into()))
+        Ok(())
     }
 
     /// Owner, mode and mtime of a device node or FIFO, given an `O_PATH` descriptor of it and
@@ -896,30 +904,12 @@ impl Unpacker {
         meta: &Meta,
         shown: &str,
     ) -> Result<(), UnpackError> {
-        if let Some((uid, gid)) = self
-            .owner(meta)
-            .filter(|(uid, gid)| !self.owned_by_creator(*uid, *gid))
-        {
-            rfs::chownat(
-                fd,
-                "",
-                Some(rfs::Uid::from_raw(uid)),
-                Some(rfs::Gid::from_raw(gid)),
-                AtFlags::EMPTY_PATH,
-            )
-            .map_err(|e| io_err(shown, e.into()))?;
-        }
+        self.chown_at(fd.as_fd(), Path::new(""), AtFlags::EMPTY_PATH, meta, shown)?;
         if made != meta.mode {
             // The umask took bits away (or chown cleared setuid/setgid).
             crate::sys::chmod_fd(fd.as_fd(), meta.mode).map_err(|e| io_err(shown, e))?;
         }
-        rfs::utimensat(
-            dir,
-            name,
-            &timestamps(meta.mtime),
-            AtFlags::SYMLINK_NOFOLLOW,
-        )
-        .map_err(|e| io_err(shown, e.into()))
+        set_mtime_at(dir, name, meta, shown)
     }
 
     /// Gives directories their modes and mtimes, the deepest first: a parent made read-only
@@ -968,6 +958,17 @@ fn io_err(path: impl Into<String>, source: io::Error) -> UnpackError {
         path: path.into(),
         source,
     }
+}
+
+/// The entry's mtime, on `name` in `dir` itself (never through a symlink).
+fn set_mtime_at(dir: &OwnedFd, name: &Path, meta: &Meta, shown: &str) -> Result<(), UnpackError> {
+    rfs::utimensat(
+        dir,
+        name,
+        &timestamps(meta.mtime),
+        AtFlags::SYMLINK_NOFOLLOW,
+    )
+    .map_err(|e| io_err(shown, e.into()))
 }
 
 fn timestamps(mtime: i64) -> Timestamps {
