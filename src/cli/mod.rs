@@ -286,19 +286,25 @@ fn run(cli: Cli) -> Result<i32, Error> {
         runroot: cli.runroot.clone(),
     };
     let engine = || Engine::new(&global);
+    // These start processes in containers: skiff's binary must be out of their reach first.
+    let starts = || {
+        let e = engine()?;
+        e.protect_binary()?;
+        Ok::<Engine, Error>(e)
+    };
     match cli.command {
         Command::Pull(a) | Command::Image(ImageCommand::Pull(a)) => pull::pull(&engine()?, a),
-        Command::Run(a) | Command::Container(ContainerCommand::Run(a)) => run::run(&engine()?, *a),
+        Command::Run(a) | Command::Container(ContainerCommand::Run(a)) => run::run(&starts()?, *a),
         Command::Create(a) | Command::Container(ContainerCommand::Create(a)) => {
             run::create(&engine()?, *a)
         }
         Command::Start(a) | Command::Container(ContainerCommand::Start(a)) => {
-            containers::start(&engine()?, a)
+            containers::start(&starts()?, a)
         }
         Command::Attach(a) | Command::Container(ContainerCommand::Attach(a)) => {
             containers::attach(&engine()?, a)
         }
-        Command::Healthcheck(HealthcheckCommand::Run(a)) => lifecycle::healthcheck(&engine()?, a),
+        Command::Healthcheck(HealthcheckCommand::Run(a)) => lifecycle::healthcheck(&starts()?, a),
         Command::Cp(a) | Command::Container(ContainerCommand::Cp(a)) => cp::cp(&engine()?, a),
         Command::Diff(a) | Command::Container(ContainerCommand::Diff(a)) => {
             lifecycle::diff(&engine()?, a)
@@ -323,7 +329,7 @@ fn run(cli: Cli) -> Result<i32, Error> {
         }
         Command::Container(ContainerCommand::Prune(a)) => lifecycle::prune(&engine()?, a),
         Command::Exec(a) | Command::Container(ContainerCommand::Exec(a)) => {
-            lifecycle::exec(&engine()?, a)
+            lifecycle::exec(&starts()?, a)
         }
         Command::Stop(a) | Command::Container(ContainerCommand::Stop(a)) => {
             lifecycle::stop(&engine()?, a)
@@ -332,7 +338,7 @@ fn run(cli: Cli) -> Result<i32, Error> {
             lifecycle::kill(&engine()?, a)
         }
         Command::Restart(a) | Command::Container(ContainerCommand::Restart(a)) => {
-            lifecycle::restart(&engine()?, a)
+            lifecycle::restart(&starts()?, a)
         }
         Command::Wait(a) | Command::Container(ContainerCommand::Wait(a)) => {
             lifecycle::wait(&engine()?, a)

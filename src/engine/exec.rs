@@ -66,7 +66,15 @@ impl Engine {
             None
         };
         let stdin_null = !opts.interactive || opts.detach;
-        let mut process = crate::runtime::exec::exec(init, &spec, stdin_null, None)
+        // Detached, as in Docker, its output goes nowhere (not to the terminal of a command
+        // that has returned).
+        let null = if opts.detach && !opts.tty {
+            Some(std::fs::File::create("/dev/null").map_err(RuntimeError::Io)?)
+        } else {
+            None
+        };
+        let output = null.as_ref().map(std::os::fd::AsRawFd::as_raw_fd);
+        let mut process = crate::runtime::exec::exec(init, &spec, stdin_null, output)
             .map_err(|e| Error::Other(format!("exec in {}: {e}", record.name)))?;
         let attached = match console {
             Some((ours, theirs)) => {

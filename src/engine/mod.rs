@@ -126,6 +126,34 @@ impl Engine {
     }
 
     /// The id maps of this user's namespace, from /etc/subuid and /etc/subgid.
+    /// First thing in a command that starts processes in containers (`run`, `start`,
+    /// `restart`, `exec`, `healthcheck run`): where a container's root could write skiff's
+    /// binary, this process executes itself again from a sealed copy (see `runtime::sealed`),
+    /// and the processes it starts inherit that copy. Returns only when nothing had to be done,
+    /// or with the reason it could not be.
+    pub fn protect_binary(&self) -> Result<(), Error> {
+        use crate::runtime::sealed;
+        let mapped = || {
+            if !self.user.rootless() {
+                return Vec::new();
+            }
+            self.userns()
+                .uid_map
+                .iter()
+                .map(|m| (m.host, m.size))
+                .collect()
+        };
+        if !sealed::writable_by_container(mapped) || sealed::running_sealed() {
+            return Ok(());
+        }
+        crate::debug!("re-executing from a sealed copy of the binary");
+        let e = sealed::reexec_from_sealed_copy();
+        Err(Error::Other(format!(
+            "re-executing from a sealed copy of skiff's binary (needed because a container \
+             could write the binary): {e}"
+        )))
+    }
+
     pub fn userns(&self) -> UserNs {
         let name = self.user.name.as_deref().unwrap_or("");
         // An unreadable /etc/subuid is the same as no range: the single-uid map still works.

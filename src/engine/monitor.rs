@@ -112,6 +112,13 @@ impl Engine {
         }
         crate::debug!("container {id} prepared");
         let mut cmd = Command::new("/proc/self/exe");
+        // None of the caller's environment (its tokens, its secrets): the monitor's children
+        // enter the container, and the workload gets the container's own environment anyway.
+        // PATH finds fuse-overlayfs.
+        cmd.env_clear().env(
+            "PATH",
+            std::env::var_os("PATH").unwrap_or_else(|| container::DEFAULT_PATH.into()),
+        );
         if crate::log::enabled() {
             cmd.env(super::helpers::DEBUG_ENV, "1");
         }

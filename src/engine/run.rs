@@ -89,9 +89,6 @@ pub struct RunOptions {
     pub replace: bool,
 }
 
-/// Docker's PATH when the image sets none.
-const DEFAULT_PATH: &str = "PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin";
-
 impl Engine {
     /// Runs a container in the foreground and returns its exit status (`create` + `start -a`).
     /// Budget (busybox `true`, rootless, this machine): ~0.7 ms to here (process start and
@@ -641,7 +638,7 @@ pub(crate) fn environment(
         env.push(entry);
     };
     if !image_env.iter().any(|e| e.starts_with("PATH=")) {
-        set(DEFAULT_PATH.to_string());
+        set(format!("PATH={}", crate::runtime::container::DEFAULT_PATH));
     }
     set(format!("HOSTNAME={hostname}"));
     for e in image_env {

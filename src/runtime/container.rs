@@ -26,6 +26,8 @@ use serde::{Deserialize, Serialize};
 pub const EXIT_CANNOT_EXECUTE: i32 = 126;
 /// Exit status when the command is not found (Docker's).
 pub const EXIT_NOT_FOUND: i32 = 127;
+/// Docker's PATH when the image sets none (and the monitor's when skiff was given none).
+pub const DEFAULT_PATH: &str = "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin";
 /// Exit status when the runtime itself fails.
 pub const EXIT_RUNTIME: i32 = 125;
 
@@ -291,14 +293,20 @@ pub fn spawn(spec: &Spec, stdio: &Stdio) -> Result<Started, String> {
             // The container's PID 1 (or, nested, its parent). Only returns on failure.
             drop(report_rx);
             drop(maps_rx);
-            let started = redirect(stdio).and_then(|()| {
-                if nested {
-                    enter_nested(spec, maps_tx).and_then(|()| start(spec))
-                } else {
-                    drop(maps_tx);
-                    start(spec)
-                }
-            });
+            let report = std::os::fd::AsRawFd::as_raw_fd(&report_tx);
+            // None of the monitor's environment in this process's memory (before `start`
+            // makes it not dumpable: /proc/self/mem is root's then).
+            let started = crate::sys::wipe_environment()
+                .map_err(|e| fail("clearing the environment", e))
+                .and_then(|()| redirect(stdio))
+                .and_then(|()| {
+                    if nested {
+                        enter_nested(spec, maps_tx).and_then(|()| start(spec, report))
+                    } else {
+                        drop(maps_tx);
+                        start(spec, report)
+                    }
+                });
             match started {
                 Ok(never) => match never {},
                 Err(failure) => report_and_exit(report_tx, failure),
@@ -410,6 +418,12 @@ fn enter_nested(spec: &Spec, mut maps: std::os::unix::net::UnixStream) -> Result
             Ok(())
         }
         Ok(Some(child)) => {
+            // The container's PID 1 dies with this process (its parent-death signal), and this
+            // one with the helper that started it: a killed monitor leaves nothing running.
+            // (Set after the change of ids above, which clears it.)
+            let _ = rustix::process::set_parent_process_death_signal(Some(
+                rustix::process::Signal::KILL,
+            ));
             let _ = maps.write_all(&child.to_ne_bytes());
             drop(maps);
             // Only PID 1 reports on its start: the helper reads the report socket to its end.
@@ -426,8 +440,13 @@ pub(super) fn fail(what: &str, e: impl std::fmt::Display) -> Failure {
     (EXIT_RUNTIME, format!("{what}: {e}"))
 }
 
-/// Builds the root file system, enters it and execs the workload.
-fn start(spec: &Spec) -> Result<Never, Failure> {
+/// Builds the root file system, enters it and execs the workload. `report` is the descriptor
+/// that tells the starter how the start went (close-on-exec); every other one is closed.
+fn start(spec: &Spec, report: i32) -> Result<Never, Failure> {
+    // Not dumpable from here on (not before: a nested container's parent writes its id maps
+    // first): nothing of the container may read this process's memory or open its
+    // executable. The workload's exec makes it dumpable again, for itself alone.
+    crate::sys::set_not_dumpable().map_err(|e| fail("prctl(PR_SET_DUMPABLE)", e))?;
     // A mount namespace of its own (a copy of the helper's, root file system included), so
     // that pivot_root moves only the container.
     crate::sys::unshare(crate::sys::NamespaceFlags::NEWNS)
@@ -494,12 +513,13 @@ fn start(spec: &Spec) -> Result<Never, Failure> {
             let _ = read_only(Path::new(path));
         }
     }
-    run_workload(spec)
+    run_workload(spec, report)
 }
 
 /// Inside the container (its root, its namespaces): the terminal, the working directory, the
-/// user, the seccomp filter and capabilities, then exec. Shared by PID 1 and `exec`.
-pub(super) fn run_workload(spec: &Spec) -> Result<Never, Failure> {
+/// user, the seccomp filter and capabilities, then exec. Shared by PID 1 and `exec`. `report`
+/// is the one descriptor above 2 kept open until the exec (it is close-on-exec).
+pub(super) fn run_workload(spec: &Spec, report: i32) -> Result<Never, Failure> {
     if let Some(fd) = spec.console_socket {
         // SAFETY: skiff passed this descriptor to the helper for this purpose; it stays open
         // (close-on-exec) for as long as this borrow is used.
@@ -507,8 +527,11 @@ pub(super) fn run_workload(spec: &Spec) -> Result<Never, Failure> {
         super::tty::make_console(socket, spec.console_size)
             .map_err(|e| fail("creating the terminal", e))?;
     }
-    std::env::set_current_dir(&spec.cwd)
-        .map_err(|e| fail(&format!("entering the working directory {}", spec.cwd), e))?;
+    // Before the working directory is looked up: a descriptor left open here (of a mount
+    // point, of the store, of a directory outside the root) is a way out through
+    // /proc/self/fd (runc's CVE-2024-21626).
+    crate::sys::close_fds_except(&[report]);
+    enter_working_directory(&spec.cwd)?;
     let (uid, gid, mut groups) = resolve_user(&spec.user)?;
     for g in &spec.group_add {
         let id = resolve_group(g)?;
@@ -529,6 +552,8 @@ pub(super) fn run_workload(spec: &Spec) -> Result<Never, Failure> {
         }
     }
     drop_privileges(&spec.capabilities, uid, gid, &groups)?;
+    // A change of credentials makes the process dumpable again where fs.suid_dumpable says so.
+    crate::sys::set_not_dumpable().map_err(|e| fail("prctl(PR_SET_DUMPABLE)", e))?;
     if spec.no_new_privileges {
         rustix::thread::set_no_new_privs(true).map_err(|e| fail("no-new-privileges", e))?;
     }
@@ -537,7 +562,7 @@ pub(super) fn run_workload(spec: &Spec) -> Result<Never, Failure> {
             .map_err(|e| fail(&format!("setting the {name} limit"), e))?;
     }
     if spec.init {
-        become_init()?;
+        become_init(spec.outlive_parent)?;
     }
     crate::sys::close_fds_on_exec().map_err(|e| fail("closing inherited files", e))?;
     // If the helper dies (skiff killed, `rm -f`), PID 1 dies with it, and so does the whole
@@ -558,14 +583,61 @@ pub(super) fn run_workload(spec: &Spec) -> Result<Never, Failure> {
     ))
 }
 
+/// Enters `cwd`, resolved inside the process's root (after pivot_root, or after joining the
+/// container's mount namespace): `..` stops at the root, symlinks are followed as if the root
+/// were `/`, and /proc's magic links (`/proc/self/fd/N`, `/proc/self/cwd`) are refused, since
+/// they may name a directory outside. A last check refuses a working directory that the kernel
+/// can't show as a path beneath the root.
+fn enter_working_directory(cwd: &str) -> Result<(), Failure> {
+    use rustix::fs::{Mode, OFlags, ResolveFlags};
+    let outside = || {
+        (
+            EXIT_RUNTIME,
+            format!(
+                "the working directory {cwd} leads outside the container's root (through a \
+                 /proc link): give a directory inside the container"
+            ),
+        )
+    };
+    let root = rustix::fs::open(
+        "/",
+        OFlags::PATH | OFlags::DIRECTORY | OFlags::CLOEXEC,
+        Mode::empty(),
+    )
+    .map_err(|e| fail("opening the container's root", e))?;
+    let dir = rustix::fs::openat2(
+        &root,
+        cwd,
+        OFlags::PATH | OFlags::DIRECTORY | OFlags::CLOEXEC,
+        Mode::empty(),
+        ResolveFlags::IN_ROOT | ResolveFlags::NO_MAGICLINKS,
+    )
+    .map_err(|e| match e {
+        rustix::io::Errno::LOOP if cwd.starts_with("/proc") => outside(),
+        e => fail(&format!("entering the working directory {cwd}"), e),
+    })?;
+    rustix::process::fchdir(&dir)
+        .map_err(|e| fail(&format!("entering the working directory {cwd}"), e))?;
+    // getcwd(3) fails (ENOENT) for a directory that is not reachable from the root.
+    match std::env::current_dir() {
+        Ok(path) if path.is_absolute() => Ok(()),
+        _ => Err(outside()),
+    }
+}
+
 /// `--init`: forks the workload and stays behind as PID 1, passing signals on and reaping
 /// every orphan, until the workload exits; then exits with its status. Returns in the workload.
-fn become_init() -> Result<(), Failure> {
-    // Not dumpable, from before the workload exists: no process of the container may open
-    // /proc/1/exe (skiff's binary on the host) or its memory, the CVE-2019-5736 path. The
-    // workload's exec makes it dumpable again for itself.
-    rustix::process::set_dumpable_behavior(rustix::process::DumpableBehavior::NotDumpable)
-        .map_err(|e| fail("prctl(PR_SET_DUMPABLE)", e))?;
+fn become_init(outlive_parent: bool) -> Result<(), Failure> {
+    // Not dumpable since `start` (and again after the change of credentials): no process of
+    // the container may open /proc/1/exe (skiff's binary on the host) or its memory, the
+    // CVE-2019-5736 path. The workload's exec makes it dumpable again for itself.
+    //
+    // init ends with its monitor, and the kernel then ends every process of its PID
+    // namespace. Set after the change of credentials, which clears it.
+    if !outlive_parent {
+        rustix::process::set_parent_process_death_signal(Some(rustix::process::Signal::KILL))
+            .map_err(|e| fail("prctl(PR_SET_PDEATHSIG)", e))?;
+    }
     match crate::sys::fork().map_err(|e| fail("fork", e))? {
         None => Ok(()),
         Some(workload) => {
@@ -981,7 +1053,7 @@ fn find_program(args: &[String], env: &[String]) -> Result<PathBuf, Failure> {
     let path = env
         .iter()
         .find_map(|e| e.strip_prefix("PATH="))
-        .unwrap_or("/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin");
+        .unwrap_or(DEFAULT_PATH);
     for dir in path.split(':').filter(|d| !d.is_empty()) {
         let candidate = Path::new(dir).join(cmd);
         if let Ok(m) = fs::metadata(&candidate) {

@@ -50,8 +50,9 @@ pub fn exec(
     output: Option<std::os::fd::RawFd>,
 ) -> Result<ExecProcess, String> {
     let mut joins: Vec<(OwnedFd, rustix::thread::LinkNameSpaceType)> = Vec::new();
+    let holder = namespace_holder(init);
     for (name, kind) in NAMESPACES {
-        let theirs = format!("/proc/{init}/ns/{name}");
+        let theirs = format!("/proc/{holder}/ns/{name}");
         let ours = format!("/proc/self/ns/{name}");
         let same = match (std::fs::metadata(&theirs), std::fs::metadata(&ours)) {
             (Ok(a), Ok(b)) => {
@@ -83,7 +84,8 @@ pub fn exec(
         Err(e) => Err(format!("fork: {e}")),
         Ok(None) => {
             drop(report_rx);
-            let failure = match enter(&joins, null.as_ref(), output) {
+            let report = std::os::fd::AsRawFd::as_raw_fd(&report_tx);
+            let failure = match enter(&joins, null.as_ref(), output, report, spec) {
                 Err(failure) => failure,
                 Ok(()) => match crate::sys::fork() {
                     Err(e) => super::container::fail("fork", e),
@@ -94,7 +96,7 @@ pub fn exec(
                                     super::container::fail("joining the container's cgroup", e)
                                 })?;
                             }
-                            super::container::run_workload(spec)
+                            super::container::run_workload(spec, report)
                         })();
                         match result {
                             Ok(never) => match never {},
@@ -119,12 +121,59 @@ pub fn exec(
     }
 }
 
-/// In the forked child: stdin, then the container's namespaces.
+/// The process whose namespaces `exec` joins: the container's PID 1, or with `--init` the
+/// workload that init started (init is not dumpable, so its /proc/PID/ns can't be opened by
+/// the user; the workload's can, and it has the same namespaces).
+fn namespace_holder(init: i32) -> i32 {
+    let readable = |pid: i32| std::fs::read_link(format!("/proc/{pid}/ns/user")).is_ok();
+    if readable(init) {
+        return init;
+    }
+    let child_of_init = |pid: i32| {
+        std::fs::read_to_string(format!("/proc/{pid}/stat"))
+            .ok()
+            .and_then(|s| {
+                let rest = s.rsplit_once(')')?.1.to_string();
+                rest.split_whitespace().nth(1)?.parse::<i32>().ok()
+            })
+            == Some(init)
+    };
+    // init forks the workload at once: usually the next pid.
+    if child_of_init(init + 1) && readable(init + 1) {
+        return init + 1;
+    }
+    std::fs::read_dir("/proc")
+        .into_iter()
+        .flatten()
+        .flatten()
+        .filter_map(|e| e.file_name().to_str()?.parse::<i32>().ok())
+        .find(|pid| child_of_init(*pid) && readable(*pid))
+        .unwrap_or(init)
+}
+
+/// In the forked child, before it goes near the container: not dumpable (its memory, its
+/// descriptors and its executable, skiff's binary, are out of the container's reach: runc's
+/// CVE-2019-5736 and CVE-2016-9962), none of the caller's environment in its memory, no
+/// descriptor but those it passes on; then stdin, output and the container's namespaces.
 fn enter(
     joins: &[(OwnedFd, rustix::thread::LinkNameSpaceType)],
     null: Option<&std::fs::File>,
     output: Option<std::os::fd::RawFd>,
+    report: std::os::fd::RawFd,
+    spec: &Spec,
 ) -> Result<(), super::container::Failure> {
+    use std::os::fd::AsRawFd;
+    // (The environment first: /proc/self/mem is root's once the process is not dumpable.)
+    crate::sys::wipe_environment()
+        .map_err(|e| super::container::fail("clearing the environment", e))?;
+    crate::sys::set_not_dumpable()
+        .map_err(|e| super::container::fail("prctl(PR_SET_DUMPABLE)", e))?;
+    let mut keep: Vec<i32> = joins.iter().map(|(fd, _)| fd.as_raw_fd()).collect();
+    keep.push(report);
+    keep.extend(null.map(|f| f.as_raw_fd()));
+    keep.extend(output);
+    keep.extend(spec.console_socket);
+    crate::sys::close_fds_except(&keep);
     if let Some(null) = null {
         crate::sys::dup_onto(std::os::fd::AsRawFd::as_raw_fd(null), 0)
             .map_err(|e| super::container::fail("redirecting stdin", e))?;

@@ -5,6 +5,7 @@ pub mod container;
 pub mod exec;
 pub mod files;
 pub mod rootfs;
+pub mod sealed;
 pub mod seccomp;
 pub mod seccomp_profile;
 pub mod tty;

@@ -223,8 +223,89 @@ pub fn close_fds_from(first: u32) {
     unsafe { libc::syscall(libc::SYS_close_range, first, u32::MAX, 0u32) };
 }
 
-/// Keeps only `keep` in the capability bounding set; for root also as the permitted, effective
-/// and inheritable sets, which execve then carries over.
+/// Closes every descriptor above 2 except those in `keep` (a process about to enter a
+/// container holds nothing of ours that the container could reach through /proc/self/fd).
+pub fn close_fds_except(keep: &[i32]) {
+    let mut keep: Vec<u32> = keep
+        .iter()
+        .filter(|fd| **fd > 2)
+        .map(|fd| *fd as u32)
+        .collect();
+    keep.sort_unstable();
+    keep.dedup();
+    let mut first = 3u32;
+    for fd in keep {
+        if fd > first {
+            // SAFETY: close_range closes this process's own descriptors between two that the
+            // caller keeps; it owns none of them that it still uses.
+            unsafe { libc::syscall(libc::SYS_close_range, first, fd - 1, 0u32) };
+        }
+        first = fd + 1;
+    }
+    close_fds_from(first);
+}
+
+/// Makes this process not dumpable: its /proc files belong to root of the namespace it was
+/// executed in, and no process of a container (whose root is the user) may trace it, read its
+/// memory or environment, take its descriptors or open its executable. Lasts until the next
+/// execve of a readable file, or a change of credentials where fs.suid_dumpable says so.
+pub fn set_not_dumpable() -> io::Result<()> {
+    rustix::process::set_dumpable_behavior(rustix::process::DumpableBehavior::NotDumpable)
+        .map_err(io::Error::from)
+}
+
+/// Overwrites the environment this process was executed with (the block of strings the kernel
+/// shows in /proc/self/environ) with zeros, through /proc/self/mem. For a forked child that is
+/// about to enter a container and must carry none of the caller's secrets: the workload gets
+/// its own environment at execve. Nothing in this process may read the environment afterwards
+/// (every variable then reads as unset).
+pub fn wipe_environment() -> io::Result<()> {
+    use std::os::unix::fs::FileExt;
+    let stat = std::fs::read_to_string("/proc/self/stat")?;
+    // Fields after the command name (which may hold spaces) start with field 3, the state.
+    let rest = stat
+        .rsplit_once(')')
+        .map(|(_, r)| r)
+        .ok_or_else(|| io::Error::other("unexpected /proc/self/stat"))?;
+    let fields: Vec<&str> = rest.split_whitespace().collect();
+    let field = |n: usize| -> io::Result<u64> {
+        fields
+            .get(n - 3)
+            .and_then(|f| f.parse().ok())
+            .ok_or_else(|| io::Error::other("unexpected /proc/self/stat"))
+    };
+    let (start, end) = (field(50)?, field(51)?);
+    if end <= start {
+        return Ok(());
+    }
+    let mem = std::fs::OpenOptions::new()
+        .write(true)
+        .open("/proc/self/mem")?;
+    let zeros = vec![0u8; (end - start) as usize];
+    mem.write_all_at(&zeros, start)
+}
+
+/// Clears the ambient capability set (none may survive an execve into the container).
+pub fn clear_ambient_capabilities() -> io::Result<()> {
+    // SAFETY: prctl with PR_CAP_AMBIENT_CLEAR_ALL reads no memory.
+    let r = unsafe {
+        libc::prctl(
+            libc::PR_CAP_AMBIENT,
+            libc::PR_CAP_AMBIENT_CLEAR_ALL as libc::c_ulong,
+            0,
+            0,
+            0,
+        )
+    };
+    if r == 0 {
+        Ok(())
+    } else {
+        Err(io::Error::last_os_error())
+    }
+}
+
+/// Keeps only `keep` in the capability bounding set; for root also as the permitted and
+/// effective sets, which execve then carries over. The inheritable and ambient sets are emptied.
 pub fn limit_capabilities(keep: &[u32], for_root: bool) -> io::Result<()> {
     let last = std::fs::read_to_string("/proc/sys/kernel/cap_last_cap")
         .ok()
@@ -240,22 +321,28 @@ pub fn limit_capabilities(keep: &[u32], for_root: bool) -> io::Result<()> {
             return Err(io::Error::last_os_error());
         }
     }
-    if for_root {
+    // The inheritable set is always empty, as in Docker and Podman since CVE-2022-24769: a
+    // process that switches to another user inside and runs a file with inheritable file
+    // capabilities would gain them otherwise.
+    let have = thread::capabilities(None)?.permitted;
+    let set = if for_root {
         let set = keep.iter().fold(0u64, |acc, cap| acc | (1u64 << cap));
         // Only what root has here: a root that is itself confined (a bounding set without
         // some capability) can't raise it, and --privileged means "all there is".
-        let have = thread::capabilities(None)?.permitted;
-        let set = thread::CapabilitySet::from_bits_truncate(set) & have;
-        thread::set_capabilities(
-            None,
-            thread::CapabilitySets {
-                effective: set,
-                permitted: set,
-                inheritable: set,
-            },
-        )?;
-    }
-    Ok(())
+        thread::CapabilitySet::from_bits_truncate(set) & have
+    } else {
+        // Kept until the switch to the user, which clears them.
+        have
+    };
+    thread::set_capabilities(
+        None,
+        thread::CapabilitySets {
+            effective: set,
+            permitted: set,
+            inheritable: thread::CapabilitySet::empty(),
+        },
+    )?;
+    clear_ambient_capabilities()
 }
 
 /// Switches to the container user. With a single-uid map setgroups is denied; that is fine

@@ -1,0 +1,396 @@
+/*
+ * A static program the end-to-end tests run inside containers, to ask the container what it
+ * can see and do (contrib/test-env.sh builds it, 64- and 32-bit). Each subcommand prints one
+ * line of `key=value` words:
+ *
+ *   probe fds             the descriptors this process holds
+ *   probe cwd             the working directory, and whether it lies beneath the root
+ *   probe syscalls        system calls a container should not be able to make, each with its
+ *                         result (ok or the errno's name)
+ *   probe scan SECS MARK  for SECS seconds, every other process: its environment searched for
+ *                         MARK, its executable opened, PTRACE_SEIZE, pidfd_getfd; counts of
+ *                         what succeeded against skiff's own processes
+ *   probe exe SECS WORD   waits for a process whose second argument is WORD, holds its
+ *                         executable (O_PATH) until it exits, then tries to open that for
+ *                         writing: prints whether it could
+ */
+#define _GNU_SOURCE
+#include <dirent.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <linux/perf_event.h>
+#include <sched.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/mount.h>
+#include <sys/ptrace.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/syscall.h>
+#include <sys/types.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
+
+#ifndef AF_VSOCK
+#define AF_VSOCK 40
+#endif
+
+static const char *errname(int e) {
+    switch (e) {
+    case 0: return "ok";
+    case EPERM: return "EPERM";
+    case EACCES: return "EACCES";
+    case ENOSYS: return "ENOSYS";
+    case EINVAL: return "EINVAL";
+    case ENOENT: return "ENOENT";
+    case EBADF: return "EBADF";
+    case EFAULT: return "EFAULT";
+    case EROFS: return "EROFS";
+    case ESRCH: return "ESRCH";
+    case EBUSY: return "EBUSY";
+    case ENOTDIR: return "ENOTDIR";
+    case EAFNOSUPPORT: return "EAFNOSUPPORT";
+    case EOPNOTSUPP: return "EOPNOTSUPP";
+    case ENODEV: return "ENODEV";
+    case ETXTBSY: return "ETXTBSY";
+    case ENOEXEC: return "ENOEXEC";
+    case EEXIST: return "EEXIST";
+    case ENOMEM: return "ENOMEM";
+    case E2BIG: return "E2BIG";
+    case EIO: return "EIO";
+    default: {
+        static char buf[32];
+        snprintf(buf, sizeof buf, "E%d", e);
+        return buf;
+    }
+    }
+}
+
+static void report(const char *name, long r) {
+    printf("%s=%s ", name, r < 0 ? errname(errno) : "ok");
+}
+
+static double now(void) {
+    struct timespec t;
+    clock_gettime(CLOCK_MONOTONIC, &t);
+    return t.tv_sec + t.tv_nsec / 1e9;
+}
+
+static int fds(void) {
+    DIR *d = opendir("/proc/self/fd");
+    struct dirent *e;
+    if (!d) {
+        perror("opendir");
+        return 1;
+    }
+    printf("fds=");
+    int first = 1;
+    while ((e = readdir(d))) {
+        if (e->d_name[0] == '.' || atoi(e->d_name) == dirfd(d))
+            continue;
+        printf(first ? "%s" : ",%s", e->d_name);
+        first = 0;
+    }
+    printf("\n");
+    closedir(d);
+    return 0;
+}
+
+/* Climbs from the working directory with `..` until it stops: beneath the root, it stops at
+ * the root itself (same device and inode as "/"). */
+static int cwd(void) {
+    char buf[4096];
+    const char *path = getcwd(buf, sizeof buf) ? buf : "unreachable";
+    struct stat root, here, up;
+    if (stat("/", &root) < 0) {
+        perror("stat /");
+        return 1;
+    }
+    int fd = open(".", O_PATH | O_DIRECTORY);
+    int inside = 0;
+    for (int i = 0; fd >= 0 && i < 256; i++) {
+        if (fstat(fd, &here) < 0)
+            break;
+        if (here.st_dev == root.st_dev && here.st_ino == root.st_ino) {
+            inside = 1;
+            break;
+        }
+        int parent = openat(fd, "..", O_PATH | O_DIRECTORY);
+        if (parent < 0 || fstat(parent, &up) < 0)
+            break;
+        close(fd);
+        fd = parent;
+        if (up.st_dev == here.st_dev && up.st_ino == here.st_ino)
+            break; /* the real root: `..` goes no higher */
+    }
+    printf("cwd=%s inside=%s\n", path, inside ? "yes" : "no");
+    return 0;
+}
+
+static int syscalls(void) {
+    long r;
+    pid_t child;
+    int status;
+
+    /* unshare(CLONE_NEWUSER) in a child, so that this process stays as it is. */
+    child = fork();
+    if (child == 0)
+        _exit(unshare(CLONE_NEWUSER) < 0 ? errno : 0);
+    waitpid(child, &status, 0);
+    errno = WIFEXITED(status) ? WEXITSTATUS(status) : EIO;
+    report("unshare", errno ? -1 : 0);
+
+    mkdir("/tmp/probe-mnt", 0700);
+    r = mount("none", "/tmp/probe-mnt", "tmpfs", 0, NULL);
+    report("mount", r);
+    r = umount2(r == 0 ? "/tmp/probe-mnt" : "/proc", MNT_DETACH);
+    report("umount", r);
+    r = syscall(SYS_pivot_root, "/tmp", "/tmp/probe-mnt");
+    report("pivot_root", r);
+    r = syscall(SYS_keyctl, 0 /* KEYCTL_GET_KEYRING_ID */, -3 /* session */, 0);
+    report("keyctl", r);
+    r = syscall(SYS_add_key, "user", "probe", "x", 1, -3);
+    report("add_key", r);
+    char attr[128] = {0};
+    r = syscall(SYS_bpf, 0 /* BPF_MAP_CREATE */, attr, sizeof attr);
+    report("bpf", r);
+    struct perf_event_attr pe = {0};
+    pe.size = sizeof pe;
+    pe.type = PERF_TYPE_SOFTWARE;
+    pe.config = PERF_COUNT_SW_CPU_CLOCK;
+    pe.exclude_kernel = 1;
+    r = syscall(SYS_perf_event_open, &pe, 0, -1, -1, 0);
+    report("perf_event_open", r);
+    r = syscall(SYS_userfaultfd, 1 /* UFFD_USER_MODE_ONLY */);
+    report("userfaultfd", r);
+    char handle[256] = {0};
+    ((unsigned int *)handle)[0] = 8;
+    r = syscall(SYS_open_by_handle_at, AT_FDCWD, handle, O_RDONLY);
+    report("open_by_handle_at", r);
+    r = syscall(SYS_init_module, NULL, 0, "");
+    report("init_module", r);
+#ifdef SYS_kexec_load
+    r = syscall(SYS_kexec_load, 0, 0, NULL, 0);
+    report("kexec_load", r);
+#endif
+    /* Another process: PID 1 of this container is ours to see; an outside one is not visible at
+     * all, so PTRACE_ATTACH of pid 1 is what the container can try. */
+    r = ptrace(PTRACE_ATTACH, 1, NULL, NULL);
+    if (r == 0)
+        ptrace(PTRACE_DETACH, 1, NULL, NULL);
+    report("ptrace", r);
+    int ns = open("/proc/1/ns/net", O_RDONLY);
+    r = ns < 0 ? -1 : setns(ns, CLONE_NEWNET);
+    report("setns", r);
+    int kcore = open("/proc/kcore", O_RDONLY);
+    char byte;
+    r = kcore < 0 ? -1 : read(kcore, &byte, 1);
+    if (r == 0) { /* masked: an empty file */
+        errno = EPERM;
+        r = -1;
+    }
+    report("kcore", r);
+    int sysrq = open("/proc/sysrq-trigger", O_WRONLY);
+    report("sysrq", sysrq);
+    int sys = open("/sys/kernel/uevent_helper", O_WRONLY);
+    report("sys", sys);
+    r = syscall(SYS_io_uring_setup, 1, attr);
+    report("io_uring_setup", r);
+    r = socket(AF_VSOCK, SOCK_STREAM, 0);
+    report("vsock", r);
+    r = syscall(SYS_personality, 0x0040000 /* ADDR_NO_RANDOMIZE */);
+    report("personality", r);
+    printf("\n");
+    return 0;
+}
+
+static int is_ours(int pid) {
+    char path[64], buf[4096];
+    snprintf(path, sizeof path, "/proc/%d/comm", pid);
+    int fd = open(path, O_RDONLY);
+    if (fd < 0)
+        return 0;
+    ssize_t n = read(fd, buf, sizeof buf - 1);
+    close(fd);
+    if (n > 0 && strncmp(buf, "skiff", 5) == 0)
+        return 1;
+    snprintf(path, sizeof path, "/proc/%d/cmdline", pid);
+    fd = open(path, O_RDONLY);
+    if (fd < 0)
+        return 0;
+    n = read(fd, buf, sizeof buf - 1);
+    close(fd);
+    if (n <= 0)
+        return 0;
+    buf[n] = 0;
+    return strstr(buf, "skiff") != NULL || strcmp(buf, "/proc/self/exe") == 0;
+}
+
+static int contains(const char *hay, size_t n, const char *needle) {
+    size_t m = strlen(needle);
+    for (size_t i = 0; i + m <= n; i++)
+        if (memcmp(hay + i, needle, m) == 0)
+            return 1;
+    return 0;
+}
+
+static int scan(double secs, const char *mark) {
+    int me = getpid();
+    long environ_hits = 0, exe_open = 0, ptrace_hits = 0, getfd_hits = 0, seen = 0, loops = 0;
+    static char seen_pid[1 << 22];
+    double end = now() + secs;
+    static char buf[1 << 16];
+    while (now() < end) {
+        loops++;
+        DIR *d = opendir("/proc");
+        struct dirent *e;
+        while (d && (e = readdir(d))) {
+            int pid = atoi(e->d_name);
+            if (pid <= 0 || pid == me)
+                continue;
+            char path[64];
+            snprintf(path, sizeof path, "/proc/%d/environ", pid);
+            int fd = open(path, O_RDONLY);
+            if (fd >= 0) {
+                ssize_t n = read(fd, buf, sizeof buf);
+                if (n > 0 && contains(buf, n, mark))
+                    environ_hits++;
+                close(fd);
+            }
+            if (!is_ours(pid))
+                continue;
+            if (pid < (int)sizeof seen_pid && !seen_pid[pid]) {
+                seen_pid[pid] = 1;
+                seen++;
+            }
+            snprintf(path, sizeof path, "/proc/%d/exe", pid);
+            fd = open(path, O_PATH);
+            if (fd >= 0) {
+                if (is_ours(pid))
+                    exe_open++;
+                close(fd);
+            }
+            if (ptrace(PTRACE_SEIZE, pid, NULL, NULL) == 0) {
+                if (is_ours(pid))
+                    ptrace_hits++;
+                /* Let go at once (a tracee that exits while held would keep its parent
+                 * waiting): stop it, then detach. */
+                ptrace(PTRACE_INTERRUPT, pid, NULL, NULL);
+                int st;
+                if (waitpid(pid, &st, __WALL) == pid && !WIFEXITED(st) && !WIFSIGNALED(st))
+                    ptrace(PTRACE_DETACH, pid, NULL, NULL);
+            }
+            int pidfd = syscall(SYS_pidfd_open, pid, 0);
+            if (pidfd >= 0) {
+                for (int target = 0; target < 16; target++) {
+                    int got = syscall(SYS_pidfd_getfd, pidfd, target, 0);
+                    if (got >= 0) {
+                        if (is_ours(pid))
+                            getfd_hits++;
+                        close(got);
+                    }
+                }
+                close(pidfd);
+            }
+        }
+        if (d)
+            closedir(d);
+    }
+    printf("environ=%ld exe_open=%ld ptrace=%ld getfd=%ld seen=%ld loops=%ld\n", environ_hits,
+           exe_open, ptrace_hits, getfd_hits, seen, loops);
+    return 0;
+}
+
+/* The CVE-2019-5736 path: hold the executable of a process that ran skiff's binary inside the
+ * container, and once it is gone (no longer busy), try to open it for writing. */
+static int exe(double secs, const char *word) {
+    double end = now() + secs;
+    int me = getpid();
+    while (now() < end) {
+        DIR *d = opendir("/proc");
+        struct dirent *e;
+        while (d && (e = readdir(d))) {
+            int pid = atoi(e->d_name);
+            if (pid <= 0 || pid == me)
+                continue;
+            char path[64], args[4096];
+            snprintf(path, sizeof path, "/proc/%d/cmdline", pid);
+            int fd = open(path, O_RDONLY);
+            if (fd < 0)
+                continue;
+            ssize_t n = read(fd, args, sizeof args - 1);
+            close(fd);
+            if (n <= 0)
+                continue;
+            args[n] = 0;
+            size_t first = strlen(args);
+            if ((ssize_t)first + 1 >= n || strcmp(args + first + 1, word) != 0)
+                continue;
+            snprintf(path, sizeof path, "/proc/%d/exe", pid);
+            int held = open(path, O_PATH);
+            if (held < 0) {
+                printf("held=no error=%s\n", errname(errno));
+                return 0;
+            }
+            char target[4096] = {0};
+            ssize_t len = readlink(path, target, sizeof target - 1);
+            if (len < 0)
+                strcpy(target, "?");
+            snprintf(path, sizeof path, "/proc/%d", pid);
+            struct stat st;
+            while (stat(path, &st) == 0 && now() < end)
+                usleep(2000);
+            char again[64];
+            snprintf(again, sizeof again, "/proc/self/fd/%d", held);
+            int r = open(again, O_RDONLY);
+            int seals = r >= 0 ? fcntl(r, F_GET_SEALS) : -1;
+            if (r >= 0)
+                close(r);
+            /* Busy while any process still runs it (skiff's own command on the host, too): an
+             * attacker waits. */
+            int w = open(again, O_WRONLY);
+            while (w < 0 && errno == ETXTBSY && now() < end) {
+                usleep(5000);
+                w = open(again, O_WRONLY);
+            }
+            const char *opened = w >= 0 ? "yes" : errname(errno);
+            const char *wrote = "no";
+            if (w >= 0) {
+                /* The byte that is there already (an ELF file starts with 0x7f): a write that
+                 * succeeds changes nothing, and proves the file writable. */
+                wrote = pwrite(w, "\x7f", 1, 0) == 1 ? "ok" : errname(errno);
+                close(w);
+            }
+            for (char *c = target; *c; c++)
+                if (*c == ' ')
+                    *c = '_';
+            printf("held=yes exe=%s sealed=%s open_write=%s write=%s\n", target,
+                   seals > 0 && (seals & F_SEAL_WRITE) ? "yes" : "no", opened, wrote);
+            return 0;
+        }
+        if (d)
+            closedir(d);
+        usleep(1000);
+    }
+    printf("held=none\n");
+    return 0;
+}
+
+int main(int argc, char **argv) {
+    setvbuf(stdout, NULL, _IOLBF, 0);
+    if (argc >= 2 && strcmp(argv[1], "fds") == 0)
+        return fds();
+    if (argc >= 2 && strcmp(argv[1], "cwd") == 0)
+        return cwd();
+    if (argc >= 2 && strcmp(argv[1], "syscalls") == 0)
+        return syscalls();
+    if (argc >= 4 && strcmp(argv[1], "scan") == 0)
+        return scan(atof(argv[2]), argv[3]);
+    if (argc >= 4 && strcmp(argv[1], "exe") == 0)
+        return exe(atof(argv[2]), argv[3]);
+    fprintf(stderr, "usage: probe fds|cwd|syscalls|scan SECS MARK|exe SECS WORD\n");
+    return 2;
+}
