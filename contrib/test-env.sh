@@ -45,6 +45,8 @@ PACKAGES=(
   uidmap docker-registry skopeo umoci busybox-static libseccomp-dev
   fuse-overlayfs slirp4netns passt apache2-utils python3 jq debootstrap curl
   util-linux
+  # the probe the tests run inside containers, 64- and 32-bit (tests/probe/probe.c):
+  gcc libc6-dev gcc-multilib
   # used by this script itself:
   python3-jwt python3-cryptography openssl gzip tar coreutils time
 )
@@ -763,6 +765,30 @@ else
 fi
 
 # ---------------------------------------------------------------------------
+# 4b. The probe the tests run inside containers: a static program that asks the
+#     kernel what the container may do (tests/probe/probe.c), 64- and 32-bit.
+# ---------------------------------------------------------------------------
+PROBE_SRC=$SCRIPT_DIR/../tests/probe/probe.c
+PROBE_DIR=$STATE/lib/probe
+build_probe() {
+  local hash
+  hash=$(sha256sum "$PROBE_SRC" | cut -c1-64)
+  if [ "$(cat "$STAMPS/probe" 2>/dev/null)" = "$hash" ] && [ -x "$PROBE_DIR/probe" ] &&
+    [ -x "$PROBE_DIR/probe32" ]; then
+    return 0
+  fi
+  log "building the probe"
+  mkdir -p "$PROBE_DIR"
+  gcc -O2 -static -Wall -o "$PROBE_DIR/probe.tmp" "$PROBE_SRC"
+  gcc -m32 -O2 -static -Wall -o "$PROBE_DIR/probe32.tmp" "$PROBE_SRC"
+  mv "$PROBE_DIR/probe.tmp" "$PROBE_DIR/probe"
+  mv "$PROBE_DIR/probe32.tmp" "$PROBE_DIR/probe32"
+  chmod 0755 "$STATE/lib" "$PROBE_DIR" "$PROBE_DIR/probe" "$PROBE_DIR/probe32"
+  echo "$hash" >"$STAMPS/probe"
+}
+build_probe
+
+# ---------------------------------------------------------------------------
 # 5. Environment for the tests
 # ---------------------------------------------------------------------------
 cat >"$STATE/env.sh.tmp" <<EOF
@@ -783,6 +809,7 @@ export SKIFF_TEST_NOSUB_USER=$NOSUB_USER
 export SKIFF_TEST_REG_USER=$REG_USER
 export SKIFF_TEST_REG_PASS=$REG_PASS
 export SKIFF_TEST_STATE=$STATE
+export SKIFF_TEST_PROBE=$PROBE_DIR
 EOF
 mv "$STATE/env.sh.tmp" "$STATE/env.sh"
 chmod 0644 "$STATE/env.sh" "$STATE/fixtures.json"

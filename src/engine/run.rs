@@ -307,51 +307,6 @@ impl Engine {
     }
 }
 
-/// Capability names as Docker takes them (with or without `CAP_`, any case), by number.
-const CAPABILITY_NAMES: &[&str] = &[
-    "CHOWN",
-    "DAC_OVERRIDE",
-    "DAC_READ_SEARCH",
-    "FOWNER",
-    "FSETID",
-    "KILL",
-    "SETGID",
-    "SETUID",
-    "SETPCAP",
-    "LINUX_IMMUTABLE",
-    "NET_BIND_SERVICE",
-    "NET_BROADCAST",
-    "NET_ADMIN",
-    "NET_RAW",
-    "IPC_LOCK",
-    "IPC_OWNER",
-    "SYS_MODULE",
-    "SYS_RAWIO",
-    "SYS_CHROOT",
-    "SYS_PTRACE",
-    "SYS_PACCT",
-    "SYS_ADMIN",
-    "SYS_BOOT",
-    "SYS_NICE",
-    "SYS_RESOURCE",
-    "SYS_TIME",
-    "SYS_TTY_CONFIG",
-    "MKNOD",
-    "LEASE",
-    "AUDIT_WRITE",
-    "AUDIT_CONTROL",
-    "SETFCAP",
-    "MAC_OVERRIDE",
-    "MAC_ADMIN",
-    "SYSLOG",
-    "WAKE_ALARM",
-    "BLOCK_SUSPEND",
-    "AUDIT_READ",
-    "PERFMON",
-    "BPF",
-    "CHECKPOINT_RESTORE",
-];
-
 /// Compiles the profile at `path` for a container holding `capabilities`.
 fn seccomp_program(path: &std::path::Path, capabilities: &[u32]) -> Result<Vec<u64>, Error> {
     let text = fs::read(path).map_err(|e| {
@@ -366,23 +321,18 @@ fn seccomp_program(path: &std::path::Path, capabilities: &[u32]) -> Result<Vec<u
 }
 
 fn capability_number(name: &str) -> Result<u32, Error> {
-    let upper = name.to_ascii_uppercase();
-    let bare = upper.strip_prefix("CAP_").unwrap_or(&upper);
-    CAPABILITY_NAMES
-        .iter()
-        .position(|n| *n == bare)
-        .map(|i| i as u32)
+    crate::runtime::container::capability_number(name)
         .ok_or_else(|| Error::Invalid(format!("unknown capability {name:?}")))
 }
 
 /// Every capability this build knows (`--privileged`).
 pub(crate) fn all_capabilities() -> Vec<u32> {
-    (0..CAPABILITY_NAMES.len() as u32).collect()
+    (0..crate::runtime::container::CAPABILITY_NAMES.len() as u32).collect()
 }
 
 /// The default set, `--privileged` (all), then `--cap-add` and `--cap-drop` (`ALL` allowed).
 fn capabilities(opts: &RunOptions) -> Result<Vec<u32>, Error> {
-    let all: Vec<u32> = (0..CAPABILITY_NAMES.len() as u32).collect();
+    let all: Vec<u32> = (0..crate::runtime::container::CAPABILITY_NAMES.len() as u32).collect();
     let mut caps: Vec<u32> = if opts.privileged {
         all.clone()
     } else {

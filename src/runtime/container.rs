@@ -155,6 +155,61 @@ pub const DEFAULT_CAPS: &[u32] = &[
     31, // CAP_SETFCAP
 ];
 
+/// Capability names as Docker takes them (with or without `CAP_`, any case), by number.
+pub const CAPABILITY_NAMES: &[&str] = &[
+    "CHOWN",
+    "DAC_OVERRIDE",
+    "DAC_READ_SEARCH",
+    "FOWNER",
+    "FSETID",
+    "KILL",
+    "SETGID",
+    "SETUID",
+    "SETPCAP",
+    "LINUX_IMMUTABLE",
+    "NET_BIND_SERVICE",
+    "NET_BROADCAST",
+    "NET_ADMIN",
+    "NET_RAW",
+    "IPC_LOCK",
+    "IPC_OWNER",
+    "SYS_MODULE",
+    "SYS_RAWIO",
+    "SYS_CHROOT",
+    "SYS_PTRACE",
+    "SYS_PACCT",
+    "SYS_ADMIN",
+    "SYS_BOOT",
+    "SYS_NICE",
+    "SYS_RESOURCE",
+    "SYS_TIME",
+    "SYS_TTY_CONFIG",
+    "MKNOD",
+    "LEASE",
+    "AUDIT_WRITE",
+    "AUDIT_CONTROL",
+    "SETFCAP",
+    "MAC_OVERRIDE",
+    "MAC_ADMIN",
+    "SYSLOG",
+    "WAKE_ALARM",
+    "BLOCK_SUSPEND",
+    "AUDIT_READ",
+    "PERFMON",
+    "BPF",
+    "CHECKPOINT_RESTORE",
+];
+
+/// A capability's number, by its name as Docker takes it (with or without `CAP_`, any case).
+pub fn capability_number(name: &str) -> Option<u32> {
+    let upper = name.to_ascii_uppercase();
+    let bare = upper.strip_prefix("CAP_").unwrap_or(&upper);
+    CAPABILITY_NAMES
+        .iter()
+        .position(|n| *n == bare)
+        .map(|i| i as u32)
+}
+
 const MASKED: &[&str] = &[
     "/proc/acpi",
     "/proc/kcore",
@@ -542,14 +597,15 @@ pub(super) fn run_workload(spec: &Spec, report: i32) -> Result<Never, Failure> {
     let program = find_program(&spec.args, &spec.env)?;
     if spec.seccomp {
         // Installed while we still hold CAP_SYS_ADMIN (no no_new_privs needed for that).
-        let filters = match &spec.seccomp_profile {
-            Some(packed) => vec![super::seccomp_profile::unpack(packed)],
-            None => super::seccomp::default_filters(&spec.capabilities)
-                .map_err(|e| fail("building the seccomp filter", e))?,
+        let program = match &spec.seccomp_profile {
+            Some(packed) => super::seccomp_profile::unpack(packed),
+            None => super::seccomp_profile::unpack(
+                &super::seccomp::default_program(&spec.capabilities)
+                    .map_err(|e| fail("building the seccomp filter", e))?,
+            ),
         };
-        for f in &filters {
-            crate::sys::install_seccomp(f).map_err(|e| fail("installing the seccomp filter", e))?;
-        }
+        crate::sys::install_seccomp(&program)
+            .map_err(|e| fail("installing the seccomp filter", e))?;
     }
     drop_privileges(&spec.capabilities, uid, gid, &groups)?;
     // A change of credentials makes the process dumpable again where fs.suid_dumpable says so.

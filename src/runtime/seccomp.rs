@@ -1,179 +1,165 @@
-//! The default seccomp filter: what Docker's default profile refuses to an unprivileged
-//! container, as a deny list (everything else allowed). A call is refused with EPERM unless the
-//! container holds the capability that the profile lets it through with (CAP_SYS_ADMIN for
-//! mount and unshare, CAP_SYS_PTRACE for ptrace, …). clone3 gets ENOSYS so that C libraries
-//! fall back to clone, whose namespace flags can be checked. `--privileged` and
-//! `--security-opt seccomp=unconfined` run without a filter.
-//!
-//! Built with seccompiler (pure Rust BPF generation); installed here with seccomp(2) directly
-//! because seccompiler's own installer also sets no_new_privs, which Docker does not do by
-//! default (setuid programs inside the container keep working).
+//! The default seccomp filter: an allow-list. `seccomp_default.json` is skiff's own profile,
+//! written from the rules of Docker's default profile (see its `comment`): every call not
+//! allowed there is refused with EPERM, calls newer than the profile get ENOSYS (so that C
+//! libraries fall back to older ones), and capability-gated groups open with the capability
+//! (mount and unshare with CAP_SYS_ADMIN, ptrace with CAP_SYS_PTRACE, …). It is compiled like
+//! any `--security-opt seccomp=FILE` profile (see `seccomp_profile`), for the native
+//! architecture and its 32-bit companions (x86 and x32 beside x86_64, arm beside aarch64).
+//! `--privileged` and `--security-opt seccomp=unconfined` run without a filter.
 
-use std::collections::BTreeMap;
-use std::io;
+/// The profile's text, built into the binary.
+pub const DEFAULT_PROFILE: &[u8] = include_bytes!("seccomp_default.json");
 
-use seccompiler::{
-    BpfProgram, SeccompAction, SeccompCmpArgLen, SeccompCmpOp, SeccompCondition, SeccompFilter,
-    SeccompRule, TargetArch,
-};
-
-const CAP_DAC_READ_SEARCH: u32 = 2;
-const CAP_SYS_MODULE: u32 = 16;
-const CAP_SYS_RAWIO: u32 = 17;
-const CAP_SYS_PTRACE: u32 = 19;
-const CAP_SYS_PACCT: u32 = 20;
-const CAP_SYS_ADMIN: u32 = 21;
-const CAP_SYS_BOOT: u32 = 22;
-const CAP_SYS_NICE: u32 = 23;
-const CAP_SYS_TIME: u32 = 25;
-const CAP_SYSLOG: u32 = 34;
-/// No capability unlocks these.
-const NEVER: u32 = u32::MAX;
-
-/// (system call, capability that makes it allowed).
-fn denied() -> Vec<(i64, u32)> {
-    let mut list = vec![
-        (libc::SYS_acct, CAP_SYS_PACCT),
-        (libc::SYS_add_key, NEVER),
-        (libc::SYS_bpf, CAP_SYS_ADMIN),
-        (libc::SYS_clock_adjtime, CAP_SYS_TIME),
-        (libc::SYS_clock_settime, CAP_SYS_TIME),
-        (libc::SYS_delete_module, CAP_SYS_MODULE),
-        (libc::SYS_finit_module, CAP_SYS_MODULE),
-        (libc::SYS_fsconfig, CAP_SYS_ADMIN),
-        (libc::SYS_fsmount, CAP_SYS_ADMIN),
-        (libc::SYS_fsopen, CAP_SYS_ADMIN),
-        (libc::SYS_fspick, CAP_SYS_ADMIN),
-        (libc::SYS_get_mempolicy, CAP_SYS_NICE),
-        (libc::SYS_init_module, CAP_SYS_MODULE),
-        (libc::SYS_kcmp, CAP_SYS_PTRACE),
-        (libc::SYS_kexec_file_load, CAP_SYS_BOOT),
-        (libc::SYS_kexec_load, CAP_SYS_BOOT),
-        (libc::SYS_keyctl, NEVER),
-        (libc::SYS_lookup_dcookie, CAP_SYS_ADMIN),
-        (libc::SYS_mbind, CAP_SYS_NICE),
-        (libc::SYS_mount, CAP_SYS_ADMIN),
-        (libc::SYS_move_mount, CAP_SYS_ADMIN),
-        (libc::SYS_move_pages, CAP_SYS_NICE),
-        (libc::SYS_name_to_handle_at, CAP_SYS_ADMIN),
-        (libc::SYS_open_by_handle_at, CAP_DAC_READ_SEARCH),
-        (libc::SYS_open_tree, CAP_SYS_ADMIN),
-        (libc::SYS_perf_event_open, CAP_SYS_ADMIN),
-        (libc::SYS_pivot_root, CAP_SYS_ADMIN),
-        (libc::SYS_process_vm_readv, CAP_SYS_PTRACE),
-        (libc::SYS_process_vm_writev, CAP_SYS_PTRACE),
-        (libc::SYS_quotactl, CAP_SYS_ADMIN),
-        (libc::SYS_reboot, CAP_SYS_BOOT),
-        (libc::SYS_request_key, NEVER),
-        (libc::SYS_set_mempolicy, CAP_SYS_NICE),
-        (libc::SYS_setns, CAP_SYS_ADMIN),
-        (libc::SYS_settimeofday, CAP_SYS_TIME),
-        (libc::SYS_swapoff, CAP_SYS_ADMIN),
-        (libc::SYS_swapon, CAP_SYS_ADMIN),
-        (libc::SYS_syslog, CAP_SYSLOG),
-        (libc::SYS_umount2, CAP_SYS_ADMIN),
-        (libc::SYS_unshare, CAP_SYS_ADMIN),
-        (libc::SYS_userfaultfd, NEVER),
-        (libc::SYS_vhangup, CAP_SYS_ADMIN),
-    ];
-    #[cfg(target_arch = "x86_64")]
-    list.extend([
-        (libc::SYS_ioperm, CAP_SYS_RAWIO),
-        (libc::SYS_iopl, CAP_SYS_RAWIO),
-        (libc::SYS_nfsservctl, NEVER),
-        (libc::SYS__sysctl, NEVER),
-        (libc::SYS_sysfs, NEVER),
-        (libc::SYS_uselib, NEVER),
-        (libc::SYS_ustat, NEVER),
-    ]);
-    list
-}
-
-/// Namespace flags clone may not be given without CAP_SYS_ADMIN.
-const CLONE_NAMESPACES: [i32; 7] = [
-    libc::CLONE_NEWNS,
-    libc::CLONE_NEWUTS,
-    libc::CLONE_NEWIPC,
-    libc::CLONE_NEWUSER,
-    libc::CLONE_NEWPID,
-    libc::CLONE_NEWNET,
-    libc::CLONE_NEWCGROUP,
-];
-
-fn bad(e: seccompiler::BackendError) -> io::Error {
-    io::Error::other(e.to_string())
-}
-
-fn arch() -> TargetArch {
-    if cfg!(target_arch = "aarch64") {
-        TargetArch::aarch64
-    } else {
-        TargetArch::x86_64
-    }
-}
-
-/// The default filters for a container holding `capabilities`, to be installed in order.
-pub fn default_filters(capabilities: &[u32]) -> io::Result<Vec<BpfProgram>> {
-    let mut refused: BTreeMap<i64, Vec<SeccompRule>> = BTreeMap::new();
-    for (call, cap) in denied() {
-        if cap == NEVER || !capabilities.contains(&cap) {
-            refused.insert(call, Vec::new());
-        }
-    }
-    if !capabilities.contains(&CAP_SYS_ADMIN) {
-        // clone(flags, …): refused when any namespace flag is set (flags are the first
-        // argument on x86_64 and aarch64). Rules are alternatives: one per flag.
-        let rules = CLONE_NAMESPACES
-            .iter()
-            .map(|flag| {
-                let flag = *flag as u64;
-                SeccompCondition::new(
-                    0,
-                    SeccompCmpArgLen::Qword,
-                    SeccompCmpOp::MaskedEq(flag),
-                    flag,
-                )
-                .and_then(|c| SeccompRule::new(vec![c]))
-            })
-            .collect::<Result<Vec<_>, _>>()
-            .map_err(bad)?;
-        refused.insert(libc::SYS_clone, rules);
-    }
-    let eperm = SeccompFilter::new(
-        refused,
-        SeccompAction::Allow,
-        SeccompAction::Errno(libc::EPERM as u32),
-        arch(),
-    )
-    .map_err(bad)?;
-    let mut filters: Vec<BpfProgram> = vec![eperm.try_into().map_err(bad)?];
-    if !capabilities.contains(&CAP_SYS_ADMIN) {
-        // clone3 keeps its flags in memory, out of a filter's sight: ENOSYS, as Docker
-        // answers, makes C libraries fall back to clone.
-        let mut rules: BTreeMap<i64, Vec<SeccompRule>> = BTreeMap::new();
-        rules.insert(libc::SYS_clone3, Vec::new());
-        let enosys = SeccompFilter::new(
-            rules,
-            SeccompAction::Allow,
-            SeccompAction::Errno(libc::ENOSYS as u32),
-            arch(),
-        )
-        .map_err(bad)?;
-        filters.push(enosys.try_into().map_err(bad)?);
-    }
-    Ok(filters)
+/// The default filter for a container holding `capabilities`, as the kernel takes it (packed:
+/// see `seccomp_profile::unpack`).
+pub fn default_program(capabilities: &[u32]) -> Result<Vec<u64>, String> {
+    let has_cap = |name: &str| {
+        super::container::capability_number(name).is_some_and(|n| capabilities.contains(&n))
+    };
+    super::seccomp_profile::compile(DEFAULT_PROFILE, &has_cap)
 }
 
 #[cfg(test)]
 mod tests {
+    use super::super::container::{capability_number, DEFAULT_CAPS};
+    use super::super::seccomp_profile::{run_filter, unpack, Verdict};
     use super::*;
+    use libseccomp::{ScmpArch, ScmpSyscall};
+
+    const AUDIT_ARCH_X86_64: u32 = 0xC000_003E;
+    const AUDIT_ARCH_I386: u32 = 0x4000_0003;
+
+    fn verdict(program: &[u64], arch: u32, scmp: ScmpArch, name: &str, args: [u64; 6]) -> Verdict {
+        let nr = i32::from(ScmpSyscall::from_name_by_arch(name, scmp).unwrap());
+        run_filter(&unpack(program), nr as u32, arch, args)
+    }
+
+    /// The calls the profile allows a container holding `caps` without any argument filter,
+    /// read straight from the data file.
+    fn allowed_names(caps: &[u32]) -> Vec<String> {
+        let profile: serde_json::Value = serde_json::from_slice(DEFAULT_PROFILE).unwrap();
+        let mut out = Vec::new();
+        for rule in profile["syscalls"].as_array().unwrap() {
+            let needs: Vec<&str> = rule["includes"]["caps"]
+                .as_array()
+                .map(|a| a.iter().filter_map(|c| c.as_str()).collect())
+                .unwrap_or_default();
+            let unless: Vec<&str> = rule["excludes"]["caps"]
+                .as_array()
+                .map(|a| a.iter().filter_map(|c| c.as_str()).collect())
+                .unwrap_or_default();
+            let holds = |c: &&str| capability_number(c).is_some_and(|n| caps.contains(&n));
+            let arches_ok = rule["includes"]["arches"]
+                .as_array()
+                .is_none_or(|a| a.iter().any(|x| x == "amd64"));
+            if rule["action"] == "SCMP_ACT_ALLOW"
+                && rule["args"].as_array().is_none_or(|a| a.is_empty())
+                && needs.iter().all(holds)
+                && !unless.iter().any(holds)
+                && arches_ok
+            {
+                for n in rule["names"].as_array().unwrap() {
+                    out.push(n.as_str().unwrap().to_string());
+                }
+            }
+        }
+        out
+    }
 
     #[test]
-    fn filters_build() {
-        let f = default_filters(super::super::container::DEFAULT_CAPS).unwrap();
-        assert_eq!(f.len(), 2);
-        assert!(!f[0].is_empty());
-        let admin = default_filters(&[CAP_SYS_ADMIN]).unwrap();
-        assert_eq!(admin.len(), 1);
+    fn the_default_filter_allows_exactly_the_profiles_list() {
+        let program = default_program(DEFAULT_CAPS).unwrap();
+        let allowed = allowed_names(DEFAULT_CAPS);
+        let conditional = ["socket", "personality", "clone", "clone3"];
+        let mut checked = 0;
+        // Every system call libseccomp knows on x86_64, by number.
+        for nr in 0..600 {
+            let Ok(name) = ScmpSyscall::from(nr).get_name_by_arch(ScmpArch::X8664) else {
+                continue;
+            };
+            if conditional.contains(&name.as_str()) {
+                continue;
+            }
+            let got = run_filter(&unpack(&program), nr as u32, AUDIT_ARCH_X86_64, [0; 6]);
+            let want = if allowed.contains(&name) {
+                Verdict::Allow
+            } else {
+                Verdict::Errno(libc::EPERM)
+            };
+            // Calls newer than any the profile names get ENOSYS instead of EPERM.
+            if got == Verdict::Errno(libc::ENOSYS) && want == Verdict::Errno(libc::EPERM) {
+                checked += 1;
+                continue;
+            }
+            assert_eq!(got, want, "{name} ({nr})");
+            checked += 1;
+        }
+        assert!(checked > 300, "only {checked} calls checked");
+    }
+
+    #[test]
+    fn argument_filters_and_capabilities_follow_dockers_profile() {
+        let x86_64 = |p: &[u64], name: &str, args: [u64; 6]| {
+            verdict(p, AUDIT_ARCH_X86_64, ScmpArch::X8664, name, args)
+        };
+        let default = default_program(DEFAULT_CAPS).unwrap();
+        let eperm = Verdict::Errno(libc::EPERM);
+        for (name, args, want) in [
+            ("read", [0; 6], Verdict::Allow),
+            ("mount", [0; 6], eperm),
+            ("unshare", [0; 6], eperm),
+            ("keyctl", [0; 6], eperm),
+            ("io_uring_setup", [0; 6], eperm),
+            ("ptrace", [0; 6], Verdict::Allow),
+            (
+                "socket",
+                [libc::AF_INET as u64, 0, 0, 0, 0, 0],
+                Verdict::Allow,
+            ),
+            ("socket", [40, 0, 0, 0, 0, 0], eperm),
+            ("personality", [0, 0, 0, 0, 0, 0], Verdict::Allow),
+            ("personality", [0xffff_ffff, 0, 0, 0, 0, 0], Verdict::Allow),
+            ("personality", [0x0040000, 0, 0, 0, 0, 0], eperm),
+            (
+                "clone",
+                [libc::SIGCHLD as u64, 0, 0, 0, 0, 0],
+                Verdict::Allow,
+            ),
+            ("clone", [libc::CLONE_NEWUSER as u64, 0, 0, 0, 0, 0], eperm),
+            ("clone3", [0; 6], Verdict::Errno(libc::ENOSYS)),
+        ] {
+            assert_eq!(x86_64(&default, name, args), want, "{name} {args:?}");
+        }
+        let admin = capability_number("CAP_SYS_ADMIN").unwrap();
+        let with_admin = default_program(&[admin]).unwrap();
+        for name in ["mount", "unshare", "setns", "clone3"] {
+            assert_eq!(x86_64(&with_admin, name, [0; 6]), Verdict::Allow, "{name}");
+        }
+        assert_eq!(x86_64(&with_admin, "keyctl", [0; 6]), eperm);
+        // A call newer than the profile: ENOSYS, so that libraries fall back.
+        assert_eq!(
+            run_filter(&unpack(&default), 1000, AUDIT_ARCH_X86_64, [0; 6]),
+            Verdict::Errno(libc::ENOSYS)
+        );
+    }
+
+    #[test]
+    fn the_32_bit_abi_gets_the_same_rules() {
+        let default = default_program(DEFAULT_CAPS).unwrap();
+        let i386 = |name: &str| verdict(&default, AUDIT_ARCH_I386, ScmpArch::X86, name, [0; 6]);
+        assert_eq!(i386("read"), Verdict::Allow);
+        assert_eq!(i386("getuid32"), Verdict::Allow);
+        assert_eq!(i386("mount"), Verdict::Errno(libc::EPERM));
+        assert_eq!(i386("keyctl"), Verdict::Errno(libc::EPERM));
+        assert_eq!(
+            run_filter(&unpack(&default), 2000, AUDIT_ARCH_I386, [0; 6]),
+            Verdict::Errno(libc::ENOSYS)
+        );
+        // x32: x86_64's numbers with bit 30 set.
+        let nr = i32::from(ScmpSyscall::from_name_by_arch("read", ScmpArch::X32).unwrap());
+        assert_eq!(
+            run_filter(&unpack(&default), nr as u32, AUDIT_ARCH_X86_64, [0; 6]),
+            Verdict::Allow
+        );
     }
 }

@@ -188,12 +188,15 @@ pub fn compile(json: &[u8], has_cap: &dyn Fn(&str) -> bool) -> Result<Vec<u64>, 
         arches.push(&m.architecture);
         arches.extend(m.sub_architectures.iter().map(String::as_str));
     }
+    let mut added = vec![ScmpArch::native()];
     for a in arches {
         let arch: ScmpArch = a
             .parse()
             .map_err(|_| format!("unknown architecture {a:?}"))?;
         // An architecture the kernel can't run here is no error, as in Docker.
-        let _ = ctx.add_arch(arch);
+        if ctx.add_arch(arch).is_ok() && !added.contains(&arch) {
+            added.push(arch);
+        }
     }
     let kernel = kernel_version();
     for rule in profile
@@ -228,7 +231,137 @@ pub fn compile(json: &[u8], has_cap: &dyn Fn(&str) -> bool) -> Result<Vec<u64>, 
             added.map_err(|e| format!("adding the rule for {name}: {e}"))?;
         }
     }
-    export(&ctx)
+    let program = export(&ctx)?;
+    if default == ScmpAction::Allow {
+        return Ok(program);
+    }
+    // Calls the profile has never heard of (newer than it) answer ENOSYS, not the default
+    // action, so that C libraries fall back to the older calls they replace (as runc does).
+    let names: Vec<&str> = profile
+        .syscalls
+        .iter()
+        .flat_map(|r| r.names.iter().chain(r.name.iter()))
+        .map(String::as_str)
+        .collect();
+    let mut prefix = Vec::new();
+    let newest: Vec<(u32, ArchLimit)> = added
+        .iter()
+        .filter_map(|arch| Some((audit_arch(*arch)?, newest_call(*arch, &names)?)))
+        .collect();
+    enosys_prefix(&newest, &mut prefix);
+    prefix.extend(program);
+    Ok(prefix)
+}
+
+/// The highest system call number a profile names on one architecture.
+#[derive(Debug, Clone, Copy)]
+enum ArchLimit {
+    Plain(u32),
+    /// x32 shares x86_64's audit value, its numbers carry bit 30.
+    X32(u32),
+}
+
+const X32_SYSCALL_BIT: u32 = 0x4000_0000;
+
+fn audit_arch(arch: ScmpArch) -> Option<u32> {
+    Some(match arch {
+        ScmpArch::X8664 | ScmpArch::X32 => 0xC000_003E,
+        ScmpArch::X86 => 0x4000_0003,
+        ScmpArch::Aarch64 => 0xC000_00B7,
+        ScmpArch::Arm => 0x4000_0028,
+        _ => return None,
+    })
+}
+
+fn newest_call(arch: ScmpArch, names: &[&str]) -> Option<ArchLimit> {
+    let max = names
+        .iter()
+        .filter_map(|n| ScmpSyscall::from_name_by_arch(n, arch).ok())
+        .map(i32::from)
+        .filter(|nr| *nr >= 0)
+        .max()? as u32;
+    Some(if arch == ScmpArch::X32 {
+        ArchLimit::X32(max)
+    } else {
+        ArchLimit::Plain(max)
+    })
+}
+
+/// Classic BPF instructions (packed as in `export`) that return ENOSYS for a call numbered
+/// above the newest one of its architecture, and otherwise fall through to what follows.
+fn enosys_prefix(limits: &[(u32, ArchLimit)], out: &mut Vec<u64>) {
+    const LD_ABS: u16 = 0x20; // BPF_LD | BPF_W | BPF_ABS
+    const JEQ: u16 = 0x15; // BPF_JMP | BPF_JEQ | BPF_K
+    const JGT: u16 = 0x25; // BPF_JMP | BPF_JGT | BPF_K
+    const JGE: u16 = 0x35; // BPF_JMP | BPF_JGE | BPF_K
+    const RET: u16 = 0x06; // BPF_RET | BPF_K
+    const RET_ERRNO: u32 = 0x0005_0000;
+    /// Where a conditional jump goes; jumps are relative and forward, resolved at the end.
+    enum To {
+        Next,
+        Skip(usize),
+        NextBlock,
+        Enosys,
+        Start,
+    }
+    // One block per audit value: (value, newest plain call, newest x32 call).
+    let mut arches: Vec<(u32, Option<u32>, Option<u32>)> = Vec::new();
+    for (audit, limit) in limits {
+        let i = match arches.iter().position(|(a, _, _)| a == audit) {
+            Some(i) => i,
+            None => {
+                arches.push((*audit, None, None));
+                arches.len() - 1
+            }
+        };
+        match limit {
+            ArchLimit::Plain(n) => arches[i].1 = Some(*n),
+            ArchLimit::X32(n) => arches[i].2 = Some(*n),
+        }
+    }
+    // (instruction, where it jumps when true, when false, constant, block it belongs to)
+    let mut code: Vec<(u16, To, To, u32, usize)> = vec![(LD_ABS, To::Next, To::Next, 4, 0)];
+    let mut block_starts = Vec::new();
+    for (i, (audit, plain, x32)) in arches.iter().enumerate() {
+        block_starts.push(code.len());
+        code.push((JEQ, To::Next, To::NextBlock, *audit, i));
+        code.push((LD_ABS, To::Next, To::Next, 0, i));
+        if let Some(x32) = x32 {
+            // Numbers with bit 30 are x32's, the others x86_64's.
+            code.push((JGE, To::Next, To::Skip(1), X32_SYSCALL_BIT, i));
+            code.push((JGT, To::Enosys, To::Start, *x32, i));
+        }
+        code.push((JGT, To::Enosys, To::Start, plain.unwrap_or(u32::MAX), i));
+    }
+    let blocks_end = code.len();
+    // Past the last block (an architecture not listed): on to the program, over the return.
+    code.push((JEQ, To::Skip(1), To::Skip(1), 0, usize::MAX));
+    let enosys = code.len();
+    code.push((
+        RET,
+        To::Next,
+        To::Next,
+        RET_ERRNO | libc::ENOSYS as u32,
+        usize::MAX,
+    ));
+    let start = code.len();
+    for (pc, (op, jt, jf, k, block)) in code.iter().enumerate() {
+        let resolve = |to: &To| -> u64 {
+            let target = match to {
+                To::Next => pc + 1,
+                To::Skip(n) => pc + 1 + n,
+                To::NextBlock => block_starts.get(block + 1).copied().unwrap_or(blocks_end),
+                To::Enosys => enosys,
+                To::Start => start,
+            };
+            (target - pc - 1) as u64
+        };
+        let (jt, jf) = match *op {
+            LD_ABS | RET => (0, 0),
+            _ => (resolve(jt), resolve(jf)),
+        };
+        out.push(*op as u64 | jt << 16 | jf << 24 | (*k as u64) << 32);
+    }
 }
 
 /// libseccomp 2.5 exports BPF only to a descriptor: use an anonymous file.
@@ -251,16 +384,94 @@ fn export(ctx: &ScmpFilterContext) -> Result<Vec<u64>, String> {
 }
 
 /// The program as the kernel takes it, from `compile`'s packed form (kept packed in the spec).
-pub fn unpack(packed: &[u64]) -> seccompiler::BpfProgram {
+pub fn unpack(packed: &[u64]) -> Vec<libc::sock_filter> {
     packed
         .iter()
-        .map(|p| seccompiler::sock_filter {
+        .map(|p| libc::sock_filter {
             code: *p as u16,
             jt: (*p >> 16) as u8,
             jf: (*p >> 24) as u8,
             k: (*p >> 32) as u32,
         })
         .collect()
+}
+
+/// What a filter answers for one call (tests run programs with `run_filter`).
+#[cfg(test)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(super) enum Verdict {
+    Allow,
+    Errno(i32),
+    Kill,
+    Other(u32),
+}
+
+/// Runs a classic BPF seccomp program the way the kernel does, on `struct seccomp_data` for
+/// call `nr` of architecture `arch` with `args`: tests check compiled filters call by call.
+#[cfg(test)]
+pub(super) fn run_filter(
+    program: &[libc::sock_filter],
+    nr: u32,
+    arch: u32,
+    args: [u64; 6],
+) -> Verdict {
+    let word = |offset: u32| -> u32 {
+        match offset {
+            0 => nr,
+            4 => arch,
+            8 | 12 => 0,
+            o if (16..64).contains(&o) => {
+                let arg = args[((o - 16) / 8) as usize];
+                if (o - 16) % 8 == 0 {
+                    arg as u32
+                } else {
+                    (arg >> 32) as u32
+                }
+            }
+            o => panic!("load from offset {o}"),
+        }
+    };
+    let (mut a, mut x, mut mem) = (0u32, 0u32, [0u32; 16]);
+    let mut pc = 0usize;
+    loop {
+        let i = program[pc];
+        pc += 1;
+        let jump = |cond: bool| if cond { i.jt as usize } else { i.jf as usize };
+        match i.code {
+            0x20 => a = word(i.k),
+            0x00 => a = i.k,
+            0x01 => x = i.k,
+            0x02 => mem[i.k as usize] = a,
+            0x03 => mem[i.k as usize] = x,
+            0x60 => a = mem[i.k as usize],
+            0x61 => x = mem[i.k as usize],
+            0x04 => a = a.wrapping_add(i.k),
+            0x14 => a = a.wrapping_sub(i.k),
+            0x44 => a |= i.k,
+            0x54 => a &= i.k,
+            0x07 => x = a,
+            0x87 => a = x,
+            0x05 => pc += i.k as usize,
+            0x15 => pc += jump(a == i.k),
+            0x25 => pc += jump(a > i.k),
+            0x35 => pc += jump(a >= i.k),
+            0x45 => pc += jump(a & i.k != 0),
+            0x1d => pc += jump(a == x),
+            0x2d => pc += jump(a > x),
+            0x3d => pc += jump(a >= x),
+            0x4d => pc += jump(a & x != 0),
+            0x06 | 0x16 => {
+                let ret = if i.code == 0x06 { i.k } else { a };
+                return match ret & 0xffff_0000 {
+                    0x7fff_0000 => Verdict::Allow,
+                    0x0005_0000 => Verdict::Errno((ret & 0xffff) as i32),
+                    0x0000_0000 | 0x8000_0000 => Verdict::Kill,
+                    _ => Verdict::Other(ret),
+                };
+            }
+            op => panic!("instruction {op:#x} at {}", pc - 1),
+        }
+    }
 }
 
 #[cfg(test)]

@@ -533,14 +533,14 @@ pub fn set_limit(name: &str, soft: u64, hard: u64) -> io::Result<()> {
 
 /// Installs a seccomp filter (BPF instructions) for this thread and the programs it execs.
 /// The caller holds CAP_SYS_ADMIN in its user namespace, so no_new_privs is not needed.
-pub fn install_seccomp(program: &[seccompiler::sock_filter]) -> io::Result<()> {
+pub fn install_seccomp(program: &[libc::sock_filter]) -> io::Result<()> {
     let prog = libc::sock_fprog {
         len: program.len() as u16,
-        // seccompiler's sock_filter is #[repr(C)] with the kernel's layout, as libc's is.
         filter: program.as_ptr() as *mut libc::sock_filter,
     };
-    // SAFETY: `prog` points to `program`, which outlives the call, and both structs have the
-    // kernel's `struct sock_filter` layout; the kernel copies the program.
+    // SAFETY: `prog` points to `program`, which outlives the call, in the kernel's
+    // `struct sock_filter` layout (libc's is #[repr(C)]); the kernel copies the program and
+    // never writes through the pointer.
     let r = unsafe {
         libc::syscall(
             libc::SYS_seccomp,

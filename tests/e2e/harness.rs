@@ -28,6 +28,9 @@ pub struct Env {
     pub reg_user: String,
     pub reg_pass: String,
     pub state: PathBuf,
+    /// The directory holding `probe` and `probe32` (tests/probe/probe.c, built by test-env.sh),
+    /// bound into containers to ask them what they can see and do.
+    pub probe: PathBuf,
     /// Reference → manifest digest, as skopeo sees them.
     pub fixtures: HashMap<String, String>,
 }
@@ -74,6 +77,7 @@ pub fn env() -> &'static Env {
             reg_user: var("SKIFF_TEST_REG_USER"),
             reg_pass: var("SKIFF_TEST_REG_PASS"),
             state: PathBuf::from(var("SKIFF_TEST_STATE")),
+            probe: PathBuf::from(var("SKIFF_TEST_PROBE")),
             fixtures,
         };
         let probe = format!("http://{}/v2/", env.registry);
@@ -172,6 +176,8 @@ pub struct Sandbox {
     pub env: Vec<(String, String)>,
     /// Flags put before every command (root's store would otherwise be /var/lib/skiff).
     pub global: Vec<String>,
+    /// The skiff binary to run instead of the suite's copy (a user's own copy of it).
+    pub binary: Option<PathBuf>,
 }
 
 static NEXT: AtomicU32 = AtomicU32::new(0);
@@ -216,6 +222,7 @@ impl Sandbox {
             dir,
             env,
             global,
+            binary: None,
         }
     }
 
@@ -261,7 +268,7 @@ impl Sandbox {
     }
 
     pub fn command(&self, args: &[String]) -> Command {
-        let mut cmd = Command::new(skiff_bin());
+        let mut cmd = Command::new(self.binary.as_deref().unwrap_or(skiff_bin()));
         cmd.args(&self.global)
             .args(args)
             .env_clear()

@@ -10,6 +10,7 @@
  *   probe scan SECS MARK  for SECS seconds, every other process: its environment searched for
  *                         MARK, its executable opened, PTRACE_SEIZE, pidfd_getfd; counts of
  *                         what succeeded against skiff's own processes
+ *   probe filecap         (as root) whether a user gains a file's inheritable capability
  *   probe exe SECS WORD   waits for a process whose second argument is WORD, holds its
  *                         executable (O_PATH) until it exits, then tries to open that for
  *                         writing: prints whether it could
@@ -31,6 +32,8 @@
 #include <sys/syscall.h>
 #include <sys/types.h>
 #include <sys/wait.h>
+#include <sys/xattr.h>
+#include <grp.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -193,9 +196,15 @@ static int syscalls(void) {
         r = -1;
     }
     report("kcore", r);
+    /* Kernel files: /proc/sys and /sys are read-only (a kernel without sysrq has no trigger;
+     * the domain name is then the file of /proc/sys to try). */
     int sysrq = open("/proc/sysrq-trigger", O_WRONLY);
+    if (sysrq < 0 && errno == ENOENT)
+        sysrq = open("/proc/sys/kernel/domainname", O_WRONLY);
     report("sysrq", sysrq);
-    int sys = open("/sys/kernel/uevent_helper", O_WRONLY);
+    int sys = open("/sys/kernel/profiling", O_WRONLY);
+    if (sys < 0 && errno == ENOENT)
+        sys = open("/sys/kernel/mm/transparent_hugepage/enabled", O_WRONLY);
     report("sys", sys);
     r = syscall(SYS_io_uring_setup, 1, attr);
     report("io_uring_setup", r);
@@ -204,6 +213,59 @@ static int syscalls(void) {
     r = syscall(SYS_personality, 0x0040000 /* ADDR_NO_RANDOMIZE */);
     report("personality", r);
     printf("\n");
+    return 0;
+}
+
+/* CVE-2022-24769: a file that carries CAP_DAC_OVERRIDE as inheritable (and effective), run by
+ * an ordinary user, gains it only if the process's inheritable set holds it. As root in the
+ * container: a root-only secret, a copy of this program with that file capability, then the
+ * switch to uid 1000 and the exec of the copy, which tries to read the secret. */
+static int filecap(void) {
+    int fd = open("/tmp/probe-secret", O_CREAT | O_WRONLY | O_TRUNC, 0600);
+    if (fd < 0 || write(fd, "s", 1) != 1) {
+        perror("secret");
+        return 1;
+    }
+    close(fd);
+    int in = open("/proc/self/exe", O_RDONLY);
+    int out = open("/tmp/probe-fc", O_CREAT | O_WRONLY | O_TRUNC, 0755);
+    char buf[65536];
+    ssize_t n;
+    while (in >= 0 && out >= 0 && (n = read(in, buf, sizeof buf)) > 0)
+        if (write(out, buf, n) != n)
+            return 1;
+    close(in);
+    close(out);
+    /* struct vfs_cap_data, revision 2, effective; inheritable CAP_DAC_OVERRIDE (1). */
+    unsigned int caps[5] = {0x02000000 | 1, 0, 1u << 1, 0, 0};
+    if (setxattr("/tmp/probe-fc", "security.capability", caps, sizeof caps, 0) < 0) {
+        printf("setxattr=%s\n", errname(errno));
+        return 1;
+    }
+    gid_t none[1];
+    if (setgroups(0, none) < 0 && errno != EPERM) {
+        perror("setgroups");
+        return 1;
+    }
+    if (setresgid(1000, 1000, 1000) < 0 || setresuid(1000, 1000, 1000) < 0) {
+        perror("setresuid");
+        return 1;
+    }
+    execl("/tmp/probe-fc", "probe-fc", "readsecret", (char *)NULL);
+    perror("exec");
+    return 1;
+}
+
+static int readsecret(void) {
+    char line[256], eff[64] = "?";
+    FILE *st = fopen("/proc/self/status", "r");
+    while (st && fgets(line, sizeof line, st))
+        if (strncmp(line, "CapEff:", 7) == 0)
+            sscanf(line + 7, "%63s", eff);
+    if (st)
+        fclose(st);
+    int fd = open("/tmp/probe-secret", O_RDONLY);
+    printf("uid=%d capeff=%s secret=%s\n", getuid(), eff, fd >= 0 ? "read" : errname(errno));
     return 0;
 }
 
@@ -385,6 +447,10 @@ int main(int argc, char **argv) {
         return fds();
     if (argc >= 2 && strcmp(argv[1], "cwd") == 0)
         return cwd();
+    if (argc >= 2 && strcmp(argv[1], "filecap") == 0)
+        return filecap();
+    if (argc >= 2 && strcmp(argv[1], "readsecret") == 0)
+        return readsecret();
     if (argc >= 2 && strcmp(argv[1], "syscalls") == 0)
         return syscalls();
     if (argc >= 4 && strcmp(argv[1], "scan") == 0)
