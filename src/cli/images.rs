@@ -297,11 +297,7 @@ pub fn rmi(engine: &Engine, args: RmiArgs) -> Result<i32, Error> {
                     let _ = writeln!(out, "Deleted: {d}");
                 }
             }
-            Err(e) => {
-                // Docker goes on with the other names and fails at the end.
-                eprintln!("Error: {}", super::one_line(&e.to_string()));
-                status = super::EXIT_ENGINE;
-            }
+            Err(e) => status = super::failed_name(status, &e),
         }
     }
     Ok(status)

@@ -20,8 +20,9 @@ use std::io;
 use std::path::{Path, PathBuf};
 
 pub use auth::{AuthStore, Credentials};
-pub use paths::{ensure_run_root, PathOptions, Paths};
+pub use paths::{check_run_root, ensure_run_root, PathOptions, Paths};
 pub use registries::{is_loopback_host, Endpoint, MirrorPolicy, Registries};
+pub use storage::StorageDriver;
 pub use subid::{read_subgids, read_subuids, subid_ranges, IdRange};
 
 pub(super) const DOCKER_HUB: &str = "docker.io";
@@ -47,6 +48,14 @@ pub enum ConfigError {
     NoHome,
     #[error("refusing to use {}: {reason}", .path.display())]
     UnsafeDirectory { path: PathBuf, reason: String },
+    /// A store or runtime directory that cannot be one; `what` is the flag or the file and key
+    /// that gave it.
+    #[error("{what} {}: {reason}", .path.display())]
+    UnusableDirectory {
+        what: String,
+        path: PathBuf,
+        reason: String,
+    },
 }
 
 pub(super) fn io_error(path: &Path, source: io::Error) -> ConfigError {

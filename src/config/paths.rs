@@ -6,7 +6,7 @@ use std::io;
 use std::os::unix::fs::{DirBuilderExt, MetadataExt};
 use std::path::{Path, PathBuf};
 
-use super::storage::{expand_storage_path, storage_roots};
+use super::storage::{expand_storage_path, storage_roots, Setting, StorageDriver};
 use super::{
     config_home_for, effective_uid, env_path, home_dir, io_error, ConfigError, Env, ProcessEnv,
 };
@@ -32,6 +32,8 @@ pub struct Paths {
     /// `$XDG_CONFIG_HOME`, or `~/.config`.
     pub config_home: PathBuf,
     pub home: PathBuf,
+    /// The driver `storage.conf` asks for, if any.
+    pub storage_driver: Option<StorageDriver>,
 }
 
 impl Paths {
@@ -56,24 +58,113 @@ impl Paths {
             .or_else(|| (uid == 0).then(|| PathBuf::from("/root")))
             .ok_or(ConfigError::NoHome)?;
         let config_home = config_home_for(env, &home);
-        let (graphroot, runroot) = storage_roots(env, uid, &config_home, sysroot)?;
-        let expand = |raw: String| expand_storage_path(&raw, env, uid, &home);
-        let data_root = opts
-            .root
-            .clone()
-            .or_else(|| graphroot.map(expand))
+        let settings = storage_roots(env, uid, &config_home, sysroot)?;
+        // A value is checked where it was given: a flag by its name, a file's by file and key.
+        let configured = |flag: &'static str,
+                          given: &Option<PathBuf>,
+                          key: &str,
+                          setting: Option<Setting>|
+         -> Result<Option<PathBuf>, ConfigError> {
+            if let Some(path) = given {
+                return match unusable_root(path, flag) {
+                    Some(reason) => Err(ConfigError::UnusableDirectory {
+                        what: flag.to_string(),
+                        path: path.clone(),
+                        reason,
+                    }),
+                    None => Ok(Some(path.clone())),
+                };
+            }
+            let Some(setting) = setting else {
+                return Ok(None);
+            };
+            let path = expand_storage_path(&setting.value, env, uid, &home);
+            match unusable_root(&path, flag) {
+                Some(reason) => Err(ConfigError::UnusableDirectory {
+                    what: format!("{} [storage] {key}", setting.file.display()),
+                    path,
+                    reason,
+                }),
+                None => Ok(Some(path)),
+            }
+        };
+        let data_root = configured("--root", &opts.root, "graphroot", settings.graphroot)?
             .unwrap_or_else(|| default_data_root(env, uid, &home));
-        let run_root = opts
-            .runroot
-            .clone()
-            .or_else(|| runroot.map(expand))
+        let run_root = configured("--runroot", &opts.runroot, "runroot", settings.runroot)?
             .unwrap_or_else(|| default_run_root(env, uid));
         Ok(Paths {
             data_root,
             run_root,
             config_home,
             home,
+            storage_driver: settings.driver,
         })
+    }
+}
+
+/// Why `path` cannot hold skiff's state (`flag` says which), or `None` when it can. Relative
+/// paths would change meaning with the directory a helper or monitor runs in; `/` and the
+/// kernel's /proc and /sys are never a store or a runtime directory.
+fn unusable_root(path: &Path, flag: &str) -> Option<String> {
+    if !path.is_absolute() {
+        return Some("it is not an absolute path: give one that starts with /".into());
+    }
+    let mut clean = PathBuf::from("/");
+    for part in path.components() {
+        match part {
+            std::path::Component::Normal(p) => clean.push(p),
+            std::path::Component::ParentDir => {
+                clean.pop();
+            }
+            _ => {}
+        }
+    }
+    let kind = if flag == "--runroot" {
+        "runtime directory"
+    } else {
+        "store"
+    };
+    if clean == Path::new("/") {
+        return Some(format!(
+            "the root directory cannot be skiff's {kind}: give a directory of its own"
+        ));
+    }
+    ["/proc", "/sys"]
+        .into_iter()
+        .find(|k| clean.starts_with(k))
+        .map(|k| {
+            format!("{k} is a kernel file system and cannot be skiff's {kind}: give a directory of your own")
+        })
+}
+
+/// Run before any command reads a pid, socket or lock from the runtime directory: it must be
+/// what skiff makes, a real directory (not a symbolic link) owned by `uid`, with no access for
+/// others where it sits in a shared directory such as `/tmp`. A missing one is fine: it is
+/// made privately when first needed ([`ensure_run_root`]). Costs an `lstat` of the directory
+/// and a `stat` of each parent.
+pub fn check_run_root(path: &Path, uid: u32) -> Result<(), ConfigError> {
+    let meta = match fs::symlink_metadata(path) {
+        Ok(meta) => meta,
+        Err(e) if e.kind() == io::ErrorKind::NotFound => return check_private_dir(path, uid),
+        Err(e) => return Err(io_error(path, e)),
+    };
+    let problem = if meta.file_type().is_symlink() {
+        Some("it is a symbolic link".to_string())
+    } else if !meta.is_dir() {
+        Some("it is not a directory".to_string())
+    } else if meta.uid() != uid {
+        Some(format!("it is owned by uid {}", meta.uid()))
+    } else {
+        None
+    };
+    match problem {
+        Some(problem) => Err(ConfigError::UnsafeDirectory {
+            path: path.to_path_buf(),
+            reason: format!(
+                "{problem}, but a runtime directory must be a directory owned by uid {uid};                  remove it, or set XDG_RUNTIME_DIR (or --runroot) to a private directory"
+            ),
+        }),
+        None => check_private_dir(path, uid),
     }
 }
 
@@ -445,5 +536,113 @@ mod tests {
 
         let err = ensure_run_root(&ok, me.wrapping_add(1)).unwrap_err();
         assert!(err.to_string().contains("owned by uid"), "{err}");
+    }
+
+    /// Resolves root's paths with `text` as the system storage.conf.
+    fn with_system_conf(text: &str) -> (tempfile::TempDir, Result<Paths, ConfigError>) {
+        let sys = tempfile::tempdir().unwrap();
+        write(&sys.path().join("etc/containers/storage.conf"), text);
+        let env = env_of(&[("HOME", "/root")]);
+        let paths = Paths::resolve_in(&PathOptions::default(), &env, 0, sys.path());
+        (sys, paths)
+    }
+
+    #[test]
+    fn storage_conf_values_skiff_cannot_honour_are_refused() {
+        for (text, want) in [
+            (
+                "driver = \"zfs\"",
+                "driver \"zfs\" is not supported: use \"overlay\" or \"vfs\"",
+            ),
+            ("driver = 5", "driver must be a string, not integer 5"),
+            ("graphroot = \"\"", "[storage] graphroot is empty"),
+            ("runroot = \"\"", "[storage] runroot is empty"),
+            ("graphroot = 7", "graphroot must be a string"),
+            (
+                "runroot = \"/\"",
+                "the root directory cannot be skiff's runtime directory",
+            ),
+            ("graphroot = \"/proc/x\"", "/proc is a kernel file system"),
+            ("runroot = \"relative\"", "not an absolute path"),
+        ] {
+            let (_sys, result) = with_system_conf(&format!("[storage]\n{text}\n"));
+            let err = result.expect_err(text).to_string();
+            assert!(err.contains("storage.conf"), "{text}: {err}");
+            assert!(err.contains(want), "{text}: {err}");
+        }
+    }
+
+    #[test]
+    fn storage_conf_drivers() {
+        for (text, driver) in [
+            ("", None),
+            ("driver = \"\"", None),
+            ("driver = \"overlay\"", Some(StorageDriver::Overlay)),
+            ("driver = \"overlay2\"", Some(StorageDriver::Overlay)),
+            ("driver = \"vfs\"", Some(StorageDriver::Vfs)),
+        ] {
+            let (_sys, result) = with_system_conf(&format!("[storage]\n{text}\n"));
+            assert_eq!(result.unwrap().storage_driver, driver, "{text}");
+        }
+    }
+
+    #[test]
+    fn flags_that_cannot_be_a_store_or_runtime_directory() {
+        let env = rootless_env("/home/alice");
+        let sys = tempfile::tempdir().unwrap();
+        for (root, runroot, want) in [
+            (
+                None,
+                Some("/proc"),
+                "--runroot /proc: /proc is a kernel file system",
+            ),
+            (None, Some("/sys/fs"), "/sys is a kernel file system"),
+            (None, Some("/"), "the root directory"),
+            (None, Some("run"), "not an absolute path"),
+            (
+                Some("/proc/../proc/1"),
+                None,
+                "--root /proc/../proc/1: /proc",
+            ),
+        ] {
+            let opts = PathOptions {
+                root: root.map(PathBuf::from),
+                runroot: runroot.map(PathBuf::from),
+            };
+            let err = Paths::resolve_in(&opts, &env, UID, sys.path()).unwrap_err();
+            assert!(err.to_string().contains(want), "{err}");
+        }
+    }
+
+    #[test]
+    fn every_command_checks_the_runtime_directory() {
+        let (_base, shared) = shared_dir();
+        let me = effective_uid();
+        assert!(check_run_root(&shared.join("missing"), me).is_ok());
+        let ok = shared.join("skiff-ok");
+        ensure_run_root(&ok, me).unwrap();
+        assert!(check_run_root(&ok, me).is_ok());
+
+        let open = shared.join("skiff-open");
+        fs::create_dir(&open).unwrap();
+        fs::set_permissions(&open, fs::Permissions::from_mode(0o755)).unwrap();
+        let err = check_run_root(&open, me).unwrap_err().to_string();
+        assert!(err.contains("gives others access"), "{err}");
+
+        let link = shared.join("skiff-link");
+        symlink(ok.as_path(), &link).unwrap();
+        let err = check_run_root(&link, me).unwrap_err().to_string();
+        assert!(err.contains("symbolic link"), "{err}");
+
+        let file = shared.join("skiff-file");
+        fs::write(&file, "").unwrap();
+        let err = check_run_root(&file, me).unwrap_err().to_string();
+        assert!(err.contains("not a directory"), "{err}");
+
+        // Someone else's, even outside a shared directory (--runroot /proc/1 and the like).
+        let err = check_run_root(&ok, me.wrapping_add(1))
+            .unwrap_err()
+            .to_string();
+        assert!(err.contains("owned by uid"), "{err}");
     }
 }

@@ -4,37 +4,123 @@ use std::path::{Path, PathBuf};
 
 use serde::Deserialize;
 
-use super::{current_user_name, env_path, env_value, parse_toml, read_optional, ConfigError, Env};
+use super::{
+    current_user_name, env_path, env_value, invalid, parse_toml, read_optional, ConfigError, Env,
+};
 
-// ---------------------------------------------------------------------------
-// storage.conf
+/// The storage driver a `storage.conf` asks for, of those skiff can honour: `overlay` (the
+/// kernel's overlayfs, or fuse-overlayfs where the kernel's is not allowed) or `vfs` (a private
+/// copy of the image for each container).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum StorageDriver {
+    Overlay,
+    Vfs,
+}
 
-/// The three keys of `[storage]` that decide where data lives; everything
-/// else in storage.conf describes Podman's own storage driver.
-#[derive(Debug, Default, Deserialize)]
+/// A path setting and the file it came from, so that a bad value can name both.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub(super) struct Setting {
+    pub value: String,
+    pub file: PathBuf,
+}
+
+/// What `[storage]` says about where data lives and how images are mounted; the other keys
+/// describe Podman's own driver options and do not apply to skiff.
+#[derive(Debug, Default)]
 struct StorageTable {
-    graphroot: Option<String>,
-    runroot: Option<String>,
-    rootless_storage_path: Option<String>,
+    graphroot: Option<Setting>,
+    runroot: Option<Setting>,
+    rootless_storage_path: Option<Setting>,
+    driver: Option<StorageDriver>,
+}
+
+/// Read loosely typed, so that a wrong type gets a message naming its key.
+#[derive(Debug, Default, Deserialize)]
+struct RawStorageTable {
+    graphroot: Option<toml::Value>,
+    runroot: Option<toml::Value>,
+    rootless_storage_path: Option<toml::Value>,
+    driver: Option<toml::Value>,
 }
 
 #[derive(Debug, Default, Deserialize)]
 struct StorageFile {
     #[serde(default)]
-    storage: StorageTable,
+    storage: RawStorageTable,
 }
 
+/// The settings that decide where skiff's store and runtime state live, unexpanded.
+#[derive(Debug, Default, PartialEq, Eq)]
+pub(super) struct StorageSettings {
+    pub graphroot: Option<Setting>,
+    pub runroot: Option<Setting>,
+    pub driver: Option<StorageDriver>,
+}
+
+/// Every value skiff reads is checked here: one it cannot honour (a driver it does not have,
+/// an empty or non-string path) is an error naming the file and key, never silently replaced
+/// by the default.
 fn load_storage_conf(path: &Path) -> Result<Option<StorageTable>, ConfigError> {
     let Some(text) = read_optional(path)? else {
         return Ok(None);
     };
     let file: StorageFile = parse_toml(&text, path)?;
-    let non_empty = |value: Option<String>| value.filter(|v| !v.is_empty());
+    let raw = file.storage;
+    let setting = |key: &str, value: Option<toml::Value>| -> Result<Option<Setting>, ConfigError> {
+        match value {
+            None => Ok(None),
+            Some(toml::Value::String(text)) if text.is_empty() => Err(invalid(
+                path,
+                format!(
+                    "[storage] {key} is empty: give an absolute directory, or remove the key                      for the default"
+                ),
+            )),
+            Some(toml::Value::String(text)) => Ok(Some(Setting {
+                value: text,
+                file: path.to_path_buf(),
+            })),
+            Some(other) => Err(invalid(
+                path,
+                format!(
+                    "[storage] {key} must be a string (an absolute directory), not {}",
+                    other.type_str()
+                ),
+            )),
+        }
+    };
     Ok(Some(StorageTable {
-        graphroot: non_empty(file.storage.graphroot),
-        runroot: non_empty(file.storage.runroot),
-        rootless_storage_path: non_empty(file.storage.rootless_storage_path),
+        graphroot: setting("graphroot", raw.graphroot)?,
+        runroot: setting("runroot", raw.runroot)?,
+        rootless_storage_path: setting("rootless_storage_path", raw.rootless_storage_path)?,
+        driver: storage_driver(path, raw.driver)?,
     }))
+}
+
+fn storage_driver(
+    path: &Path,
+    value: Option<toml::Value>,
+) -> Result<Option<StorageDriver>, ConfigError> {
+    let fix = "use \"overlay\" or \"vfs\"";
+    match value {
+        // containers/storage picks a driver itself when the key is empty.
+        None => Ok(None),
+        Some(toml::Value::String(name)) => match name.as_str() {
+            "" => Ok(None),
+            "overlay" | "overlay2" => Ok(Some(StorageDriver::Overlay)),
+            "vfs" => Ok(Some(StorageDriver::Vfs)),
+            other => Err(invalid(
+                path,
+                format!("[storage] driver {other:?} is not supported: {fix}"),
+            )),
+        },
+        Some(other) => Err(invalid(
+            path,
+            format!(
+                "[storage] driver must be a string, not {} {other}: {fix}",
+                other.type_str()
+            ),
+        )),
+    }
 }
 
 /// Only the administrator's `/etc/containers/storage.conf`: the
@@ -44,35 +130,49 @@ fn load_system_storage_conf(sysroot: &Path) -> Result<Option<StorageTable>, Conf
     load_storage_conf(&sysroot.join("etc/containers/storage.conf"))
 }
 
-/// The configured graphroot and runroot, unexpanded, following
+/// The configured graphroot, runroot and driver, unexpanded, following
 /// containers/storage: root reads only the system file (or
 /// `$CONTAINERS_STORAGE_CONF`); a rootless user's own file replaces the
 /// system one entirely, and of the system file only `rootless_storage_path`
-/// applies to rootless users.
+/// (and the driver, where the user has no file) applies to rootless users.
 pub(super) fn storage_roots(
     env: &dyn Env,
     uid: u32,
     config_home: &Path,
     sysroot: &Path,
-) -> Result<(Option<String>, Option<String>), ConfigError> {
+) -> Result<StorageSettings, ConfigError> {
     let override_path = env_path(env, "CONTAINERS_STORAGE_CONF");
     if uid == 0 {
         let table = match override_path {
             Some(path) => load_storage_conf(&path)?,
             None => load_system_storage_conf(sysroot)?,
         };
-        return Ok(table.map_or((None, None), |t| (t.graphroot, t.runroot)));
+        return Ok(
+            table.map_or_else(StorageSettings::default, |t| StorageSettings {
+                graphroot: t.graphroot,
+                runroot: t.runroot,
+                driver: t.driver,
+            }),
+        );
     }
-    let system_rootless = load_system_storage_conf(sysroot)?.and_then(|t| t.rootless_storage_path);
+    let system = load_system_storage_conf(sysroot)?;
+    let system_driver = system.as_ref().and_then(|t| t.driver);
+    let system_rootless = system.and_then(|t| t.rootless_storage_path);
     let user_path = override_path.unwrap_or_else(|| config_home.join("containers/storage.conf"));
     Ok(match load_storage_conf(&user_path)? {
-        Some(user) => (
-            user.graphroot
+        Some(user) => StorageSettings {
+            graphroot: user
+                .graphroot
                 .or(user.rootless_storage_path)
                 .or(system_rootless),
-            user.runroot,
-        ),
-        None => (system_rootless, None),
+            runroot: user.runroot,
+            driver: user.driver,
+        },
+        None => StorageSettings {
+            graphroot: system_rootless,
+            runroot: None,
+            driver: system_driver,
+        },
     })
 }
 

@@ -16,6 +16,7 @@ pub mod login;
 pub mod monitor;
 pub mod pull;
 pub mod run;
+pub mod run_checks;
 pub mod userns;
 
 use std::path::PathBuf;
@@ -78,6 +79,8 @@ impl Engine {
             &config::ProcessEnv,
             user.euid,
         )?;
+        // Every command, before it reads a pid, socket or lock from there.
+        config::check_run_root(&paths.run_root, user.euid)?;
         let store = Store::open(&paths.data_root)?;
         Ok(Engine {
             paths,
@@ -99,6 +102,7 @@ impl Engine {
             run_root: run_root.to_path_buf(),
             config_home: PathBuf::new(),
             home: PathBuf::new(),
+            storage_driver: None,
         };
         let store = Store::open(&paths.data_root)?;
         let (uid, euid, gid) = crate::sys::ids();
