@@ -106,12 +106,33 @@ impl AuthStore {
     }
 
     /// Credentials for `registry/repository`: in each file in turn, the most
-    /// specific key wins (`host/ns/repo`, `host/ns`, `host`). Files that are
-    /// missing or unreadable are skipped.
-    pub fn lookup(&self, registry: &str, repository: &str) -> Option<Credentials> {
-        self.sources()
-            .filter_map(|path| read_auth_file(path).ok().flatten())
-            .find_map(|doc| find_credentials(&doc, registry, repository))
+    /// specific key wins (`host/ns/repo`, `host/ns`, `host`). Missing files
+    /// are skipped. A file that cannot be read or parsed is an error naming it,
+    /// as in Podman, except Docker's `config.json`, which Docker itself only
+    /// warns about: it is passed over and reported in [`Found::skipped`].
+    pub fn find(&self, registry: &str, repository: &str) -> Result<Found, ConfigError> {
+        let mut skipped = Vec::new();
+        for path in self.sources() {
+            let doc = match read_auth_file(path).and_then(|doc| check_shape(doc, path)) {
+                Ok(Some(doc)) => doc,
+                Ok(None) => continue,
+                Err(e) if is_docker_config(path) => {
+                    skipped.push(e);
+                    continue;
+                }
+                Err(e) => return Err(e),
+            };
+            if let Some(credentials) = find_credentials(&doc, registry, repository) {
+                return Ok(Found {
+                    credentials: Some(credentials),
+                    skipped,
+                });
+            }
+        }
+        Ok(Found {
+            credentials: None,
+            skipped,
+        })
     }
 
     /// Saves a login for `registry` (a host, or `host/namespace`) in the
@@ -220,6 +241,37 @@ impl AuthStore {
         }
         Ok(())
     }
+}
+
+/// What [`AuthStore::find`] found, and the Docker files it had to pass over.
+#[derive(Debug)]
+pub struct Found {
+    pub credentials: Option<Credentials>,
+    pub skipped: Vec<ConfigError>,
+}
+
+/// Docker's file is `config.json` (in `$DOCKER_CONFIG` or `~/.docker`); Podman's are
+/// `auth.json`.
+fn is_docker_config(path: &Path) -> bool {
+    path.file_name().is_some_and(|name| name == "config.json")
+}
+
+/// A file that parses but is not an object, or whose `auths` is not one, holds no
+/// credentials skiff could read: as broken as one that does not parse.
+fn check_shape(doc: Option<Value>, path: &Path) -> Result<Option<Value>, ConfigError> {
+    let Some(doc) = doc else {
+        return Ok(None);
+    };
+    let root = doc
+        .as_object()
+        .ok_or_else(|| invalid(path, "not a JSON object: fix or remove the file"))?;
+    if root.get("auths").is_some_and(|auths| !auths.is_object()) {
+        return Err(invalid(
+            path,
+            "\"auths\" is not a JSON object: fix or remove the file",
+        ));
+    }
+    Ok(Some(doc))
 }
 
 fn empty_auth_doc() -> Value {
@@ -401,6 +453,44 @@ mod tests {
         )
     }
 
+    /// A lookup that must find every file readable.
+    fn lookup_in(store: &AuthStore, registry: &str, repository: &str) -> Option<Credentials> {
+        let found = store.find(registry, repository).unwrap();
+        assert!(found.skipped.is_empty(), "{:?}", found.skipped);
+        found.credentials
+    }
+
+    #[test]
+    fn broken_podman_files_are_errors_and_docker_files_are_passed_over() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = store_in(dir.path());
+        let podman = dir.path().join("config/containers/auth.json");
+        let docker = dir.path().join("docker/config.json");
+        write(&docker, &auth_json(&[("a.io", "d:1")]));
+        for text in ["{not json", "[]", r#"{"auths": 5}"#] {
+            write(&podman, text);
+            let err = store.find("a.io", "x").unwrap_err().to_string();
+            assert!(err.contains("containers/auth.json"), "{text}: {err}");
+        }
+        // Credentials found before a broken file are used: files are read in order.
+        write(store.primary_path(), &auth_json(&[("a.io", "p:0")]));
+        assert_eq!(
+            user_of(lookup_in(&store, "a.io", "x")).as_deref(),
+            Some("p:0")
+        );
+        fs::remove_file(store.primary_path()).unwrap();
+        fs::remove_file(&podman).unwrap();
+        write(&docker, "{\"auths\": {");
+        let found = store.find("a.io", "x").unwrap();
+        assert_eq!(found.credentials, None);
+        assert_eq!(found.skipped.len(), 1);
+        assert!(
+            found.skipped[0].to_string().contains("docker/config.json"),
+            "{:?}",
+            found.skipped
+        );
+    }
+
     fn user_of(creds: Option<Credentials>) -> Option<String> {
         creds.map(|c| format!("{}:{}", c.username, c.password))
     }
@@ -417,12 +507,12 @@ mod tests {
                 ("my-registry.local/foo/bar/image", "repo:3"),
             ]),
         );
-        let look = |repo: &str| user_of(store.lookup("my-registry.local", repo));
+        let look = |repo: &str| user_of(lookup_in(&store, "my-registry.local", repo));
         assert_eq!(look("foo/bar/image").as_deref(), Some("repo:3"));
         assert_eq!(look("foo/bar/other").as_deref(), Some("ns:2"));
         assert_eq!(look("foo/x").as_deref(), Some("ns:2"));
         assert_eq!(look("foobar/x").as_deref(), Some("host:1"));
-        assert_eq!(user_of(store.lookup("other.local", "x")), None);
+        assert_eq!(user_of(lookup_in(&store, "other.local", "x")), None);
     }
 
     #[test]
@@ -442,15 +532,15 @@ mod tests {
             &auth_json(&[("ghcr.io", "podman-ghcr:4")]),
         );
         assert_eq!(
-            user_of(store.lookup("docker.io", "library/busybox")).as_deref(),
+            user_of(lookup_in(&store, "docker.io", "library/busybox")).as_deref(),
             Some("hub:1")
         );
         assert_eq!(
-            user_of(store.lookup("legacy.io", "a/b")).as_deref(),
+            user_of(lookup_in(&store, "legacy.io", "a/b")).as_deref(),
             Some("legacy:2")
         );
         assert_eq!(
-            user_of(store.lookup("ghcr.io", "a")).as_deref(),
+            user_of(lookup_in(&store, "ghcr.io", "a")).as_deref(),
             Some("podman-ghcr:4")
         );
 
@@ -458,7 +548,7 @@ mod tests {
             .store("ghcr.io", &Credentials::new("primary", "5"))
             .unwrap();
         assert_eq!(
-            user_of(store.lookup("ghcr.io", "a")).as_deref(),
+            user_of(lookup_in(&store, "ghcr.io", "a")).as_deref(),
             Some("primary:5")
         );
     }
@@ -476,13 +566,10 @@ mod tests {
             &auth_json(&[("a.io", "u:p")]),
         );
         assert_eq!(
-            user_of(store.lookup("a.io", "ns/x")).as_deref(),
+            user_of(lookup_in(&store, "a.io", "ns/x")).as_deref(),
             Some("u:p")
         );
-        assert_eq!(store.lookup("b.io", "x"), None);
-        // A corrupt file is skipped for lookups but never overwritten.
-        write(&dir.path().join("config/containers/auth.json"), "{not json");
-        assert_eq!(user_of(store.lookup("a.io", "x")).as_deref(), Some("u:p"));
+        assert_eq!(lookup_in(&store, "b.io", "x"), None);
         write(store.primary_path(), "{not json");
         let err = store
             .store("a.io", &Credentials::new("u", "p"))
@@ -502,12 +589,11 @@ mod tests {
             }})
             .to_string(),
         );
-        let creds = store.lookup("t.io", "x").unwrap();
+        let creds = lookup_in(&store, "t.io", "x").unwrap();
         assert_eq!(creds.username, "<token>");
         assert_eq!(creds.identity_token.as_deref(), Some("refresh"));
         assert_eq!(
-            store
-                .lookup("only.io", "x")
+            lookup_in(&store, "only.io", "x")
                 .unwrap()
                 .identity_token
                 .as_deref(),
@@ -537,7 +623,7 @@ mod tests {
         assert!(doc["auths"]["a.io"].get("identitytoken").is_none());
         let keys: Vec<&String> = doc["auths"].as_object().unwrap().keys().collect();
         assert_eq!(keys, ["keep.io", "a.io", "b.io/ns"], "order is preserved");
-        let creds = store.lookup("a.io", "x").unwrap();
+        let creds = lookup_in(&store, "a.io", "x").unwrap();
         assert_eq!(
             (creds.username.as_str(), creds.password.as_str()),
             ("new", "pw:with:colons")
@@ -560,7 +646,10 @@ mod tests {
         assert_eq!(mode_of(store.primary_path().parent().unwrap()), 0o700);
         let text = fs::read_to_string(store.primary_path()).unwrap();
         assert!(text.starts_with("{\n\t\"auths\""), "{text}");
-        assert_eq!(user_of(store.lookup("a.io", "r")).as_deref(), Some("u:p"));
+        assert_eq!(
+            user_of(lookup_in(&store, "a.io", "r")).as_deref(),
+            Some("u:p")
+        );
     }
 
     #[test]
@@ -574,7 +663,7 @@ mod tests {
             &auth_json(&[("a.io", "evil:1")]),
         );
         let store = AuthStore::new(planted.join("auth.json"), vec![], effective_uid());
-        assert_eq!(store.lookup("a.io", "x"), None);
+        assert_eq!(lookup_in(&store, "a.io", "x"), None);
         assert!(matches!(
             store.store("a.io", &Credentials::new("u", "p")),
             Err(ConfigError::UnsafeDirectory { .. })
@@ -606,12 +695,12 @@ mod tests {
             "namespaced entries need their exact key"
         );
         assert!(store.remove("c.io/ns").unwrap());
-        assert!(store.lookup("a.io", "x").is_none());
-        assert!(store.lookup("d.io", "x").is_some());
+        assert!(lookup_in(&store, "a.io", "x").is_none());
+        assert!(lookup_in(&store, "d.io", "x").is_some());
         assert_eq!(mode_of(store.primary_path()), 0o600);
 
         store.remove_all().unwrap();
-        assert!(store.lookup("d.io", "x").is_none());
+        assert!(lookup_in(&store, "d.io", "x").is_none());
         let doc: Value =
             serde_json::from_str(&fs::read_to_string(store.primary_path()).unwrap()).unwrap();
         assert_eq!(doc, serde_json::json!({"auths": {}}));

@@ -19,7 +19,7 @@ use std::hash::{BuildHasher, Hash};
 use std::io;
 use std::path::{Path, PathBuf};
 
-pub use auth::{AuthStore, Credentials};
+pub use auth::{AuthStore, Credentials, Found};
 pub use paths::{check_run_root, ensure_run_root, PathOptions, Paths};
 pub use registries::{is_loopback_host, Endpoint, MirrorPolicy, Registries};
 pub use storage::StorageDriver;
