@@ -123,6 +123,11 @@ impl Engine {
         )))
     }
 
+    /// Refuses a name that is no image reference at all, before anything is said about it.
+    pub fn check_reference(name: &str) -> Result<(), Error> {
+        reference::parse_name(name).map(|_| ()).map_err(Error::from)
+    }
+
     /// The fully qualified names a user's name may mean, in the order to try them.
     pub fn candidates(&self, name: &str) -> Result<Vec<Reference>, Error> {
         match reference::parse_name(name)? {
