@@ -355,6 +355,10 @@ fn options(args: RunArgs) -> Result<RunOptions, Error> {
     if let Some(name) = &args.name {
         run_checks::check_name(name)?;
     }
+    if let Some(hostname) = &args.hostname {
+        run_checks::check_hostname(hostname)?;
+    }
+    run_checks::check_labels(&args.label)?;
     let mut mounts = Vec::new();
     for v in &args.volume {
         mounts.push(run::parse_volume(v)?);
@@ -406,7 +410,8 @@ fn options(args: RunArgs) -> Result<RunOptions, Error> {
         env,
         workdir: args.workdir,
         user: args.user,
-        hostname: args.hostname,
+        // An empty -h means the default, the container's short id, as in Docker.
+        hostname: args.hostname.filter(|h| !h.is_empty()),
         network,
         pull,
         remove: args.rm,

@@ -63,6 +63,34 @@ pub fn check_name(name: &str) -> Result<(), Error> {
     super::containers::check_name(name)
 }
 
+/// The kernel's limit on a host name (HOST_NAME_MAX).
+const MAX_HOSTNAME_LEN: usize = 64;
+
+/// `-h`: a name the kernel will take, known before the container exists rather than when its
+/// `sethostname` fails.
+pub fn check_hostname(hostname: &str) -> Result<(), Error> {
+    if hostname.len() > MAX_HOSTNAME_LEN {
+        return Err(Error::Invalid(format!(
+            "invalid hostname (-h) of {} characters: the kernel takes at most {MAX_HOSTNAME_LEN}",
+            hostname.len()
+        )));
+    }
+    Ok(())
+}
+
+/// `--label KEY=VALUE`: Docker refuses a label whose name is empty.
+pub fn check_labels(labels: &[String]) -> Result<(), Error> {
+    for label in labels {
+        let name = label.split('=').next().unwrap_or("");
+        if name.trim().is_empty() {
+            return Err(Error::Invalid(format!(
+                "invalid label {label:?} (--label): empty name; use KEY=VALUE"
+            )));
+        }
+    }
+    Ok(())
+}
+
 /// A mount's target as the kernel will resolve it: absolute, `.` and `..` folded, no trailing
 /// slash. Two spellings of one place are one target.
 pub fn clean_target(target: &str) -> PathBuf {
@@ -172,6 +200,17 @@ mod tests {
         assert!(err.to_string().contains("256 characters long"), "{err}");
         for bad in ["a", "-ab", "a/b", "a b", "é1"] {
             assert!(check_name(bad).is_err(), "{bad}");
+        }
+    }
+
+    #[test]
+    fn hostnames_and_labels() {
+        assert!(check_hostname(&"h".repeat(64)).is_ok());
+        let err = check_hostname(&"h".repeat(65)).unwrap_err().to_string();
+        assert!(err.contains("65 characters"), "{err}");
+        assert!(check_labels(&["a=1".into(), "b".into(), "c=".into()]).is_ok());
+        for bad in ["=x", "", " =x"] {
+            assert!(check_labels(&[bad.to_string()]).is_err(), "{bad:?}");
         }
     }
 

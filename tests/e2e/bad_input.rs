@@ -749,6 +749,17 @@ fn command_line_rows() -> Vec<(String, i32, &'static str)> {
             "invalid value 'x'",
         ),
         (
+            format!("run -h {} {IMG} true", "h".repeat(65)),
+            125,
+            "kernel takes at most 64",
+        ),
+        (
+            format!("run --label =x {IMG} true"),
+            125,
+            "invalid label \"=x\"",
+        ),
+        (format!("create --label ' =x' {IMG}"), 125, "empty name"),
+        (
             format!("run --entrypoint '' {IMG}"),
             125,
             "no command specified",
