@@ -1276,14 +1276,18 @@ alpine       latest    c059bfaa849c   2 weeks ago   5.59MB
             &mut out,
         );
         assert!(matches!(result, Err(FormatError::Parse(_))), "{result:?}");
-        let mut out = Vec::new();
-        render_one(
-            &serde_json::json!({"A": 1}),
-            "{{if .A}}{{.A}}{{else}}0{{end}}",
-            &mut out,
-        )
-        .unwrap();
-        assert_eq!(out, b"1\n");
+        // Blocks that close where they should are left alone.
+        for (template, want) in [
+            ("{{if .A}}{{.A}}{{else}}0{{end}}", "1\n"),
+            ("{{define \"x\"}}d{{end}}{{template \"x\"}}", "d\n"),
+            ("{{range $i, $v := .L}}{{$v}}{{end}}{{/* c */}}", "ab\n"),
+            ("x {{- .A -}}", "x1\n"),
+        ] {
+            let mut out = Vec::new();
+            let value = serde_json::json!({"A": 1, "L": ["a", "b"]});
+            render_one(&value, template, &mut out).unwrap();
+            assert_eq!(String::from_utf8(out).unwrap(), want, "{template}");
+        }
     }
 
     #[test]

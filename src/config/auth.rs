@@ -307,7 +307,13 @@ fn read_auth_file(path: &Path) -> Result<Option<Value>, ConfigError> {
         .map_err(|e| ConfigError::Syntax {
             path: path.to_path_buf(),
             line: e.line(),
-            message: e.to_string(),
+            // serde_json ends its message with the position, which the line already gives.
+            message: format!(
+                "{}: not valid JSON; fix or remove the file",
+                e.to_string()
+                    .rsplit_once(" at line ")
+                    .map_or(e.to_string(), |(m, _)| m.to_string())
+            ),
         })
 }
 
