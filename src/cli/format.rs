@@ -36,7 +36,7 @@ pub struct Column {
 /// A `--format` / `-f` failure, worded the way the Docker CLI words it.
 #[derive(Debug, thiserror::Error)]
 pub enum FormatError {
-    /// The template does not parse. Docker's `inspect` exits 64 for this.
+    /// The template does not parse. Docker's `inspect` and `info` exit 64 for this.
     #[error("template parsing error: {0}")]
     Parse(String),
     /// The template failed while running against a value. Docker also
@@ -117,6 +117,25 @@ pub fn render_one(
     text.push('\n');
     out.write_all(text.as_bytes())?;
     Ok(())
+}
+
+/// Parses an `inspect -f` template without running it, so that a bad one is refused before
+/// anything is looked up (Docker parses first, too).
+pub fn check_one(template: &str) -> Result<(), FormatError> {
+    let json = Arc::new(JsonContext {
+        orders: KeyOrders::default(),
+        rows: HashSet::new(),
+    });
+    compile(template, docker_funcs(&json), MissingKey::Invalid).map(|_| ())
+}
+
+/// The error of a `-f` template for `inspect` and `info`: Docker exits 64 (EX_USAGE) when the
+/// template does not parse, and fails as any other command when it fails to run.
+pub fn usage_error(e: FormatError) -> crate::Error {
+    match e {
+        FormatError::Parse(_) => crate::Error::Usage(e.to_string()),
+        other => crate::Error::Invalid(other.to_string()),
+    }
 }
 
 /// The `table …` format string Docker would use for these default columns.

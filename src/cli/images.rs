@@ -232,6 +232,9 @@ pub fn inspect(engine: &Engine, args: InspectArgs) -> Result<i32, Error> {
             "invalid --type {kind:?}: use container or image"
         )));
     }
+    if let Some(f) = args.format.as_deref().filter(|f| !["", "json"].contains(f)) {
+        format::check_one(f).map_err(format::usage_error)?;
+    }
     let mut found = Vec::new();
     let mut failed = false;
     for name in &args.names {
@@ -263,7 +266,7 @@ pub fn inspect(engine: &Engine, args: InspectArgs) -> Result<i32, Error> {
         }
         Some(f) => {
             for v in &found {
-                format::render_one(v, f, &mut out).map_err(|e| Error::Invalid(e.to_string()))?;
+                format::render_one(v, f, &mut out).map_err(format::usage_error)?;
             }
         }
     }

@@ -400,6 +400,9 @@ pub struct InfoArgs {
 }
 
 fn info(engine: &Engine, args: InfoArgs) -> Result<i32, Error> {
+    if let Some(f) = args.format.as_deref().filter(|f| *f != "json") {
+        format::check_one(f).map_err(format::usage_error)?;
+    }
     let value = engine.info()?;
     let mut out = std::io::stdout().lock();
     match args.format.as_deref() {
@@ -410,7 +413,7 @@ fn info(engine: &Engine, args: InfoArgs) -> Result<i32, Error> {
             );
         }
         Some(f) => {
-            format::render_one(&value, f, &mut out).map_err(|e| Error::Invalid(e.to_string()))?;
+            format::render_one(&value, f, &mut out).map_err(format::usage_error)?;
         }
         None => {
             let _ = std::io::Write::write_all(&mut out, yaml_like(&value, 0).as_bytes());

@@ -384,9 +384,25 @@ fn command_line_rows() -> Vec<(String, i32, &'static str)> {
             125,
             "unexpected {{end}}",
         ),
-        ("inspect -f '{{end}}' box".into(), 125, "unexpected {{end}}"),
-        ("inspect -f '{{.Id' box".into(), 125, "unclosed action"),
-        ("info --format '{{end}}'".into(), 125, "unexpected {{end}}"),
+        // inspect and info exit 64 for these, as Docker, and parse before looking anything up.
+        ("inspect -f '{{end}}' box".into(), 64, "unexpected {{end}}"),
+        (
+            "inspect -f '{{end}}' nosuch".into(),
+            64,
+            "unexpected {{end}}",
+        ),
+        ("inspect -f '{{.Id' box".into(), 64, "unclosed action"),
+        (
+            "image inspect -f '{{nope}}' busybox".into(),
+            64,
+            "function \"nope\" not defined",
+        ),
+        ("info --format '{{end}}'".into(), 64, "unexpected {{end}}"),
+        (
+            "inspect -f '{{index .Mounts 5}}' box".into(),
+            125,
+            "index out of range",
+        ),
         // run and create: refused before anything is pulled or created.
         (
             format!("run -e =x {IMG} true"),
