@@ -830,6 +830,26 @@ fn command_line_rows() -> Vec<(String, i32, &'static str)> {
         ("ps --filter status=bogus".into(), 125, "bogus"),
         ("images --filter bogus=1".into(), 125, "bogus"),
         (
+            "images --filter 'reference=busybox:[0-9'".into(),
+            125,
+            "syntax error in pattern",
+        ),
+        (
+            "images --filter 'reference=[]'".into(),
+            125,
+            "syntax error in pattern",
+        ),
+        (
+            "rename box box".into(),
+            125,
+            "the same name as its current name",
+        ),
+        (
+            format!("rename box {}", "r".repeat(256)),
+            125,
+            "256 characters long",
+        ),
+        (
             "image prune -f --filter until=1h".into(),
             125,
             "image prune --filter",

@@ -33,6 +33,8 @@ fn listing_and_formats() {
         "\"Repository\":\"127.0.0.1:5790/busybox\"",
     );
     s.check("images --filter reference='*/busy*'", 0, "busybox");
+    // Classes as in Go's path.Match, which they silently failed to match before.
+    s.check("images --filter reference='*/busybo[wxy]'", 0, "busybox");
     s.check("images --filter bogus=1", 125, "invalid filter 'bogus'");
     s.check("images --format '{{.Nope}'", 125, "template parsing error");
     let q = s.run("images -q");
