@@ -828,6 +828,16 @@ fn command_line_rows() -> Vec<(String, i32, &'static str)> {
         ),
         ("ps --filter bogus=1".into(), 125, "bogus"),
         ("ps --filter status=bogus".into(), 125, "bogus"),
+        (
+            "ps -a --filter 'name=['".into(),
+            125,
+            "regular expressions beyond ^ and $",
+        ),
+        (
+            "ps -a --filter 'name=bo.*'".into(),
+            125,
+            "--filter name=bo.*",
+        ),
         ("images --filter bogus=1".into(), 125, "bogus"),
         (
             "images --filter 'reference=busybox:[0-9'".into(),
