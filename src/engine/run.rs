@@ -132,7 +132,6 @@ impl Engine {
         progress: &(dyn Fn(PullEvent) + Sync),
     ) -> Result<ContainerRecord, Error> {
         let image = self.image_for_run(opts, progress)?;
-        create_bind_sources(&opts.mounts)?;
         if let (true, Some(name)) = (opts.replace, &opts.name) {
             match self.remove_container(name, true) {
                 Ok(_) | Err(Error::NoSuchImage(_)) => {}
@@ -259,6 +258,15 @@ impl Engine {
                 let _ = self.remove_container(&id, true);
                 return Err(e);
             }
+        }
+        // Last, once the name and the cidfile are taken: a refused container makes no host
+        // directories.
+        if let Err(e) = create_bind_sources(&opts.mounts) {
+            let _ = self.remove_container(&id, true);
+            if let Some(path) = &opts.cidfile {
+                let _ = fs::remove_file(path);
+            }
+            return Err(e);
         }
         Ok(record)
     }

@@ -506,6 +506,16 @@ fn command_line_rows() -> Vec<(String, i32, &'static str)> {
         ),
         (format!("create --name box {IMG}"), 125, "is already in use"),
         (
+            format!("run --name box -v $DIR/new:/x {IMG} true"),
+            125,
+            "is already in use",
+        ),
+        (
+            format!("run --cidfile $DIR/home/cid.existing -v $DIR/new:/x {IMG} true"),
+            125,
+            "container ID file",
+        ),
+        (
             format!("run -v /tmp:/x -v /var/tmp:/x {IMG} true"),
             125,
             "duplicate mount point: /x",
