@@ -71,10 +71,20 @@ pub struct Engine {
 impl Engine {
     pub fn new(opts: &GlobalOptions) -> Result<Engine, Error> {
         let user = User::current();
+        // A relative --root or --runroot means the working directory's, fixed now: helpers and
+        // monitors run elsewhere.
+        let absolute = |p: &Option<PathBuf>| -> Result<Option<PathBuf>, Error> {
+            p.as_deref()
+                .map(|p| {
+                    std::path::absolute(p)
+                        .map_err(|e| Error::Invalid(format!("{}: {e}", p.display())))
+                })
+                .transpose()
+        };
         let paths = Paths::resolve(
             &config::PathOptions {
-                root: opts.root.clone(),
-                runroot: opts.runroot.clone(),
+                root: absolute(&opts.root)?,
+                runroot: absolute(&opts.runroot)?,
             },
             &config::ProcessEnv,
             user.euid,

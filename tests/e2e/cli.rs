@@ -46,6 +46,9 @@ fn storage_conf_and_flags_choose_the_store() {
         flag_root.join("blobs").exists(),
         "--root wins over storage.conf"
     );
+    // A relative one is the working directory's.
+    s.check("--root relroot images -q", 0, "");
+    assert!(s.dir.join("relroot/blobs").exists(), "relative --root");
 }
 
 #[test]
