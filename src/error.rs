@@ -34,6 +34,10 @@ pub enum Error {
     /// The request itself is wrong.
     #[error("{0}")]
     Invalid(String),
+    /// A usage error Docker gives its own exit status, 64 (EX_USAGE): an `inspect` or `info`
+    /// template that does not parse.
+    #[error("{0}")]
+    Usage(String),
     /// A feature that is not there yet.
     #[error("{0} is not supported yet")]
     NotSupported(String),
@@ -49,6 +53,7 @@ impl Error {
     pub fn exit_code(&self) -> i32 {
         match self {
             Error::Start { code, .. } => *code,
+            Error::Usage(_) => 64,
             _ => 125,
         }
     }

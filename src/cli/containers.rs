@@ -90,10 +90,7 @@ pub fn start(engine: &Engine, args: StartArgs) -> Result<i32, Error> {
         for name in &args.containers {
             match engine.start_detached(name, &super::run::progress) {
                 Ok(_) => println!("{name}"),
-                Err(e) => {
-                    eprintln!("Error: {}", super::one_line(&e.to_string()));
-                    status = super::EXIT_ENGINE;
-                }
+                Err(e) => status = super::failed_name(status, &e),
             }
         }
         return Ok(status);
@@ -141,10 +138,7 @@ pub fn rm(engine: &Engine, args: RmArgs) -> Result<i32, Error> {
     for name in &args.containers {
         match engine.remove_container(name, args.force) {
             Ok(_) => println!("{name}"),
-            Err(e) => {
-                eprintln!("Error: {}", super::one_line(&e.to_string()));
-                status = super::EXIT_ENGINE;
-            }
+            Err(e) => status = super::failed_name(status, &e),
         }
     }
     Ok(status)

@@ -36,7 +36,7 @@ pub struct Column {
 /// A `--format` / `-f` failure, worded the way the Docker CLI words it.
 #[derive(Debug, thiserror::Error)]
 pub enum FormatError {
-    /// The template does not parse. Docker's `inspect` exits 64 for this.
+    /// The template does not parse. Docker's `inspect` and `info` exit 64 for this.
     #[error("template parsing error: {0}")]
     Parse(String),
     /// The template failed while running against a value. Docker also
@@ -117,6 +117,25 @@ pub fn render_one(
     text.push('\n');
     out.write_all(text.as_bytes())?;
     Ok(())
+}
+
+/// Parses an `inspect -f` template without running it, so that a bad one is refused before
+/// anything is looked up (Docker parses first, too).
+pub fn check_one(template: &str) -> Result<(), FormatError> {
+    let json = Arc::new(JsonContext {
+        orders: KeyOrders::default(),
+        rows: HashSet::new(),
+    });
+    compile(template, docker_funcs(&json), MissingKey::Invalid).map(|_| ())
+}
+
+/// The error of a `-f` template for `inspect` and `info`: Docker exits 64 (EX_USAGE) when the
+/// template does not parse, and fails as any other command when it fails to run.
+pub fn usage_error(e: FormatError) -> crate::Error {
+    match e {
+        FormatError::Parse(_) => crate::Error::Usage(e.to_string()),
+        other => crate::Error::Invalid(other.to_string()),
+    }
 }
 
 /// The `table …` format string Docker would use for these default columns.
@@ -208,6 +227,7 @@ fn check_functions(source: &str, funcs: &FuncMap) -> Result<(), FormatError> {
     let (tree, defines) = Parser::new(source, "{{", "}}")
         .and_then(Parser::parse)
         .map_err(parse_error)?;
+    check_parsed_to_the_end(source)?;
     let known = |name: &str| funcs.contains_key(name) || BUILTINS.contains(&name);
     let undefined = undefined_in_list(&tree, &known).or_else(|| {
         defines
@@ -220,6 +240,56 @@ fn check_functions(source: &str, funcs: &FuncMap) -> Result<(), FormatError> {
         ))),
         None => Ok(()),
     }
+}
+
+/// Marks the end of the source, to see whether the parser got there.
+const SENTINEL: &str = "\u{0}skiff-end-of-template";
+
+/// gotmpl stops at an `{{end}}` or `{{else}}` that closes no block and drops the rest of the
+/// template without a word, where Go refuses the template ("unexpected {{end}}"). Parsing the
+/// source with a text sentinel after it shows whether the parser read it all: the sentinel is
+/// then the end of the last top-level text node.
+fn check_parsed_to_the_end(source: &str) -> Result<(), FormatError> {
+    let marked = format!("{source}{SENTINEL}");
+    let (tree, _) = Parser::new(&marked, "{{", "}}")
+        .and_then(Parser::parse)
+        .map_err(parse_error)?;
+    let complete = matches!(tree.nodes.last(), Some(Node::Text(t)) if t.text.ends_with(SENTINEL));
+    if complete {
+        return Ok(());
+    }
+    let (line, keyword) = stray_keyword(source).unwrap_or((1, "end"));
+    Err(FormatError::Parse(format!(
+        "template: :{line}: unexpected {{{{{keyword}}}}}"
+    )))
+}
+
+/// The line and keyword of the first `{{end}}` or `{{else}}` outside any block, for the
+/// message only (the sentinel decides): actions are scanned by their first word.
+fn stray_keyword(source: &str) -> Option<(usize, &'static str)> {
+    let mut depth = 0usize;
+    let mut rest = source;
+    let mut line = 1;
+    while let Some(open) = rest.find("{{") {
+        line += rest[..open].matches('\n').count();
+        let action = &rest[open + 2..];
+        let close = action.find("}}").unwrap_or(action.len());
+        let body = action[..close].trim_start_matches('-').trim_start();
+        let word = body
+            .split(|c: char| !c.is_ascii_alphanumeric())
+            .next()
+            .unwrap_or("");
+        match word {
+            "if" | "range" | "with" | "define" | "block" => depth += 1,
+            "end" if depth == 0 => return Some((line, "end")),
+            "end" => depth -= 1,
+            "else" if depth == 0 => return Some((line, "else")),
+            _ => {}
+        }
+        line += action[..close].matches('\n').count();
+        rest = &action[close..];
+    }
+    None
 }
 
 type Known<'a> = dyn Fn(&str) -> bool + 'a;
@@ -1200,6 +1270,43 @@ alpine       latest    c059bfaa849c   2 weeks ago   5.59MB
             list_err("{{.ID}}\n{{if .ID}}{{(bad)}}{{end}}"),
             "template parsing error: template: :2: function \"bad\" not defined"
         );
+    }
+
+    #[test]
+    fn blocks_closed_out_of_place_are_refused_like_go() {
+        assert_eq!(
+            list_err("{{end}}"),
+            "template parsing error: template: :1: unexpected {{end}}"
+        );
+        assert_eq!(
+            list_err("{{.ID}}\n{{if .ID}}x{{end}}{{end}}tail"),
+            "template parsing error: template: :2: unexpected {{end}}"
+        );
+        assert_eq!(
+            list_err("a{{- else -}}b"),
+            "template parsing error: template: :1: unexpected {{else}}"
+        );
+        let mut out = Vec::new();
+        let result = render_list(
+            &[],
+            Some("{{end}}"),
+            IMAGE_COLUMNS,
+            IMAGE_HEADINGS,
+            &mut out,
+        );
+        assert!(matches!(result, Err(FormatError::Parse(_))), "{result:?}");
+        // Blocks that close where they should are left alone.
+        for (template, want) in [
+            ("{{if .A}}{{.A}}{{else}}0{{end}}", "1\n"),
+            ("{{define \"x\"}}d{{end}}{{template \"x\"}}", "d\n"),
+            ("{{range $i, $v := .L}}{{$v}}{{end}}{{/* c */}}", "ab\n"),
+            ("x {{- .A -}}", "x1\n"),
+        ] {
+            let mut out = Vec::new();
+            let value = serde_json::json!({"A": 1, "L": ["a", "b"]});
+            render_one(&value, template, &mut out).unwrap();
+            assert_eq!(String::from_utf8(out).unwrap(), want, "{template}");
+        }
     }
 
     #[test]

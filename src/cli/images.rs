@@ -232,6 +232,9 @@ pub fn inspect(engine: &Engine, args: InspectArgs) -> Result<i32, Error> {
             "invalid --type {kind:?}: use container or image"
         )));
     }
+    if let Some(f) = args.format.as_deref().filter(|f| !["", "json"].contains(f)) {
+        format::check_one(f).map_err(format::usage_error)?;
+    }
     let mut found = Vec::new();
     let mut failed = false;
     for name in &args.names {
@@ -263,7 +266,7 @@ pub fn inspect(engine: &Engine, args: InspectArgs) -> Result<i32, Error> {
         }
         Some(f) => {
             for v in &found {
-                format::render_one(v, f, &mut out).map_err(|e| Error::Invalid(e.to_string()))?;
+                format::render_one(v, f, &mut out).map_err(format::usage_error)?;
             }
         }
     }
@@ -297,11 +300,7 @@ pub fn rmi(engine: &Engine, args: RmiArgs) -> Result<i32, Error> {
                     let _ = writeln!(out, "Deleted: {d}");
                 }
             }
-            Err(e) => {
-                // Docker goes on with the other names and fails at the end.
-                eprintln!("Error: {}", super::one_line(&e.to_string()));
-                status = super::EXIT_ENGINE;
-            }
+            Err(e) => status = super::failed_name(status, &e),
         }
     }
     Ok(status)

@@ -99,7 +99,11 @@ pub fn exec(engine: &Engine, args: ExecArgs) -> Result<i32, Error> {
         return Err(Error::Invalid("the input device is not a TTY".into()));
     }
     let mut env = super::run::read_env_files(&args.env_file)?;
+    crate::engine::run_checks::check_env(&args.env, "-e")?;
     env.extend(args.env);
+    if let Some(workdir) = &args.workdir {
+        crate::engine::run_checks::check_workdir(workdir)?;
+    }
     let opts = crate::engine::exec::ExecOptions {
         command: args.command,
         interactive: args.interactive,
@@ -367,10 +371,7 @@ fn for_each(names: &[String], mut each: impl FnMut(&str) -> Result<(), Error>) -
     for name in names {
         match each(name) {
             Ok(()) => println!("{name}"),
-            Err(e) => {
-                eprintln!("Error: {}", super::one_line(&e.to_string()));
-                status = super::EXIT_ENGINE;
-            }
+            Err(e) => status = super::failed_name(status, &e),
         }
     }
     status
@@ -400,10 +401,7 @@ pub fn wait(engine: &Engine, args: WaitArgs) -> Result<i32, Error> {
     for name in &args.containers {
         match engine.wait_container(name) {
             Ok(code) => println!("{code}"),
-            Err(e) => {
-                eprintln!("Error: {}", super::one_line(&e.to_string()));
-                status = super::EXIT_ENGINE;
-            }
+            Err(e) => status = super::failed_name(status, &e),
         }
     }
     Ok(status)

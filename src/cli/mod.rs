@@ -37,8 +37,16 @@ pub struct Cli {
     /// Where runtime state is kept (default: $XDG_RUNTIME_DIR/skiff or /tmp/skiff-$UID).
     #[arg(long, global = true, value_name = "DIR")]
     pub runroot: Option<PathBuf>,
-    /// Logging level (debug, info, warn, error).
-    #[arg(long, global = true, default_value = "warn", value_name = "LEVEL")]
+    /// Logging level (trace, debug, info, warn, error, fatal, panic), as Docker's and
+    /// Podman's; any other is refused rather than read as the default.
+    #[arg(
+        long,
+        global = true,
+        default_value = "warn",
+        value_name = "LEVEL",
+        ignore_case = true,
+        value_parser = ["trace", "debug", "info", "warn", "warning", "error", "fatal", "panic"]
+    )]
     pub log_level: String,
     #[command(subcommand)]
     pub command: Command,
@@ -232,7 +240,8 @@ pub fn main() -> i32 {
         Ok(c) => c,
         Err(e) => return clap_exit(e),
     };
-    crate::log::init(cli.log_level.eq_ignore_ascii_case("debug"));
+    let level = cli.log_level.to_ascii_lowercase();
+    crate::log::init(level == "debug" || level == "trace");
     crate::debug!("parsed the command line");
     match run(cli) {
         Ok(code) => code,
@@ -397,6 +406,9 @@ pub struct InfoArgs {
 }
 
 fn info(engine: &Engine, args: InfoArgs) -> Result<i32, Error> {
+    if let Some(f) = args.format.as_deref().filter(|f| *f != "json") {
+        format::check_one(f).map_err(format::usage_error)?;
+    }
     let value = engine.info()?;
     let mut out = std::io::stdout().lock();
     match args.format.as_deref() {
@@ -407,7 +419,7 @@ fn info(engine: &Engine, args: InfoArgs) -> Result<i32, Error> {
             );
         }
         Some(f) => {
-            format::render_one(&value, f, &mut out).map_err(|e| Error::Invalid(e.to_string()))?;
+            format::render_one(&value, f, &mut out).map_err(format::usage_error)?;
         }
         None => {
             let _ = std::io::Write::write_all(&mut out, yaml_like(&value, 0).as_bytes());
@@ -475,6 +487,19 @@ fn render_rows(
     };
     format::render_list(rows, Some(chosen), &[], columns, out)
         .map_err(|e| Error::Invalid(e.to_string()))
+}
+
+/// Reports one failed name of a command that acts on several (`rm`, `rmi`, `stop`, …) and
+/// returns the exit status so far. A name that matches nothing exits 1, as in Docker and in
+/// Podman's `rm` and `rmi`, so that scripts can tell "already gone" from a failure; any other
+/// error makes it 125.
+fn failed_name(status: i32, e: &Error) -> i32 {
+    eprintln!("Error: {}", one_line(&e.to_string()));
+    let code = match e {
+        Error::NoSuchImage(_) => 1,
+        other => other.exit_code(),
+    };
+    status.max(code)
 }
 
 /// Errors are one line: a registry's multi-line body must not spill over several.

@@ -57,6 +57,8 @@ pub fn pull(engine: &Engine, args: PullArgs) -> Result<i32, Error> {
     let tty = !args.quiet && crate::sys::is_terminal(io::stdout().as_fd());
     let printer = Mutex::new(Printer::new(tty, args.quiet));
     let has_tag = !args.all_tags && !args.name.contains('@') && !last_component_has_tag(&args.name);
+    // Docker says nothing about tags for a name it cannot parse.
+    Engine::check_reference(&args.name)?;
     if has_tag && !args.quiet {
         println!("Using default tag: latest");
     }

@@ -8,6 +8,7 @@ use crate::engine::duration;
 use crate::engine::health::HealthConfig;
 use crate::engine::pull::PullEvent;
 use crate::engine::run::{self, Network, PullPolicy, RunOptions};
+use crate::engine::run_checks;
 use crate::engine::Engine;
 use crate::Error;
 
@@ -256,18 +257,28 @@ fn health_options(args: &RunArgs) -> Result<HealthConfig, Error> {
     })
 }
 
-/// `--env-file`: KEY=VALUE lines (or KEY alone), `#` comments.
+/// `--env-file`: KEY=VALUE lines (or KEY alone), `#` comments. Like Docker, a line whose name
+/// is empty or holds white space is refused, naming the file and line.
 pub fn read_env_files(files: &[std::path::PathBuf]) -> Result<Vec<String>, Error> {
     let mut env = Vec::new();
     for file in files {
         let text = std::fs::read_to_string(file)
             .map_err(|e| Error::Invalid(format!("reading --env-file {}: {e}", file.display())))?;
-        env.extend(
-            text.lines()
-                .map(str::trim)
-                .filter(|l| !l.is_empty() && !l.starts_with('#'))
-                .map(str::to_string),
-        );
+        for (number, line) in text.lines().enumerate() {
+            let line = line.trim_start();
+            if line.is_empty() || line.starts_with('#') {
+                continue;
+            }
+            let name = line.split('=').next().unwrap_or("");
+            if name.is_empty() || name.contains(char::is_whitespace) {
+                return Err(Error::Invalid(format!(
+                    "--env-file {}: line {}: invalid variable name {name:?}: use NAME=VALUE",
+                    file.display(),
+                    number + 1
+                )));
+            }
+            env.push(line.trim_end().to_string());
+        }
     }
     Ok(env)
 }
@@ -332,7 +343,22 @@ fn options(args: RunArgs) -> Result<RunOptions, Error> {
         }
     };
     let mut env = read_env_files(&args.env_file)?;
+    run_checks::check_env(&args.env, "-e")?;
     env.extend(args.env);
+    if let Some(workdir) = &args.workdir {
+        run_checks::check_workdir(workdir)?;
+    }
+    if let Some(cpus) = args.cpus {
+        let available = std::thread::available_parallelism().map_or(1, |n| n.get());
+        run_checks::check_cpus(cpus, available)?;
+    }
+    if let Some(name) = &args.name {
+        run_checks::check_name(name)?;
+    }
+    if let Some(hostname) = &args.hostname {
+        run_checks::check_hostname(hostname)?;
+    }
+    run_checks::check_labels(&args.label)?;
     let mut mounts = Vec::new();
     for v in &args.volume {
         mounts.push(run::parse_volume(v)?);
@@ -342,6 +368,10 @@ fn options(args: RunArgs) -> Result<RunOptions, Error> {
     }
     for t in &args.tmpfs {
         mounts.push(run::parse_tmpfs(t)?);
+    }
+    run_checks::check_duplicate_targets(&mounts)?;
+    for u in &args.ulimit {
+        run::parse_ulimit(u)?;
     }
     if args.rm && args.restart != "no" {
         return Err(Error::Invalid(
@@ -380,7 +410,8 @@ fn options(args: RunArgs) -> Result<RunOptions, Error> {
         env,
         workdir: args.workdir,
         user: args.user,
-        hostname: args.hostname,
+        // An empty -h means the default, the container's short id, as in Docker.
+        hostname: args.hostname.filter(|h| !h.is_empty()),
         network,
         pull,
         remove: args.rm,

@@ -244,6 +244,9 @@ impl PsFilters {
                     "invalid filter 'health={v}': use starting, healthy, unhealthy or none"
                 )));
             }
+            if k == "name" {
+                check_name_pattern(v)?;
+            }
             if k == "exited" && v.parse::<i32>().is_err() {
                 return Err(Error::Invalid(format!("invalid filter 'exited={v}'")));
             }
@@ -471,7 +474,7 @@ impl Engine {
                 wanted.is_empty() || wanted.iter().any(|w| test(w))
             };
             let keep = any("status", &|v| v == status)
-                && any("name", &|v| c.name.contains(v.trim_start_matches('/')))
+                && any("name", &|v| name_matches(v, &c.name))
                 && any("id", &|v| c.id.starts_with(v))
                 && any("label", &|v| match v.split_once('=') {
                     Some((k, val)) => c.labels.get(k).is_some_and(|x| x == val),
@@ -541,6 +544,43 @@ pub(crate) fn dir_size(dir: &std::path::Path) -> u64 {
     total
 }
 
+/// Docker reads `name=` as a regular expression. Skiff honours the part of one that names use:
+/// text (a `.` is taken as itself, which names contain), `^` and `$` anchors and a leading `/`.
+/// Anything else would be a regular expression that, matched as text, can never match a name,
+/// so it is refused rather than answered with an empty list.
+fn check_name_pattern(pattern: &str) -> Result<(), Error> {
+    let inner = pattern.strip_prefix('^').unwrap_or(pattern);
+    let inner = inner.strip_suffix('$').unwrap_or(inner);
+    match inner.chars().find(|c| "^$[](){}|*+?\\".contains(*c)) {
+        Some(c) => Err(Error::NotSupported(format!(
+            "--filter name={pattern} ({c:?}: regular expressions beyond ^ and $)"
+        ))),
+        None => Ok(()),
+    }
+}
+
+fn name_matches(pattern: &str, name: &str) -> bool {
+    let (start, rest) = match pattern.strip_prefix('^') {
+        Some(rest) => (true, rest),
+        None => (false, pattern),
+    };
+    let (end, text) = match rest.strip_suffix('$') {
+        Some(text) => (true, text),
+        None => (false, rest),
+    };
+    // Docker's names start with "/", which users may or may not type.
+    let (text, start) = match text.strip_prefix('/') {
+        Some(t) => (t, true),
+        None => (text, start),
+    };
+    match (start, end) {
+        (true, true) => name == text,
+        (true, false) => name.starts_with(text),
+        (false, true) => name.ends_with(text),
+        (false, false) => name.contains(text),
+    }
+}
+
 /// Docker's rule for names: `[a-zA-Z0-9][a-zA-Z0-9_.-]+`.
 pub(crate) fn check_name(name: &str) -> Result<(), Error> {
     let mut chars = name.chars();
@@ -604,6 +644,28 @@ pub fn process_start(pid: i32) -> u64 {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn name_filters_read_anchors() {
+        for (pattern, name, want) in [
+            ("web", "myweb1", true),
+            ("^web", "myweb1", false),
+            ("^web", "web1", true),
+            ("web$", "myweb", true),
+            ("^web$", "web1", false),
+            ("^web$", "web", true),
+            ("/web", "web1", true),
+            ("/web", "myweb", false),
+            ("^/web$", "web", true),
+            ("a.b", "a.b", true),
+        ] {
+            assert!(check_name_pattern(pattern).is_ok(), "{pattern}");
+            assert_eq!(name_matches(pattern, name), want, "{pattern} ~ {name}");
+        }
+        for bad in ["[", "web.*", "a|b", "^a$b", "(x)", "a\\d"] {
+            assert!(check_name_pattern(bad).is_err(), "{bad}");
+        }
+    }
 
     #[test]
     fn names() {

@@ -257,6 +257,10 @@ impl Engine {
                 ))
             });
         }
+        if self.paths.storage_driver == Some(crate::config::StorageDriver::Vfs) {
+            // storage.conf's vfs: a private copy of the image per container, as Podman's.
+            return Ok(Driver::Copy);
+        }
         let cache = self.paths.data_root.join("rootfs-driver");
         if let Some(d) = std::fs::read_to_string(&cache)
             .ok()

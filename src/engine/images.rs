@@ -55,7 +55,17 @@ impl ImageFilters {
                         }
                     })
                 }
-                "reference" => f.references.push(value.to_string()),
+                "reference" => {
+                    // Docker refuses a pattern path.Match cannot read rather than match nothing.
+                    if let Err(at) = check_pattern(value) {
+                        return Err(Error::Invalid(format!(
+                            "invalid filter 'reference={value}': syntax error in pattern at \
+                             character {}; use *, ? and [a-z] as in a shell",
+                            at + 1
+                        )));
+                    }
+                    f.references.push(value.to_string())
+                }
                 "before" => f.before = Some(value.to_string()),
                 "since" => f.since = Some(value.to_string()),
                 "label" => f.labels.push(match value.split_once('=') {
@@ -667,15 +677,82 @@ fn reference_matches(pattern: &str, shown: &str, full_repo: &str, tag: &str) -> 
         .any(|s| glob(pattern.as_bytes(), s.as_bytes()))
 }
 
-/// `*` (not crossing `/`) and `?` globbing, as Go's path.Match that Docker uses.
+/// Go's path.Match, which Docker uses: `*` (not crossing `/`), `?`, `[a-z]` and `[^…]`
+/// classes, and `\\` escapes. The pattern has passed [`check_pattern`].
 fn glob(p: &[u8], s: &[u8]) -> bool {
     match (p.first(), s.first()) {
         (None, None) => true,
         (Some(b'*'), _) => glob(&p[1..], s) || (!s.is_empty() && s[0] != b'/' && glob(p, &s[1..])),
         (Some(b'?'), Some(c)) if *c != b'/' => glob(&p[1..], &s[1..]),
-        (Some(a), Some(b)) if a == b => glob(&p[1..], &s[1..]),
+        (Some(b'['), Some(c)) if *c != b'/' => match class(&p[1..], *c) {
+            Some((true, used)) => glob(&p[1 + used..], &s[1..]),
+            _ => false,
+        },
+        (Some(b'\\'), Some(c)) if p.get(1) == Some(c) => glob(&p[2..], &s[1..]),
+        (Some(a), Some(b)) if a == b && *a != b'\\' && *a != b'[' => glob(&p[1..], &s[1..]),
         _ => false,
     }
+}
+
+/// Matches `c` against the class that `p` starts (just after its `[`): whether it matched, and
+/// how many bytes of `p` the class took up to and with its `]`. `None` when it is malformed.
+fn class(p: &[u8], c: u8) -> Option<(bool, usize)> {
+    let mut i = 0;
+    let negated = p.first() == Some(&b'^');
+    if negated {
+        i += 1;
+    }
+    let mut matched = false;
+    let mut ranges = 0;
+    loop {
+        match p.get(i)? {
+            b']' if ranges > 0 => return Some((matched != negated, i + 1)),
+            _ => {}
+        }
+        let (lo, after) = class_char(p, i)?;
+        i = after;
+        let hi = if p.get(i) == Some(&b'-') {
+            let (hi, after) = class_char(p, i + 1)?;
+            i = after;
+            hi
+        } else {
+            lo
+        };
+        if hi < lo {
+            return None;
+        }
+        matched |= (lo..=hi).contains(&c);
+        ranges += 1;
+    }
+}
+
+/// One character of a class at `p[i]`, unescaped, and where the next one starts; `-` and `]`
+/// must be escaped there, as Go requires.
+fn class_char(p: &[u8], i: usize) -> Option<(u8, usize)> {
+    match p.get(i)? {
+        b'-' | b']' => None,
+        b'\\' => p.get(i + 1).map(|c| (*c, i + 2)),
+        c => Some((*c, i + 1)),
+    }
+}
+
+/// Where a pattern stops being one Go's path.Match reads (an unclosed or empty class, a
+/// dangling escape), as a byte offset.
+fn check_pattern(pattern: &str) -> Result<(), usize> {
+    let p = pattern.as_bytes();
+    let mut i = 0;
+    while i < p.len() {
+        match p[i] {
+            b'\\' if i + 1 == p.len() => return Err(i),
+            b'\\' => i += 2,
+            b'[' => match class(&p[i + 1..], 0) {
+                Some((_, used)) => i += 1 + used,
+                None => return Err(i),
+            },
+            _ => i += 1,
+        }
+    }
+    Ok(())
 }
 
 #[cfg(test)]
@@ -703,5 +780,29 @@ mod tests {
         assert!(glob(b"*:latest", b"busybox:latest"));
         assert!(!glob(b"*", b"a/b"));
         assert!(glob(b"a/?", b"a/b"));
+        assert!(glob(b"busybox:[0-9]*", b"busybox:1.36"));
+        assert!(!glob(b"busybox:[0-9]*", b"busybox:latest"));
+        assert!(glob(b"busybox:[^0-9]*", b"busybox:latest"));
+        assert!(glob(b"a[bc]d", b"acd"));
+        assert!(glob(b"a\\*", b"a*"));
+        assert!(!glob(b"a\\*", b"ab"));
+        assert!(!glob(b"[a]", b"/"));
+    }
+
+    #[test]
+    fn malformed_patterns_are_found_as_go_finds_them() {
+        for good in ["busy*", "a[b-c]", "[^a]", "a\\]", "[\\]]", ""] {
+            assert_eq!(check_pattern(good), Ok(()), "{good}");
+        }
+        for (bad, at) in [
+            ("[", 0),
+            ("a[", 1),
+            ("[]", 0),
+            ("[z-a]", 0),
+            ("a\\", 1),
+            ("[-]", 0),
+        ] {
+            assert_eq!(check_pattern(bad), Err(at), "{bad}");
+        }
     }
 }

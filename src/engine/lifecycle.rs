@@ -217,9 +217,16 @@ impl Engine {
 
     /// `skiff rename OLD NEW`.
     pub fn rename_container(&self, name: &str, new: &str) -> Result<(), Error> {
-        super::containers::check_name(new)?;
+        super::run_checks::check_name(new)?;
         let _lock = self.store.lock()?;
         let mut record = self.find_container(name)?;
+        if record.name == new {
+            // Docker's refusal: nothing would change, which is likely not what was meant.
+            return Err(Error::Invalid(format!(
+                "renaming a container with the same name as its current name ({new}): \
+                 give a new name"
+            )));
+        }
         if self
             .containers()?
             .iter()

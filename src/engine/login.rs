@@ -11,13 +11,10 @@ impl Engine {
         Ok(AuthStore::from_env(&config::ProcessEnv, self.user.uid))
     }
 
-    /// Stored credentials for a repository, if any.
-    pub fn credentials(
-        &self,
-        registry: &str,
-        repository: &str,
-    ) -> Result<Option<Credentials>, Error> {
-        Ok(self.auth_store()?.lookup(registry, repository))
+    /// Stored credentials for a repository, if any, and the Docker `config.json` files that
+    /// could not be read (Docker goes on without them, with a warning; the caller says so).
+    pub fn credentials(&self, registry: &str, repository: &str) -> Result<config::Found, Error> {
+        Ok(self.auth_store()?.find(registry, repository)?)
     }
 
     /// Checks the credentials against the registry, then stores them.

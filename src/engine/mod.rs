@@ -16,6 +16,7 @@ pub mod login;
 pub mod monitor;
 pub mod pull;
 pub mod run;
+pub mod run_checks;
 pub mod userns;
 
 use std::path::PathBuf;
@@ -70,14 +71,26 @@ pub struct Engine {
 impl Engine {
     pub fn new(opts: &GlobalOptions) -> Result<Engine, Error> {
         let user = User::current();
+        // A relative --root or --runroot means the working directory's, fixed now: helpers and
+        // monitors run elsewhere.
+        let absolute = |p: &Option<PathBuf>| -> Result<Option<PathBuf>, Error> {
+            p.as_deref()
+                .map(|p| {
+                    std::path::absolute(p)
+                        .map_err(|e| Error::Invalid(format!("{}: {e}", p.display())))
+                })
+                .transpose()
+        };
         let paths = Paths::resolve(
             &config::PathOptions {
-                root: opts.root.clone(),
-                runroot: opts.runroot.clone(),
+                root: absolute(&opts.root)?,
+                runroot: absolute(&opts.runroot)?,
             },
             &config::ProcessEnv,
             user.euid,
         )?;
+        // Every command, before it reads a pid, socket or lock from there.
+        config::check_run_root(&paths.run_root, user.euid)?;
         let store = Store::open(&paths.data_root)?;
         Ok(Engine {
             paths,
@@ -99,6 +112,7 @@ impl Engine {
             run_root: run_root.to_path_buf(),
             config_home: PathBuf::new(),
             home: PathBuf::new(),
+            storage_driver: None,
         };
         let store = Store::open(&paths.data_root)?;
         let (uid, euid, gid) = crate::sys::ids();

@@ -123,6 +123,11 @@ impl Engine {
         )))
     }
 
+    /// Refuses a name that is no image reference at all, before anything is said about it.
+    pub fn check_reference(name: &str) -> Result<(), Error> {
+        reference::parse_name(name).map(|_| ()).map_err(Error::from)
+    }
+
     /// The fully qualified names a user's name may mean, in the order to try them.
     pub fn candidates(&self, name: &str) -> Result<Vec<Reference>, Error> {
         match reference::parse_name(name)? {
@@ -148,7 +153,12 @@ impl Engine {
     }
 
     /// Sessions for the places `reference` may be pulled from: mirrors first, then the registry.
-    fn session(&self, reference: &Reference, opts: &PullOptions) -> Result<Vec<Session>, Error> {
+    fn session(
+        &self,
+        reference: &Reference,
+        opts: &PullOptions,
+        progress: Progress<'_>,
+    ) -> Result<Vec<Session>, Error> {
         let registries = self.registries()?;
         let endpoint = registries.endpoint_with_tls(
             &reference.registry,
@@ -163,7 +173,16 @@ impl Engine {
         }
         let creds = match &opts.creds {
             Some(c) => Some(c.clone()),
-            None => self.credentials(&reference.registry, &reference.repository)?,
+            None => {
+                let found = self.credentials(&reference.registry, &reference.repository)?;
+                for broken in &found.skipped {
+                    progress(PullEvent::Notice(format!(
+                        "{broken}: its credentials are not used (Docker goes on without them \
+                         too); fix or remove the file"
+                    )));
+                }
+                found.credentials
+            }
         };
         let agent = registry::agents();
         Ok(endpoint
@@ -195,7 +214,7 @@ impl Engine {
         progress: Progress<'_>,
     ) -> Result<Vec<Pulled>, Error> {
         let base = &candidates[0];
-        let sessions = self.session(base, opts)?;
+        let sessions = self.session(base, opts, progress)?;
         let session = sessions.last().expect("at least the registry itself");
         let mut tags = session.tags()?;
         tags.sort();
@@ -214,7 +233,7 @@ impl Engine {
         opts: &PullOptions,
         progress: Progress<'_>,
     ) -> Result<Pulled, Error> {
-        let sessions = self.session(reference, opts)?;
+        let sessions = self.session(reference, opts, progress)?;
         let wanted = reference
             .digest
             .clone()

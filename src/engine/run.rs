@@ -256,6 +256,15 @@ impl Engine {
                 return Err(e);
             }
         }
+        // Last, once the name and the cidfile are taken: a refused container makes no host
+        // directories.
+        if let Err(e) = create_bind_sources(&opts.mounts) {
+            let _ = self.remove_container(&id, true);
+            if let Some(path) = &opts.cidfile {
+                let _ = fs::remove_file(path);
+            }
+            return Err(e);
+        }
         Ok(record)
     }
 
@@ -361,7 +370,8 @@ fn capabilities(opts: &RunOptions) -> Result<Vec<u32>, Error> {
 }
 
 /// Parses `-v HOST:CTR[:OPTIONS]` (options `ro`, `rw`, `z`, `Z`; SELinux labels are accepted
-/// and have nothing to do where SELinux is off). A missing host directory is created.
+/// and have nothing to do where SELinux is off). A missing host directory is created later, by
+/// [`create_bind_sources`], once every value is known to be good and the image is there.
 pub fn parse_volume(spec: &str) -> Result<MountSpec, Error> {
     let parts: Vec<&str> = spec.split(':').collect();
     let (source, target, options) = match parts.as_slice() {
@@ -391,18 +401,9 @@ pub fn parse_volume(spec: &str) -> Result<MountSpec, Error> {
             }
         }
     }
-    let source = PathBuf::from(source);
-    if !source.exists() {
-        std::fs::create_dir_all(&source).map_err(|e| {
-            Error::Invalid(format!(
-                "creating the volume source {}: {e}",
-                source.display()
-            ))
-        })?;
-    }
     Ok(MountSpec {
         kind: MountKind::Bind,
-        source: Some(source),
+        source: Some(PathBuf::from(source)),
         target: target.to_string(),
         readonly,
         options: String::new(),
@@ -496,6 +497,13 @@ pub fn parse_ulimit(spec: &str) -> Result<(String, u64, u64), Error> {
         ))
     };
     let (name, values) = spec.split_once('=').ok_or_else(bad)?;
+    if !crate::sys::is_limit_name(name) {
+        // Known before the container exists, not when its process sets the limits.
+        return Err(Error::Invalid(format!(
+            "invalid --ulimit {spec:?}: unknown limit {name:?}; use one of {}",
+            crate::sys::LIMIT_NAMES.join(", ")
+        )));
+    }
     let number = |v: &str| -> Result<u64, Error> {
         match v {
             "-1" | "unlimited" => Ok(u64::MAX),
@@ -539,10 +547,25 @@ pub fn parse_size(s: &str) -> Result<u64, Error> {
 }
 
 fn check_target(target: &str, spec: &str) -> Result<(), Error> {
-    if !target.starts_with('/') || target == "/" {
-        return Err(Error::Invalid(format!(
-            "invalid mount target in {spec:?}: must be an absolute path other than /"
-        )));
+    super::run_checks::check_target(target, spec)
+}
+
+/// Makes the missing host directories of `-v` binds, as Docker does when it creates the
+/// container (`--mount` sources were checked to exist when parsed).
+fn create_bind_sources(mounts: &[MountSpec]) -> Result<(), Error> {
+    let sources = mounts
+        .iter()
+        .filter(|m| m.kind == MountKind::Bind)
+        .filter_map(|m| m.source.as_ref());
+    for source in sources {
+        if !source.exists() {
+            fs::create_dir_all(source).map_err(|e| {
+                Error::Invalid(format!(
+                    "creating the volume source {}: {e}",
+                    source.display()
+                ))
+            })?;
+        }
     }
     Ok(())
 }

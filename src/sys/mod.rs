@@ -499,6 +499,30 @@ pub fn reap_until(main: i32) -> i32 {
     }
 }
 
+/// The resource names `set_limit` knows: Docker's, plus `as`.
+pub const LIMIT_NAMES: &[&str] = &[
+    "as",
+    "core",
+    "cpu",
+    "data",
+    "fsize",
+    "locks",
+    "memlock",
+    "msgqueue",
+    "nice",
+    "nofile",
+    "nproc",
+    "rss",
+    "rtprio",
+    "rttime",
+    "sigpending",
+    "stack",
+];
+
+pub fn is_limit_name(name: &str) -> bool {
+    LIMIT_NAMES.contains(&name)
+}
+
 /// setrlimit by Docker's resource name (`nofile`, `nproc`, `core`, …).
 pub fn set_limit(name: &str, soft: u64, hard: u64) -> io::Result<()> {
     use rustix::process::Resource as R;

@@ -14,7 +14,7 @@ fn exit_codes_and_messages() {
     s.check("version", 0, "skiff version");
     s.check("commit x", 125, "'skiff commit' is not supported yet");
     s.check("cp x:/a /b", 125, "No such container: x");
-    s.check("stop x", 125, "No such container: x");
+    s.check("stop x", 1, "No such container: x");
     s.check("exec x true", 125, "No such container: x");
     s.check("attach x", 125, "No such container: x");
     s.check("frobnicate", 125, "'frobnicate' is not a skiff command");
@@ -46,6 +46,9 @@ fn storage_conf_and_flags_choose_the_store() {
         flag_root.join("blobs").exists(),
         "--root wins over storage.conf"
     );
+    // A relative one is the working directory's.
+    s.check("--root relroot images -q", 0, "");
+    assert!(s.dir.join("relroot/blobs").exists(), "relative --root");
 }
 
 #[test]

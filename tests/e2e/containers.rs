@@ -41,7 +41,7 @@ fn create_then_start_is_run() {
         "invalid container name",
     );
     s.check("rm c1", 0, "c1");
-    s.check("rm c1", 125, "No such container: c1");
+    s.check("rm c1", 1, "No such container: c1");
     assert_eq!(s.run("ps -aq").stdout.trim(), "");
 }
 

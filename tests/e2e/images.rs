@@ -33,6 +33,8 @@ fn listing_and_formats() {
         "\"Repository\":\"127.0.0.1:5790/busybox\"",
     );
     s.check("images --filter reference='*/busy*'", 0, "busybox");
+    // Classes as in Go's path.Match, which they silently failed to match before.
+    s.check("images --filter reference='*/busybo[wxy]'", 0, "busybox");
     s.check("images --filter bogus=1", 125, "invalid filter 'bogus'");
     s.check("images --format '{{.Nope}'", 125, "template parsing error");
     let q = s.run("images -q");
@@ -138,7 +140,7 @@ fn tag_and_rmi_follow_docker() {
     assert_eq!(layer_count(), 1, "shared layer kept");
     s.check("image rm -f $REG/multiarch", 0, "Deleted:");
     assert_eq!(layer_count(), 0, "last user gone, layer gone");
-    s.check("rmi $REG/busybox", 125, "No such image");
+    s.check("rmi $REG/busybox", 1, "No such image");
     let blobs = std::fs::read_dir(s.root().join("blobs/sha256"))
         .unwrap()
         .count();

@@ -547,6 +547,9 @@ fn ps_filters_sizes_and_fields() {
         names("ps -a --filter name=f --filter status=running"),
         ["f1"]
     );
+    // Docker's name= is a regular expression; its anchors are honoured.
+    assert_eq!(names("ps -a --filter name=^f2$"), ["f2"]);
+    assert_eq!(names("ps -a --filter name=3$"), ["f3"]);
     assert_eq!(names("ps -a --filter since=f1"), ["f2", "f3"]);
     assert_eq!(names("ps -a --filter before=f3"), ["f1", "f2"]);
     assert_eq!(

@@ -5,6 +5,7 @@ mod harness;
 
 mod attach;
 mod auth;
+mod bad_input;
 mod boundary;
 mod cli;
 mod containers;

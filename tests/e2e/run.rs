@@ -49,6 +49,13 @@ fn run_behaviours() {
         "SigBlk:\t0000000000000000\nSigIgn:\t0000000000000000",
     );
     s.check("run --rm -h box1 $REG/busybox hostname", 0, "box1");
+    // An empty -h is the default, the container's short id, as in Docker.
+    let out = s.check("run --rm -h '' $REG/busybox hostname", 0, "");
+    let short = out.stdout.trim();
+    assert!(
+        short.len() == 12 && short.bytes().all(|b| b.is_ascii_hexdigit()),
+        "{out:?}"
+    );
     s.check(
         "run --rm -h box1 $REG/busybox cat /etc/hostname /etc/hosts",
         0,
