@@ -124,7 +124,7 @@ pub fn exec(
 /// The process whose namespaces `exec` joins: the container's PID 1, or with `--init` the
 /// workload that init started (init is not dumpable, so its /proc/PID/ns can't be opened by
 /// the user; the workload's can, and it has the same namespaces).
-fn namespace_holder(init: i32) -> i32 {
+pub(super) fn namespace_holder(init: i32) -> i32 {
     let readable = |pid: i32| std::fs::read_link(format!("/proc/{pid}/ns/user")).is_ok();
     if readable(init) {
         return init;

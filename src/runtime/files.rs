@@ -130,7 +130,12 @@ where
     F: FnOnce(OwnedFd) -> Result<(), String>,
 {
     match view {
-        View::Running { .. } => not_dumpable().and_then(|()| join(&joins)),
+        // None of the caller's environment in memory (before it is not dumpable, when
+        // /proc/self/mem becomes root's).
+        View::Running { .. } => crate::sys::wipe_environment()
+            .map_err(|e| format!("clearing the environment: {e}"))
+            .and_then(|()| not_dumpable())
+            .and_then(|()| join(&joins)),
         View::Stopped {
             spec,
             mount_point,
@@ -172,11 +177,12 @@ fn not_dumpable() -> Result<(), String> {
 fn namespaces_of(init: i32) -> Result<Vec<(OwnedFd, LinkNameSpaceType)>, String> {
     use std::os::unix::fs::MetadataExt;
     let mut joins = Vec::new();
+    let holder = super::exec::namespace_holder(init);
     for (name, kind) in [
         ("user", LinkNameSpaceType::User),
         ("mnt", LinkNameSpaceType::Mount),
     ] {
-        let theirs = format!("/proc/{init}/ns/{name}");
+        let theirs = format!("/proc/{holder}/ns/{name}");
         let ours = format!("/proc/self/ns/{name}");
         let same = match (std::fs::metadata(&theirs), std::fs::metadata(&ours)) {
             (Ok(a), Ok(b)) => a.ino() == b.ino() && a.dev() == b.dev(),

@@ -425,3 +425,97 @@ fn cp_never_follows_a_swapped_symlink_out_of_the_root() {
     assert_eq!(before.ino(), after.ino());
     s.check("rm -f sw", 0, "");
 }
+
+#[test]
+fn init_containers_take_exec_cp_and_health_checks() {
+    // --init's PID 1 is not dumpable: what joins the container goes through its workload.
+    let s = Sandbox::user();
+    ready(&s);
+    s.check(
+        "run -d --init --name ini --health-cmd 'test -d /proc/1' --health-interval 200ms \
+         $REG/busybox sleep 600",
+        0,
+        "",
+    );
+    s.check("exec ini sh -c 'cat /proc/1/comm'", 0, "skiff-init");
+    let file = s.dir.join("f");
+    std::fs::write(&file, "copied").unwrap();
+    std::os::unix::fs::chown(&file, Some(s.user.uid), Some(s.user.gid)).unwrap();
+    s.check(&format!("cp {} ini:/tmp/f", file.display()), 0, "");
+    s.check("exec ini cat /tmp/f", 0, "copied");
+    s.eventually("ps --format '{{.Status}}'", "(healthy)");
+    s.check("rm -f ini", 0, "");
+}
+
+/// Processes of `uid` whose command line is `cmdline` (NUL-separated words joined by spaces).
+fn processes_of(uid: u32, cmdline: &str) -> Vec<i32> {
+    use std::os::unix::fs::MetadataExt;
+    std::fs::read_dir("/proc")
+        .unwrap()
+        .flatten()
+        .filter_map(|e| e.file_name().to_str()?.parse::<i32>().ok())
+        .filter(|pid| {
+            std::fs::metadata(format!("/proc/{pid}")).is_ok_and(|m| m.uid() == uid)
+                && std::fs::read(format!("/proc/{pid}/cmdline"))
+                    .is_ok_and(|c| String::from_utf8_lossy(&c).replace('\0', " ").trim() == cmdline)
+        })
+        .collect()
+}
+
+#[test]
+fn a_killed_monitor_takes_every_process_of_its_container_with_it() {
+    let s = Sandbox::user();
+    ready(&s);
+    for (i, mode) in [
+        "",
+        "--init",
+        "-t",
+        "--init -t",
+        "--userns keep-id",
+        "--init --userns keep-id",
+    ]
+    .iter()
+    .enumerate()
+    {
+        let name = format!("mon{i}");
+        let sleep = format!("sleep 42{i}");
+        s.check(
+            &format!("run -d --name {name} {mode} $REG/busybox {sleep}"),
+            0,
+            "",
+        );
+        assert!(
+            !processes_of(s.user.uid, &sleep).is_empty(),
+            "{mode}: not running"
+        );
+        let monitor: i32 = s
+            .check(
+                &format!("inspect -f '{{{{.State.ConmonPid}}}}' {name}"),
+                0,
+                "",
+            )
+            .stdout
+            .trim()
+            .parse()
+            .unwrap();
+        assert!(monitor > 0);
+        // The monitor this test started, by its pid.
+        std::process::Command::new("kill")
+            .args(["-9", &monitor.to_string()])
+            .status()
+            .unwrap();
+        s.eventually(
+            &format!("ps -a --filter name={name} --format '{{{{.Status}}}}'"),
+            "Exited",
+        );
+        let end = std::time::Instant::now() + std::time::Duration::from_secs(5);
+        while !processes_of(s.user.uid, &sleep).is_empty() {
+            assert!(
+                std::time::Instant::now() < end,
+                "{mode}: the container's processes outlived their monitor"
+            );
+            std::thread::sleep(std::time::Duration::from_millis(50));
+        }
+        s.check(&format!("rm -f {name}"), 0, "");
+    }
+}
