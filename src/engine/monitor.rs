@@ -37,6 +37,45 @@ const ATTACH_ARG: &str = "attach";
 const FOREGROUND_ARG: &str = "foreground";
 const ATTACH_READY: &[u8] = b"attach\n";
 
+impl Engine {
+    /// The default seccomp filter for `capabilities`, compiled once per boot and kept in the
+    /// runtime directory: compiling the profile with libseccomp takes milliseconds, more than
+    /// the rest of a start. Keyed by the profile, the capabilities and the kernel (the profile's
+    /// rules depend on its version), so a new skiff or kernel compiles afresh.
+    pub(crate) fn default_seccomp_program(&self, capabilities: &[u32]) -> Result<Vec<u64>, Error> {
+        use sha2::Digest;
+        let mut key = sha2::Sha256::new();
+        key.update(crate::runtime::seccomp::DEFAULT_PROFILE);
+        let mut caps = capabilities.to_vec();
+        caps.sort_unstable();
+        for c in &caps {
+            key.update(c.to_le_bytes());
+        }
+        key.update(rustix::system::uname().release().to_bytes());
+        let name = hex::encode(&key.finalize()[..16]);
+        let dir = self.paths.run_root.join("seccomp");
+        let path = dir.join(&name);
+        if let Ok(bytes) = fs::read(&path) {
+            if !bytes.is_empty() && bytes.len() % 8 == 0 {
+                return Ok(bytes
+                    .chunks_exact(8)
+                    .map(|c| u64::from_le_bytes(c.try_into().expect("8 bytes")))
+                    .collect());
+            }
+        }
+        let program = crate::runtime::seccomp::default_program(capabilities)
+            .map_err(|e| Error::Other(format!("building the seccomp filter: {e}")))?;
+        // Best effort: a cache that can't be written is compiled again next time.
+        let bytes: Vec<u8> = program.iter().flat_map(|w| w.to_le_bytes()).collect();
+        let tmp = dir.join(format!(".{name}.{}", std::process::id()));
+        if fs::create_dir_all(&dir).is_ok() && fs::write(&tmp, &bytes).is_ok() {
+            let _ = fs::rename(&tmp, &path);
+        }
+        let _ = fs::remove_file(&tmp);
+        Ok(program)
+    }
+}
+
 /// The log file of a container, by driver.
 pub fn log_path(container_dir: &Path, log: &LogConfig) -> Option<PathBuf> {
     match log.driver.as_str() {
@@ -213,6 +252,9 @@ impl Engine {
         spec.pid_file = Some(run.join("pid"));
         spec.cgroup = cgroup;
         spec.console_size = console_size;
+        if spec.seccomp && spec.seccomp_profile.is_none() {
+            spec.seccomp_profile = Some(self.default_seccomp_program(&spec.capabilities)?);
+        }
         let spec_path = run.join("spec.json");
         let bytes = serde_json::to_vec(&spec).map_err(|e| Error::Other(e.to_string()))?;
         fs::write(&spec_path, bytes)
