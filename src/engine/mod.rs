@@ -139,7 +139,6 @@ impl Engine {
         Ok(self.registries.get_or_init(|| loaded))
     }
 
-    /// The id maps of this user's namespace, from /etc/subuid and /etc/subgid.
     /// First thing in a command that starts processes in containers (`run`, `start`,
     /// `restart`, `exec`, `healthcheck run`): where a container's root could write skiff's
     /// binary, this process executes itself again from a sealed copy (see `runtime::sealed`),
@@ -157,7 +156,12 @@ impl Engine {
                 .map(|m| (m.host, m.size))
                 .collect()
         };
-        if !sealed::writable_by_container(mapped) || sealed::running_sealed() {
+        if !sealed::writable_by_container(mapped) {
+            return Ok(());
+        }
+        if sealed::running_sealed() {
+            // Executed through /proc/self/fd/N, the process is named "N" otherwise.
+            let _ = rustix::thread::set_name(c"skiff");
             return Ok(());
         }
         crate::debug!("re-executing from a sealed copy of the binary");
@@ -168,6 +172,7 @@ impl Engine {
         )))
     }
 
+    /// The id maps of this user's namespace, from /etc/subuid and /etc/subgid.
     pub fn userns(&self) -> UserNs {
         let name = self.user.name.as_deref().unwrap_or("");
         // An unreadable /etc/subuid is the same as no range: the single-uid map still works.

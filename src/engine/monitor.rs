@@ -52,11 +52,19 @@ impl Engine {
             key.update(c.to_le_bytes());
         }
         key.update(rustix::system::uname().release().to_bytes());
+        // This skiff (its loader may change with the same profile) and this libseccomp.
+        key.update(crate::runtime::seccomp::compiler_identity());
+        if let Ok(me) = fs::metadata("/proc/self/exe") {
+            use std::os::unix::fs::MetadataExt;
+            key.update(me.len().to_le_bytes());
+            key.update(me.mtime().to_le_bytes());
+        }
         let name = hex::encode(&key.finalize()[..16]);
         let dir = self.paths.run_root.join("seccomp");
         let path = dir.join(&name);
         if let Ok(bytes) = fs::read(&path) {
-            if !bytes.is_empty() && bytes.len() % 8 == 0 {
+            // A BPF program has at most 4096 instructions.
+            if !bytes.is_empty() && bytes.len() % 8 == 0 && bytes.len() <= 4096 * 8 {
                 return Ok(bytes
                     .chunks_exact(8)
                     .map(|c| u64::from_le_bytes(c.try_into().expect("8 bytes")))

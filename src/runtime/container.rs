@@ -441,6 +441,7 @@ fn container_namespaces(private_network: bool) -> crate::sys::NamespaceFlags {
 /// so that /proc and /sys can be mounted in them), and forks the container's PID 1, staying
 /// as its parent until it exits. Returns in that PID 1.
 fn enter_nested(spec: &Spec, mut maps: std::os::unix::net::UnixStream) -> Result<(), Failure> {
+    let helper = rustix::process::getppid();
     crate::sys::unshare_user_namespace().map_err(|e| fail("creating the user namespace", e))?;
     maps.write_all(b"U")
         .map_err(|e| fail("asking for the id maps", e))?;
@@ -458,6 +459,8 @@ fn enter_nested(spec: &Spec, mut maps: std::os::unix::net::UnixStream) -> Result
             |map: &[super::userns::IdMapping]| map.iter().map(|m| m.container).min().unwrap_or(0);
         crate::sys::take_ids(first(&shift.uid_map), first(&shift.gid_map))
             .map_err(|e| fail("taking an id in the user namespace", e))?;
+        // It stays as PID 1's parent in the container's user namespace: out of its reach.
+        crate::sys::set_not_dumpable().map_err(|e| fail("prctl(PR_SET_DUMPABLE)", e))?;
     }
     crate::sys::unshare(
         container_namespaces(spec.private_network) | crate::sys::NamespaceFlags::NEWPID,
@@ -479,6 +482,11 @@ fn enter_nested(spec: &Spec, mut maps: std::os::unix::net::UnixStream) -> Result
             let _ = rustix::process::set_parent_process_death_signal(Some(
                 rustix::process::Signal::KILL,
             ));
+            if rustix::process::getppid() != helper {
+                // The helper died before the signal was set: nothing would end PID 1.
+                crate::sys::kill_now(child);
+                crate::sys::exit_now(EXIT_RUNTIME);
+            }
             let _ = maps.write_all(&child.to_ne_bytes());
             drop(maps);
             // Only PID 1 reports on its start: the helper reads the report socket to its end.
@@ -651,7 +659,7 @@ fn enter_working_directory(cwd: &str) -> Result<(), Failure> {
             EXIT_RUNTIME,
             format!(
                 "the working directory {cwd} leads outside the container's root (through a \
-                 /proc link): give a directory inside the container"
+                 /proc link, or a loop of symbolic links): give a directory inside the container"
             ),
         )
     };
@@ -661,15 +669,26 @@ fn enter_working_directory(cwd: &str) -> Result<(), Failure> {
         Mode::empty(),
     )
     .map_err(|e| fail("opening the container's root", e))?;
-    let dir = rustix::fs::openat2(
-        &root,
-        cwd,
-        OFlags::PATH | OFlags::DIRECTORY | OFlags::CLOEXEC,
-        Mode::empty(),
-        ResolveFlags::IN_ROOT | ResolveFlags::NO_MAGICLINKS,
-    )
-    .map_err(|e| match e {
-        rustix::io::Errno::LOOP if cwd.starts_with("/proc") => outside(),
+    let resolve = || {
+        rustix::fs::openat2(
+            &root,
+            cwd,
+            OFlags::PATH | OFlags::DIRECTORY | OFlags::CLOEXEC,
+            Mode::empty(),
+            ResolveFlags::IN_ROOT | ResolveFlags::NO_MAGICLINKS,
+        )
+    };
+    // EAGAIN: a rename elsewhere in the container raced the lookup; look again.
+    let mut attempt = resolve();
+    for _ in 0..16 {
+        match attempt {
+            Err(rustix::io::Errno::AGAIN) => attempt = resolve(),
+            _ => break,
+        }
+    }
+    let dir = attempt.map_err(|e| match e {
+        // A magic link on the way (or a loop of symlinks, which gives the same error).
+        rustix::io::Errno::LOOP => outside(),
         e => fail(&format!("entering the working directory {cwd}"), e),
     })?;
     rustix::process::fchdir(&dir)

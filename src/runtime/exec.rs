@@ -49,29 +49,7 @@ pub fn exec(
     stdin_null: bool,
     output: Option<std::os::fd::RawFd>,
 ) -> Result<ExecProcess, String> {
-    let mut joins: Vec<(OwnedFd, rustix::thread::LinkNameSpaceType)> = Vec::new();
-    let holder = namespace_holder(init);
-    for (name, kind) in NAMESPACES {
-        let theirs = format!("/proc/{holder}/ns/{name}");
-        let ours = format!("/proc/self/ns/{name}");
-        let same = match (std::fs::metadata(&theirs), std::fs::metadata(&ours)) {
-            (Ok(a), Ok(b)) => {
-                use std::os::unix::fs::MetadataExt;
-                a.ino() == b.ino() && a.dev() == b.dev()
-            }
-            (Err(e), _) => return Err(format!("the container's {name} namespace: {e}")),
-            _ => false,
-        };
-        if !same {
-            let fd = rustix::fs::open(
-                &theirs,
-                rustix::fs::OFlags::RDONLY | rustix::fs::OFlags::CLOEXEC,
-                rustix::fs::Mode::empty(),
-            )
-            .map_err(|e| format!("opening {theirs}: {e}"))?;
-            joins.push((fd, *kind));
-        }
-    }
+    let joins = container_namespaces(init, NAMESPACES)?;
     let null = if stdin_null {
         Some(std::fs::File::open("/dev/null").map_err(|e| e.to_string())?)
     } else {
@@ -121,34 +99,85 @@ pub fn exec(
     }
 }
 
-/// The process whose namespaces `exec` joins: the container's PID 1, or with `--init` the
-/// workload that init started (init is not dumpable, so its /proc/PID/ns can't be opened by
-/// the user; the workload's can, and it has the same namespaces).
-pub(super) fn namespace_holder(init: i32) -> i32 {
-    let readable = |pid: i32| std::fs::read_link(format!("/proc/{pid}/ns/user")).is_ok();
-    if readable(init) {
-        return init;
+/// Descriptors of the namespaces of the container whose PID 1 is `init` that this process is
+/// not in already, in `wanted`'s order. They are opened through a descriptor of the holder's
+/// /proc directory, which stays that process's even if its pid is reused meanwhile. The
+/// container's mount namespace must not be this process's own: what joins it would run on
+/// the host.
+pub(super) fn container_namespaces(
+    init: i32,
+    wanted: &[(&str, rustix::thread::LinkNameSpaceType)],
+) -> Result<Vec<(OwnedFd, rustix::thread::LinkNameSpaceType)>, String> {
+    use rustix::fs::{Mode, OFlags};
+    let dir = namespace_holder(init)?;
+    let mut joins = Vec::new();
+    for (name, kind) in wanted {
+        let path = format!("ns/{name}");
+        let theirs = rustix::fs::openat(
+            &dir,
+            path.as_str(),
+            OFlags::RDONLY | OFlags::CLOEXEC,
+            Mode::empty(),
+        )
+        .map_err(|e| format!("opening the container's {name} namespace: {e}"))?;
+        let ours = rustix::fs::stat(format!("/proc/self/ns/{name}").as_str())
+            .map_err(|e| format!("this process's {name} namespace: {e}"))?;
+        let st = rustix::fs::fstat(&theirs).map_err(|e| e.to_string())?;
+        if st.st_ino == ours.st_ino && st.st_dev == ours.st_dev {
+            if *name == "mnt" {
+                return Err("the container's mount namespace is this process's own: refusing to run outside it".into());
+            }
+            continue;
+        }
+        joins.push((theirs, *kind));
     }
-    let child_of_init = |pid: i32| {
-        std::fs::read_to_string(format!("/proc/{pid}/stat"))
-            .ok()
-            .and_then(|s| {
-                let rest = s.rsplit_once(')')?.1.to_string();
-                rest.split_whitespace().nth(1)?.parse::<i32>().ok()
-            })
-            == Some(init)
+    Ok(joins)
+}
+
+/// A descriptor of the /proc directory of the process whose namespaces `exec` joins: the
+/// container's PID 1, or with `--init` the workload that init started (init is not dumpable,
+/// so its /proc/PID/ns can't be opened by the user; the workload's can, and it has the same
+/// namespaces unless it made others of its own). The child is found by its parent, read
+/// through the directory descriptor itself.
+fn namespace_holder(init: i32) -> Result<OwnedFd, String> {
+    use rustix::fs::{Mode, OFlags};
+    let open = |pid: i32| {
+        rustix::fs::open(
+            format!("/proc/{pid}").as_str(),
+            OFlags::PATH | OFlags::DIRECTORY | OFlags::CLOEXEC,
+            Mode::empty(),
+        )
+        .ok()
     };
+    let readable = |dir: &OwnedFd| rustix::fs::readlinkat(dir, "ns/user", Vec::new()).is_ok();
+    let parent = |dir: &OwnedFd| -> Option<i32> {
+        let fd = rustix::fs::openat(dir, "stat", OFlags::RDONLY | OFlags::CLOEXEC, Mode::empty())
+            .ok()?;
+        let mut text = String::new();
+        std::io::Read::read_to_string(&mut std::fs::File::from(fd), &mut text).ok()?;
+        text.rsplit_once(')')?
+            .1
+            .split_whitespace()
+            .nth(1)?
+            .parse()
+            .ok()
+    };
+    let init_dir = open(init).ok_or_else(|| format!("the container's PID 1 ({init}) is gone"))?;
+    if readable(&init_dir) {
+        return Ok(init_dir);
+    }
+    let child = |pid: i32| open(pid).filter(|d| parent(d) == Some(init) && readable(d));
     // init forks the workload at once: usually the next pid.
-    if child_of_init(init + 1) && readable(init + 1) {
-        return init + 1;
+    if let Some(dir) = child(init + 1) {
+        return Ok(dir);
     }
     std::fs::read_dir("/proc")
         .into_iter()
         .flatten()
         .flatten()
         .filter_map(|e| e.file_name().to_str()?.parse::<i32>().ok())
-        .find(|pid| child_of_init(*pid) && readable(*pid))
-        .unwrap_or(init)
+        .find_map(child)
+        .ok_or_else(|| "none of the container's processes can be joined".to_string())
 }
 
 /// In the forked child, before it goes near the container: not dumpable (its memory, its
@@ -193,6 +222,10 @@ fn enter(
         .any(|(_, k)| *k == rustix::thread::LinkNameSpaceType::User)
     {
         crate::sys::become_root().map_err(|e| super::container::fail("setresuid(0)", e))?;
+        // In a nested user namespace that changed the process's ids: dumpable again where
+        // fs.suid_dumpable says so.
+        crate::sys::set_not_dumpable()
+            .map_err(|e| super::container::fail("prctl(PR_SET_DUMPABLE)", e))?;
     }
     Ok(())
 }

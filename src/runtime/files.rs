@@ -175,27 +175,13 @@ fn not_dumpable() -> Result<(), String> {
 
 /// The namespaces of `init` this process is not in already, user first and mount last.
 fn namespaces_of(init: i32) -> Result<Vec<(OwnedFd, LinkNameSpaceType)>, String> {
-    use std::os::unix::fs::MetadataExt;
-    let mut joins = Vec::new();
-    let holder = super::exec::namespace_holder(init);
-    for (name, kind) in [
-        ("user", LinkNameSpaceType::User),
-        ("mnt", LinkNameSpaceType::Mount),
-    ] {
-        let theirs = format!("/proc/{holder}/ns/{name}");
-        let ours = format!("/proc/self/ns/{name}");
-        let same = match (std::fs::metadata(&theirs), std::fs::metadata(&ours)) {
-            (Ok(a), Ok(b)) => a.ino() == b.ino() && a.dev() == b.dev(),
-            (Err(e), _) => return Err(format!("the container's {name} namespace: {e}")),
-            _ => false,
-        };
-        if !same {
-            let fd = rustix::fs::open(&theirs, OFlags::RDONLY | OFlags::CLOEXEC, Mode::empty())
-                .map_err(|e| format!("opening {theirs}: {e}"))?;
-            joins.push((fd, kind));
-        }
-    }
-    Ok(joins)
+    super::exec::container_namespaces(
+        init,
+        &[
+            ("user", LinkNameSpaceType::User),
+            ("mnt", LinkNameSpaceType::Mount),
+        ],
+    )
 }
 
 /// In the child: joins a running container's namespaces; returns its root.

@@ -71,7 +71,19 @@ pub fn reexec_from_sealed_copy() -> io::Error {
 }
 
 fn sealed_copy() -> io::Result<std::fs::File> {
-    let fd = rustix::fs::memfd_create("skiff", MemfdFlags::CLOEXEC | MemfdFlags::ALLOW_SEALING)?;
+    let flags = MemfdFlags::CLOEXEC | MemfdFlags::ALLOW_SEALING;
+    // MFD_EXEC (Linux 6.3) says the copy is to be executed, which vm.memfd_noexec may demand;
+    // older kernels don't know the flag.
+    let fd = match rustix::fs::memfd_create("skiff", flags | MemfdFlags::EXEC) {
+        Err(rustix::io::Errno::INVAL) => rustix::fs::memfd_create("skiff", flags),
+        other => other,
+    }
+    .map_err(|e| {
+        io::Error::new(
+            io::Error::from(e).kind(),
+            format!("memfd_create: {e} (is vm.memfd_noexec set? install skiff where only root can write it)"),
+        )
+    })?;
     let mut copy = std::fs::File::from(fd);
     let mut binary = std::fs::File::open(SELF)?;
     // copy_file_range or sendfile: the kernel copies, from the page cache.

@@ -218,9 +218,30 @@ pub fn close_fds_above_stdio() {
 
 /// Closes every descriptor from `first` on.
 pub fn close_fds_from(first: u32) {
-    // SAFETY: close_range closes this process's own descriptors; the caller owns nothing
-    // from `first` on that it still uses.
-    unsafe { libc::syscall(libc::SYS_close_range, first, u32::MAX, 0u32) };
+    close_range(first, u32::MAX);
+}
+
+/// Closes the descriptors from `first` to `last`: close_range(2), or where that is refused
+/// (a kernel before 5.9, a filter skiff itself runs under) one by one as /proc/self/fd lists
+/// them.
+fn close_range(first: u32, last: u32) {
+    // SAFETY: close_range closes this process's own descriptors; the callers own nothing in
+    // the range that they still use.
+    if unsafe { libc::syscall(libc::SYS_close_range, first, last, 0u32) } == 0 {
+        return;
+    }
+    let open: Vec<u32> = std::fs::read_dir("/proc/self/fd")
+        .into_iter()
+        .flatten()
+        .flatten()
+        .filter_map(|e| e.file_name().to_str()?.parse().ok())
+        .filter(|fd| (first..=last).contains(fd))
+        .collect();
+    for fd in open {
+        // SAFETY: as above; the directory's own descriptor is closed already (or closing it
+        // once more fails harmlessly with EBADF).
+        unsafe { libc::close(fd as i32) };
+    }
 }
 
 /// Closes every descriptor above 2 except those in `keep` (a process about to enter a
@@ -236,9 +257,7 @@ pub fn close_fds_except(keep: &[i32]) {
     let mut first = 3u32;
     for fd in keep {
         if fd > first {
-            // SAFETY: close_range closes this process's own descriptors between two that the
-            // caller keeps; it owns none of them that it still uses.
-            unsafe { libc::syscall(libc::SYS_close_range, first, fd - 1, 0u32) };
+            close_range(first, fd - 1);
         }
         first = fd + 1;
     }
@@ -254,11 +273,12 @@ pub fn set_not_dumpable() -> io::Result<()> {
         .map_err(io::Error::from)
 }
 
-/// Overwrites the environment this process was executed with (the block of strings the kernel
-/// shows in /proc/self/environ) with zeros, through /proc/self/mem. For a forked child that is
-/// about to enter a container and must carry none of the caller's secrets: the workload gets
-/// its own environment at execve. Nothing in this process may read the environment afterwards
-/// (every variable then reads as unset).
+/// Overwrites the arguments and the environment this process was executed with (the blocks of
+/// strings the kernel shows in /proc/self/cmdline and /proc/self/environ) with zeros, through
+/// /proc/self/mem. For a forked child that is about to enter a container and must carry none of
+/// the caller's secrets (`-e KEY=VALUE` on a command line, a token in the environment):
+/// cmdline is readable even for a process that is not dumpable, and the workload gets its own
+/// at execve. Nothing in this process may read its arguments or environment afterwards.
 pub fn wipe_environment() -> io::Result<()> {
     use std::os::unix::fs::FileExt;
     let stat = std::fs::read_to_string("/proc/self/stat")?;
@@ -274,15 +294,16 @@ pub fn wipe_environment() -> io::Result<()> {
             .and_then(|f| f.parse().ok())
             .ok_or_else(|| io::Error::other("unexpected /proc/self/stat"))
     };
-    let (start, end) = (field(50)?, field(51)?);
-    if end <= start {
-        return Ok(());
-    }
     let mem = std::fs::OpenOptions::new()
         .write(true)
         .open("/proc/self/mem")?;
-    let zeros = vec![0u8; (end - start) as usize];
-    mem.write_all_at(&zeros, start)
+    // arg_start, arg_end, env_start, env_end.
+    for (start, end) in [(field(48)?, field(49)?), (field(50)?, field(51)?)] {
+        if end > start {
+            mem.write_all_at(&vec![0u8; (end - start) as usize], start)?;
+        }
+    }
+    Ok(())
 }
 
 /// Clears the ambient capability set (none may survive an execve into the container).

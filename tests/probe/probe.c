@@ -5,8 +5,8 @@
  *
  *   probe fds             the descriptors this process holds
  *   probe cwd             the working directory, and whether it lies beneath the root
- *   probe syscalls        system calls a container should not be able to make, each with its
- *                         result (ok or the errno's name)
+ *   probe syscalls [PID]  system calls a container should not be able to make, each with its
+ *                         result (ok or the errno's name); ptrace is tried on PID
  *   probe scan SECS MARK  for SECS seconds, every other process: its environment searched for
  *                         MARK, its executable opened, PTRACE_SEIZE, pidfd_getfd; counts of
  *                         what succeeded against skiff's own processes
@@ -133,7 +133,7 @@ static int cwd(void) {
     return 0;
 }
 
-static int syscalls(void) {
+static int syscalls(int target) {
     long r;
     pid_t child;
     int status;
@@ -179,11 +179,10 @@ static int syscalls(void) {
     r = syscall(SYS_kexec_load, 0, 0, NULL, 0);
     report("kexec_load", r);
 #endif
-    /* Another process: PID 1 of this container is ours to see; an outside one is not visible at
-     * all, so PTRACE_ATTACH of pid 1 is what the container can try. */
-    r = ptrace(PTRACE_ATTACH, 1, NULL, NULL);
+    /* Another process: `target` (a pid outside, which the container should not even see). */
+    r = ptrace(PTRACE_ATTACH, target, NULL, NULL);
     if (r == 0)
-        ptrace(PTRACE_DETACH, 1, NULL, NULL);
+        ptrace(PTRACE_DETACH, target, NULL, NULL);
     report("ptrace", r);
     int ns = open("/proc/1/ns/net", O_RDONLY);
     r = ns < 0 ? -1 : setns(ns, CLONE_NEWNET);
@@ -452,7 +451,7 @@ int main(int argc, char **argv) {
     if (argc >= 2 && strcmp(argv[1], "readsecret") == 0)
         return readsecret();
     if (argc >= 2 && strcmp(argv[1], "syscalls") == 0)
-        return syscalls();
+        return syscalls(argc >= 3 ? atoi(argv[2]) : 1);
     if (argc >= 4 && strcmp(argv[1], "scan") == 0)
         return scan(atof(argv[2]), argv[3]);
     if (argc >= 4 && strcmp(argv[1], "exe") == 0)
