@@ -479,6 +479,18 @@ impl Sandbox {
 
 impl Drop for Sandbox {
     fn drop(&mut self) {
+        // A test that failed halfway may leave containers running: their monitors would
+        // outlive the sandbox. Only then (a container's runtime directory is left) a
+        // `rm -af` ends them.
+        let runs = self.dir.join("run/skiff/containers");
+        if fs::read_dir(&runs).is_ok_and(|mut d| d.next().is_some()) {
+            let ids = self.run_args(&["ps".into(), "-aq".into()]).stdout;
+            let mut args = vec!["rm".to_string(), "-f".to_string()];
+            args.extend(ids.split_whitespace().map(String::from));
+            if args.len() > 2 {
+                let _ = self.run_args(&args);
+            }
+        }
         let _ = fs::remove_dir_all(&self.dir);
     }
 }
