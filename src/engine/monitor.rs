@@ -478,6 +478,8 @@ impl Monitor {
             let _ = s.write_all(b"ok\n");
             crate::sys::drop_clean_file_pages();
         }
+        // After "ok", off the starting command's path; dropped (and reaped) at the end.
+        let _watcher = started.watch();
         let mut health = super::health::Schedule::new(record.health.as_ref());
         let (engine, id) = (&self.engine, self.id.as_str());
         streams.pump(log, attachments, started.init, &mut || {

@@ -311,6 +311,53 @@ impl Started {
     pub fn failure(&mut self) -> Option<(i32, String)> {
         read_report(&mut self.report)
     }
+
+    /// Starts the watcher that ends the container if this process (its monitor) dies: PID 1's
+    /// parent-death signal alone is not enough, since the kernel clears it when the workload
+    /// changes its ids (an entrypoint that switches user with gosu or su-exec, a setuid
+    /// program). The watcher is a child of this process that holds a pidfd of PID 1 and waits
+    /// on a pipe only this process writes to: when the pipe closes (this process died, or the
+    /// container ended and [`Watcher`] was dropped), it kills PID 1, and with it the PID
+    /// namespace. Call with a single thread, once the workload runs.
+    pub fn watch(&self) -> Option<Watcher> {
+        let pidfd = rustix::process::pidfd_open(
+            rustix::process::Pid::from_raw(self.init)?,
+            rustix::process::PidfdFlags::empty(),
+        )
+        .ok()?;
+        let (read, write) = rustix::pipe::pipe_with(rustix::pipe::PipeFlags::CLOEXEC).ok()?;
+        match crate::sys::fork() {
+            Ok(None) => {
+                use std::os::fd::AsRawFd;
+                crate::sys::close_fds_except(&[read.as_raw_fd(), pidfd.as_raw_fd()]);
+                let _ = rustix::thread::set_name(c"skiff-watch");
+                let mut byte = [0u8; 1];
+                // Nothing is ever written: this returns at end of file, or fails.
+                while let Err(rustix::io::Errno::INTR) = rustix::io::read(&read, &mut byte) {}
+                let _ = rustix::process::pidfd_send_signal(&pidfd, rustix::process::Signal::KILL);
+                crate::sys::exit_now(0)
+            }
+            Ok(Some(pid)) => Some(Watcher {
+                pid,
+                pipe: Some(write),
+            }),
+            Err(_) => None,
+        }
+    }
+}
+
+/// The monitor's side of a started container's watcher (see [`Started::watch`]). Dropped once
+/// the container has ended: the watcher finds PID 1 gone and exits, and is reaped here.
+pub struct Watcher {
+    pid: i32,
+    pipe: Option<rustix::fd::OwnedFd>,
+}
+
+impl Drop for Watcher {
+    fn drop(&mut self) {
+        drop(self.pipe.take());
+        crate::sys::wait_for(self.pid);
+    }
 }
 
 /// The starter's end of a report socket: closed by the started process's exec (success), or

@@ -471,17 +471,16 @@ fn init_containers_take_exec_cp_and_health_checks() {
     s.check("rm -f ini", 0, "");
 }
 
-/// Processes of `uid` whose command line is `cmdline` (NUL-separated words joined by spaces).
-fn processes_of(uid: u32, cmdline: &str) -> Vec<i32> {
-    use std::os::unix::fs::MetadataExt;
+/// Processes (of any user: a container's may run as a subordinate id) whose command line is
+/// `cmdline` (NUL-separated words joined by spaces), which is unique to one test.
+fn processes_of_any(cmdline: &str) -> Vec<i32> {
     std::fs::read_dir("/proc")
         .unwrap()
         .flatten()
         .filter_map(|e| e.file_name().to_str()?.parse::<i32>().ok())
         .filter(|pid| {
-            std::fs::metadata(format!("/proc/{pid}")).is_ok_and(|m| m.uid() == uid)
-                && std::fs::read(format!("/proc/{pid}/cmdline"))
-                    .is_ok_and(|c| String::from_utf8_lossy(&c).replace('\0', " ").trim() == cmdline)
+            std::fs::read(format!("/proc/{pid}/cmdline"))
+                .is_ok_and(|c| String::from_utf8_lossy(&c).replace('\0', " ").trim() == cmdline)
         })
         .collect()
 }
@@ -490,6 +489,8 @@ fn processes_of(uid: u32, cmdline: &str) -> Vec<i32> {
 fn a_killed_monitor_takes_every_process_of_its_container_with_it() {
     let s = Sandbox::user();
     ready(&s);
+    // The workload switches user with su in the last two: that clears PID 1's parent-death
+    // signal, and the container must still end.
     for (i, mode) in [
         "",
         "--init",
@@ -497,21 +498,31 @@ fn a_killed_monitor_takes_every_process_of_its_container_with_it() {
         "--init -t",
         "--userns keep-id",
         "--init --userns keep-id",
+        "su",
+        "--userns auto:size=65536 su",
     ]
     .iter()
     .enumerate()
     {
         let name = format!("mon{i}");
         let sleep = format!("sleep 42{i}");
+        let (flags, command) = match mode.strip_suffix("su") {
+            Some(flags) => (
+                flags.to_string(),
+                format!("su -s /bin/sh nobody -c 'exec {sleep}'"),
+            ),
+            None => (mode.to_string(), sleep.clone()),
+        };
         s.check(
-            &format!("run -d --name {name} {mode} $REG/busybox {sleep}"),
+            &format!("run -d --name {name} {flags} $REG/busybox {command}"),
             0,
             "",
         );
-        assert!(
-            !processes_of(s.user.uid, &sleep).is_empty(),
-            "{mode}: not running"
-        );
+        let end = std::time::Instant::now() + std::time::Duration::from_secs(5);
+        while processes_of_any(&sleep).is_empty() {
+            assert!(std::time::Instant::now() < end, "{mode}: never ran");
+            std::thread::sleep(std::time::Duration::from_millis(20));
+        }
         let monitor: i32 = s
             .check(
                 &format!("inspect -f '{{{{.State.ConmonPid}}}}' {name}"),
@@ -533,7 +544,7 @@ fn a_killed_monitor_takes_every_process_of_its_container_with_it() {
             "Exited",
         );
         let end = std::time::Instant::now() + std::time::Duration::from_secs(5);
-        while !processes_of(s.user.uid, &sleep).is_empty() {
+        while !processes_of_any(&sleep).is_empty() {
             assert!(
                 std::time::Instant::now() < end,
                 "{mode}: the container's processes outlived their monitor"
