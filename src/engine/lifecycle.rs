@@ -233,8 +233,9 @@ impl Engine {
         self.save_container(&record)
     }
 
-    /// `skiff container prune`: removes every container that is not running; returns their
-    /// ids and the bytes freed.
+    /// `skiff container prune`: removes every container that is not running, and what killed
+    /// commands left (half-removed containers among it); returns the ids removed and the
+    /// bytes freed.
     pub fn prune_containers(&self) -> Result<(Vec<String>, u64), Error> {
         let mut removed = Vec::new();
         let mut freed = 0;
@@ -244,9 +245,21 @@ impl Engine {
             }
             let dir = self.container_dir(&c.id);
             freed += super::containers::dir_size(&dir);
-            self.remove_container(&c.id, false)?;
-            removed.push(c.id);
+            match self.remove_container(&c.id, false) {
+                Ok(_) => removed.push(c.id),
+                // Removed by another command meanwhile.
+                Err(Error::NoSuchImage(_)) => {}
+                Err(e) => return Err(e),
+            }
         }
+        let lock = self.store.lock()?;
+        let leftovers = self.claim_leftovers(&lock);
+        drop(lock);
+        freed += leftovers
+            .iter()
+            .map(|p| super::containers::dir_size(p))
+            .sum::<u64>();
+        self.remove_trees(&leftovers)?;
         Ok((removed, freed))
     }
 

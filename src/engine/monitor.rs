@@ -268,24 +268,6 @@ pub fn monitor_main(args: &[String], status: Option<UnixStream>) -> i32 {
     .run()
 }
 
-/// Removes a start's runtime directory file by file: never recursively, since this process's
-/// mount namespace may still have the root file system mounted on `merged` (rmdir of a mount
-/// point fails; a recursive removal would go through it and delete the container's files).
-fn remove_run_dir(run: &Path) {
-    if let Ok(entries) = fs::read_dir(run) {
-        for e in entries.flatten() {
-            let path = e.path();
-            let is_dir = e.file_type().is_ok_and(|t| t.is_dir());
-            let _ = if is_dir {
-                fs::remove_dir(&path)
-            } else {
-                fs::remove_file(&path)
-            };
-        }
-    }
-    let _ = fs::remove_dir(run);
-}
-
 fn tell_failure(status: Option<UnixStream>, code: i32, message: &str) -> i32 {
     if let Some(mut s) = status {
         let _ = writeln!(s, "err {code} {}", message.replace('\n', " "));
@@ -386,13 +368,25 @@ impl Monitor {
             }
         };
         container::teardown(&self.spec);
-        remove_run_dir(&self.run_dir);
+        super::prune::remove_run_dir(&self.run_dir);
         if record.remove {
-            let _ = fs::remove_file(dir.join("container.json"));
-            let _ = crate::store::unpack::remove_tree(&dir);
+            // Record and files leave the store in one rename, so a kill from here on leaves
+            // a trash entry that a later command finishes, never a container without record.
+            let trashed = match self.engine.store.lock() {
+                Ok(_lock) => self.engine.store.trash(&dir, "container"),
+                Err(e) => Err(e),
+            };
+            if let Ok(Some(entry)) = trashed {
+                let _ = crate::store::unpack::remove_tree(&entry);
+            }
         }
         // Last, so that `start -a` of a `--rm` container returns once it is gone.
         attachments.finish(code);
+        if record.remove {
+            // Nobody waits for this process any more, and it is inside the user namespace:
+            // the moment to finish what killed commands left.
+            let _ = self.engine.finish_leftovers();
+        }
         code
     }
 
