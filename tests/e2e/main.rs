@@ -13,6 +13,7 @@ mod hostile;
 mod images;
 mod lifecycle;
 mod network;
+mod prune;
 mod pull;
 mod run;
 mod store;
