@@ -419,7 +419,15 @@ impl Engine {
 
     /// `skiff rm`: removes a container; a running one only with `force` (it is killed).
     pub fn remove_container(&self, name: &str, force: bool) -> Result<ContainerRecord, Error> {
-        let record = self.find_container(name)?;
+        let record = match self.find_container(name) {
+            Ok(r) => r,
+            Err(e) => {
+                // Gone already, perhaps by an `rm` that was killed while it deleted the files:
+                // those are finished now, as the user who asks again expects.
+                let _ = self.finish_leftovers();
+                return Err(e);
+            }
+        };
         if record.state.is_up() && self.container_alive(&record) {
             if !force {
                 return Err(Error::Conflict(format!(

@@ -17,3 +17,4 @@ mod prune;
 mod pull;
 mod run;
 mod store;
+mod torture;
