@@ -253,7 +253,7 @@ impl Engine {
             }
         }
         let lock = self.store.lock()?;
-        let leftovers = self.claim_leftovers(&lock);
+        let leftovers = self.claim_orphans(&lock);
         drop(lock);
         freed += leftovers
             .iter()

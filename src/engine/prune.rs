@@ -2,7 +2,8 @@
 //!
 //! A removal renames its directory into the store's `trash/` and then deletes it (see `store`);
 //! a creation builds its directory under `tmp/`. A command killed half way leaves an entry there
-//! whose process is gone. These commands finish such leftovers: `rm`, `container prune`, `rmi`,
+//! whose process is gone. These commands finish such leftovers (container prune and system
+//! prune also directories that no record names): `rm`, `container prune`, `rmi`,
 //! `image prune`, `pull` (so also a `run` that pulls), `system prune`, and the monitor of a
 //! `--rm` container once its client has its exit status (it runs inside the user namespace
 //! already and nobody waits for it then). A plain `run`, `create`, `stop` or `kill` does not: a
@@ -28,13 +29,20 @@ pub struct SystemPruned {
 
 impl Engine {
     /// Claims what killed commands left, for the caller to delete (`remove_trees`) once it
-    /// has let go of the lock: trash and temp entries whose process is gone, and container
-    /// directories that hold no record (left by versions that removed the record first, or
-    /// created it last). Under the store lock no container directory is half made outside
-    /// `tmp/`, so one without a record there is never one being created. Runtime directories
-    /// of containers without a record go too.
+    /// has let go of the lock: trash and temp entries whose process is gone. Cheap when there
+    /// are none (two directory reads).
     pub(crate) fn claim_leftovers(&self, _lock: &StoreLock) -> Vec<PathBuf> {
-        let mut out = self.store.claim_leftovers();
+        self.store.claim_leftovers()
+    }
+
+    /// What `claim_leftovers` finds, and container directories that hold no record (left by
+    /// versions that removed the record first, or wrote it last), for `container prune` and
+    /// `system prune`: a stat per container. Under the store lock no container directory is
+    /// half made outside `tmp/`, so one without a record is never one being created. Runtime
+    /// directories of containers without a record go too (a kill between an `rm`'s rename
+    /// and its removal of the runtime directory).
+    pub(crate) fn claim_orphans(&self, lock: &StoreLock) -> Vec<PathBuf> {
+        let mut out = self.claim_leftovers(lock);
         if let Ok(entries) = fs::read_dir(self.containers_dir()) {
             for e in entries.flatten() {
                 if !has_record(&e.path()) {
