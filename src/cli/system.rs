@@ -5,6 +5,7 @@ use std::io::{self, Write};
 use clap::{Args, Subcommand};
 
 use super::human;
+use crate::engine::prune::PruneFilters;
 use crate::engine::Engine;
 use crate::Error;
 
@@ -28,7 +29,7 @@ pub struct SystemPruneArgs {
     /// Prune anonymous volumes (skiff has no volumes yet).
     #[arg(long)]
     pub volumes: bool,
-    /// Filter (until=, label=; not supported yet).
+    /// Only objects matching the filter (until=TIME, label=KEY[=VALUE], label!=KEY[=VALUE]).
     #[arg(long, value_name = "FILTER")]
     pub filter: Vec<String>,
 }
@@ -52,9 +53,7 @@ fn prune(engine: &Engine, args: SystemPruneArgs) -> Result<i32, Error> {
             "system prune --volumes (skiff has no volumes yet)".into(),
         ));
     }
-    if !args.filter.is_empty() {
-        return Err(Error::NotSupported("system prune --filter".into()));
-    }
+    let filters = PruneFilters::parse(&args.filter, chrono::Utc::now())?;
     if !args.force {
         let images = if args.all {
             "all images without at least one container associated to them"
@@ -69,7 +68,7 @@ fn prune(engine: &Engine, args: SystemPruneArgs) -> Result<i32, Error> {
             return Ok(0);
         }
     }
-    let pruned = engine.system_prune(args.all)?;
+    let pruned = engine.system_prune(args.all, &filters)?;
     let mut out = io::stdout().lock();
     if !pruned.containers.is_empty() {
         let _ = writeln!(out, "Deleted Containers:");

@@ -496,18 +496,24 @@ impl Engine {
             .map(|c| c.id))
     }
 
-    /// `skiff image prune [-a]`: removes untagged images (with `all`, every image).
-    pub fn prune_images(&self, all: bool) -> Result<Removed, Error> {
+    /// `skiff image prune [-a]`: removes untagged images (with `all`, every image no container
+    /// uses) that match `filters`.
+    pub fn prune_images(
+        &self,
+        all: bool,
+        filters: &super::prune::PruneFilters,
+    ) -> Result<Removed, Error> {
         let lock = self.store.lock()?;
         let mut out = Removed::default();
         let mut trash = Vec::new();
         let in_use: HashSet<String> = self.containers()?.into_iter().map(|c| c.image_id).collect();
         loop {
             let mut images = self.store.images()?;
-            let Some(i) = images
-                .iter()
-                .position(|im| (all || im.names.is_empty()) && !in_use.contains(&im.id))
-            else {
+            let Some(i) = images.iter().position(|im| {
+                (all || im.names.is_empty())
+                    && !in_use.contains(&im.id)
+                    && filters.matches(parse_time(im.created.as_deref()), &|| self.labels(im))
+            }) else {
                 break;
             };
             let image = images.remove(i);

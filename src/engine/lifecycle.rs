@@ -233,14 +233,25 @@ impl Engine {
         self.save_container(&record)
     }
 
-    /// `skiff container prune`: removes every container that is not running, and what killed
+    /// `skiff container prune`: removes every container that is not running (and matches
+    /// `filters`), and what killed
     /// commands left (half-removed containers among it); returns the ids removed and the
     /// bytes freed.
-    pub fn prune_containers(&self) -> Result<(Vec<String>, u64), Error> {
+    pub fn prune_containers(
+        &self,
+        filters: &super::prune::PruneFilters,
+    ) -> Result<(Vec<String>, u64), Error> {
         let mut removed = Vec::new();
         let mut freed = 0;
         for c in self.containers()? {
             if self.init_pid(&c).is_some() || self.container_alive(&c) {
+                continue;
+            }
+            let created = chrono::DateTime::parse_from_rfc3339(&c.created)
+                .ok()
+                .map(|t| t.to_utc());
+            let labels = || c.labels.clone().into_iter().collect();
+            if !filters.matches(created, &labels) {
                 continue;
             }
             let dir = self.container_dir(&c.id);

@@ -144,6 +144,33 @@ fn system_prune_removes_stopped_containers_and_unused_images() {
     s.check("pull -q $REG/multiarch", 0, "");
     s.check("run --name stopped $REG/busybox true", 0, "");
     s.check("run -d --name up $REG/busybox sleep 1000", 0, "");
+    // command | exit | output contains
+    s.check("system prune --volumes", 125, "not supported yet");
+    s.check("system prune --filter since=1h", 125, "invalid filter");
+    s.check("system prune -f --filter until=soon", 125, "invalid time");
+    // Filters: until= spares what is younger, label!= what has the label.
+    s.check(
+        "run --name labelled --label keep=yes $REG/busybox true",
+        0,
+        "",
+    );
+    s.check(
+        "system prune -f --filter until=1h",
+        0,
+        "Total reclaimed space: 0B",
+    );
+    s.check(
+        "container prune -f --filter label!=keep",
+        0,
+        "Deleted Containers:",
+    );
+    let names = s.run("ps -a --format '{{.Names}}'").stdout;
+    assert!(
+        names.contains("labelled") && !names.contains("stopped"),
+        "{names}"
+    );
+    s.check("run --name stopped $REG/busybox true", 0, "");
+    s.check("system df", 125, "'skiff system df' is not supported yet");
     // A layer that no image names, as a pull killed before it recorded its image leaves.
     let fake = "a".repeat(64);
     let layer = s.root().join(format!("layers/{fake}"));
@@ -154,10 +181,6 @@ fn system_prune_removes_stopped_containers_and_unused_images() {
     )
     .unwrap();
     chown_tree(&layer, s.user.uid, s.user.gid);
-    // command | exit | output contains
-    s.check("system prune --volumes", 125, "not supported yet");
-    s.check("system prune --filter until=1h", 125, "not supported yet");
-    s.check("system df", 125, "'skiff system df' is not supported yet");
     // Without an answer (no terminal, no input) nothing goes.
     s.check(
         "system prune",
