@@ -428,7 +428,8 @@ impl Engine {
                 return Err(e);
             }
         };
-        if record.state.is_up() && self.container_alive(&record) {
+        let was_up = record.state.is_up() && self.container_alive(&record);
+        if was_up {
             if !force {
                 return Err(Error::Conflict(format!(
                     "cannot remove container \"{}\": container is running: stop the container before removing or force remove",
@@ -448,6 +449,16 @@ impl Engine {
             .store
             .trash(&self.container_dir(&record.id), "container")?;
         drop(lock);
+        if let (Some(entry), false) = (&own, was_up) {
+            // The record as it left the store, where no monitor can change it any more: one
+            // that recorded its start after we read the container as created is stopped now.
+            let last = fs::read(entry.join("container.json"))
+                .ok()
+                .and_then(|b| serde_json::from_slice::<ContainerRecord>(&b).ok());
+            if let Some(last) = last.filter(|l| l.state.is_up() && self.container_alive(l)) {
+                self.kill_for_removal(&last);
+            }
+        }
         trash.extend(own);
         self.remove_trees(&trash)?;
         // What a killed skiff left in the runtime directory (an empty mount point, /etc files).

@@ -318,7 +318,7 @@ impl Monitor {
             if let Some(s) = &mut self.status {
                 let _ = s.write_all(ATTACH_READY);
             }
-            if !attachments.wait_for_client(Duration::from_secs(10)) {
+            if !attachments.wait_for_client(Duration::from_secs(10), self.status.as_ref()) {
                 let message = "the starting command did not attach";
                 self.record_end(EXIT_RUNTIME, message);
                 return tell_failure(self.status.take(), EXIT_RUNTIME, message);
@@ -410,7 +410,11 @@ impl Monitor {
             let _ = crate::sys::wait_for(started.child);
             return Err((code, message));
         }
-        self.record_running(started.init);
+        if !self.record_running(started.init) {
+            // An `rm` saw it created, not yet running, and took its record: nothing would
+            // name it, stop it or remove it, so it must not run on.
+            crate::sys::kill_now(started.init);
+        }
         if let Some(mut s) = self.status.take() {
             let _ = s.write_all(b"ok\n");
             crate::sys::drop_clean_file_pages();
@@ -433,17 +437,23 @@ impl Monitor {
         Ok(code)
     }
 
-    fn update(&self, change: impl FnOnce(&mut ContainerRecord)) {
+    /// Changes the record under the store lock; false when it is gone (removed).
+    fn update(&self, change: impl FnOnce(&mut ContainerRecord)) -> bool {
         let Ok(_lock) = self.engine.store.lock() else {
-            return;
+            return true;
         };
-        if let Ok(mut record) = self.engine.find_container(&self.id) {
-            change(&mut record);
-            let _ = self.engine.save_container(&record);
+        match self.engine.find_container(&self.id) {
+            Ok(mut record) => {
+                change(&mut record);
+                let _ = self.engine.save_container(&record);
+                true
+            }
+            Err(_) => false,
         }
     }
 
-    fn record_running(&self, init: i32) {
+    /// False when the record is gone: an `rm` took the container while it started.
+    fn record_running(&self, init: i32) -> bool {
         if let Some(p) = &self.spec.pid_file {
             let _ = fs::write(p, init.to_string());
         }
@@ -461,7 +471,7 @@ impl Monitor {
                 .as_ref()
                 .filter(|h| h.enabled())
                 .map(|_| super::health::Health::starting());
-        });
+        })
     }
 
     fn record_restart(&self, code: i32, restarts: u32) {
