@@ -283,19 +283,17 @@ impl Store {
 
     /// The diff ids of every unpacked layer in the store.
     pub fn layer_ids(&self) -> Vec<String> {
-        let Ok(entries) = fs::read_dir(self.root.join("layers")) else {
-            return Vec::new();
-        };
-        entries
-            .flatten()
-            .filter_map(|e| Some(format!("sha256:{}", e.file_name().to_str()?)))
-            .filter(|d| hex_of(d).is_ok())
-            .collect()
+        self.digests_in("layers")
     }
 
     /// The digests of every blob in the store.
     pub fn blob_digests(&self) -> Vec<String> {
-        let Ok(entries) = fs::read_dir(self.root.join("blobs/sha256")) else {
+        self.digests_in("blobs/sha256")
+    }
+
+    /// `sha256:NAME` for each entry of `dir` named by 64 hex digits.
+    fn digests_in(&self, dir: &str) -> Vec<String> {
+        let Ok(entries) = fs::read_dir(self.root.join(dir)) else {
             return Vec::new();
         };
         entries
