@@ -743,4 +743,19 @@ mod tests {
         assert!(!none.feed(b"\x10\x11", &mut out));
         assert_eq!(out, b"\x10\x11");
     }
+
+    #[test]
+    fn waiting_for_the_starting_command_ends_when_it_is_gone() {
+        let dir = tempfile::tempdir().unwrap();
+        let mut attachments = Attachments::listen(dir.path()).unwrap();
+        let (ours, theirs) = std::os::unix::net::UnixStream::pair().unwrap();
+        drop(theirs);
+        let start = std::time::Instant::now();
+        assert!(!attachments.wait_for_client(Duration::from_secs(10), Some(&ours)));
+        assert!(start.elapsed() < Duration::from_secs(5));
+        // A client that connects is taken, whether or not the starter still waits.
+        let (ours, _theirs) = std::os::unix::net::UnixStream::pair().unwrap();
+        let _client = connect(dir.path()).unwrap();
+        assert!(attachments.wait_for_client(Duration::from_secs(10), Some(&ours)));
+    }
 }
