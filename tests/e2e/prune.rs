@@ -228,3 +228,22 @@ fn chown_tree(dir: &Path, uid: u32, gid: u32) {
         }
     }
 }
+
+#[test]
+fn leftovers_are_finished_for_users_without_subordinate_ids_and_for_root() {
+    for s in [Sandbox::nosub(), Sandbox::new(crate::harness::User::root())] {
+        ready(&s);
+        s.check("run --name aa $REG/busybox true", 0, "");
+        let entry = s
+            .root()
+            .join(format!("trash/container-{}-0-0-s1", dead_pid()));
+        fs::create_dir_all(entry.join("upper/d")).unwrap();
+        fs::write(entry.join("upper/d/f"), "x").unwrap();
+        chown_tree(&entry, s.user.uid, s.user.gid);
+        s.check("rm aa", 0, "aa");
+        assert!(!entry.exists(), "{}: {entry:?}", s.user.name);
+        s.check("run --name bb $REG/busybox true", 0, "");
+        s.check("system prune -a -f", 0, "Deleted Containers:");
+        assert!(entries(&s, "containers").is_empty() && entries(&s, "trash").is_empty());
+    }
+}
