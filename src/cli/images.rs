@@ -9,6 +9,7 @@ use serde_json::{json, Value};
 use super::format::{self, Column};
 use super::human;
 use crate::engine::images::{short_hex, ImageFilters, ImageRow};
+use crate::engine::prune::PruneFilters;
 use crate::engine::Engine;
 use crate::Error;
 
@@ -77,7 +78,7 @@ pub struct PruneArgs {
     /// Do not prompt for confirmation.
     #[arg(short, long)]
     pub force: bool,
-    /// Filter (accepted: until=, label=; not supported yet).
+    /// Only images matching the filter (until=TIME, label=KEY[=VALUE], label!=KEY[=VALUE]).
     #[arg(long, value_name = "FILTER")]
     pub filter: Vec<String>,
 }
@@ -307,9 +308,7 @@ pub fn rmi(engine: &Engine, args: RmiArgs) -> Result<i32, Error> {
 }
 
 pub fn prune(engine: &Engine, args: PruneArgs) -> Result<i32, Error> {
-    if !args.filter.is_empty() {
-        return Err(Error::NotSupported("image prune --filter".into()));
-    }
+    let filters = PruneFilters::parse(&args.filter, Utc::now())?;
     if !args.force {
         let warning = if args.all {
             "WARNING! This will remove all images without at least one container associated to them."
@@ -320,7 +319,7 @@ pub fn prune(engine: &Engine, args: PruneArgs) -> Result<i32, Error> {
             return Ok(0);
         }
     }
-    let r = engine.prune_images(args.all)?;
+    let r = engine.prune_images(args.all, &filters)?;
     let mut out = io::stdout().lock();
     if !r.untagged.is_empty() || !r.deleted.is_empty() {
         let _ = writeln!(out, "Deleted Images:");

@@ -130,6 +130,9 @@ pub struct PruneArgs {
     /// Do not ask for confirmation.
     #[arg(short, long)]
     pub force: bool,
+    /// Only containers matching the filter (until=TIME, label=KEY[=VALUE], label!=KEY[=VALUE]).
+    #[arg(long, value_name = "FILTER")]
+    pub filter: Vec<String>,
 }
 
 #[derive(Args, Debug)]
@@ -312,10 +315,11 @@ pub fn rename(engine: &Engine, args: RenameArgs) -> Result<i32, Error> {
 }
 
 pub fn prune(engine: &Engine, args: PruneArgs) -> Result<i32, Error> {
+    let filters = crate::engine::prune::PruneFilters::parse(&args.filter, chrono::Utc::now())?;
     if !args.force && !super::confirm("WARNING! This will remove all stopped containers.") {
         return Ok(0);
     }
-    let (removed, freed) = engine.prune_containers()?;
+    let (removed, freed) = engine.prune_containers(&filters)?;
     if !removed.is_empty() {
         println!("Deleted Containers:");
         for id in &removed {
@@ -412,19 +416,7 @@ fn parse_time(
     text: &str,
     now: chrono::DateTime<chrono::Utc>,
 ) -> Result<chrono::DateTime<chrono::Utc>, Error> {
-    if let Ok(t) = chrono::DateTime::parse_from_rfc3339(text) {
-        return Ok(t.to_utc());
-    }
-    if let Ok(secs) = text.parse::<f64>() {
-        return chrono::DateTime::from_timestamp(secs as i64, ((secs.fract()) * 1e9) as u32)
-            .ok_or_else(|| Error::Invalid(format!("invalid time {text:?}")));
-    }
-    let back = crate::engine::duration::parse(text).map_err(|_| {
-        Error::Invalid(format!(
-            "invalid time {text:?}: use RFC 3339, Unix seconds or a duration such as 10m"
-        ))
-    })?;
-    Ok(now - chrono::Duration::milliseconds(back.as_millis() as i64))
+    crate::engine::duration::parse_moment(text, now)
 }
 
 pub fn logs(engine: &Engine, args: LogsArgs) -> Result<i32, Error> {

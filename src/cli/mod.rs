@@ -11,6 +11,7 @@ mod lifecycle;
 mod login;
 mod pull;
 mod run;
+mod system;
 
 use std::path::PathBuf;
 
@@ -124,6 +125,9 @@ pub enum Command {
     Version,
     /// Show how skiff runs here (store, root file system driver, id maps).
     Info(InfoArgs),
+    /// Manage skiff's store as a whole.
+    #[command(subcommand)]
+    System(system::SystemCommand),
     /// Commands that are not there yet; they say so and exit 125.
     #[command(external_subcommand)]
     Other(Vec<String>),
@@ -207,8 +211,8 @@ pub enum ImageCommand {
 
 /// Docker commands skiff will have; until then they are refused clearly.
 const LATER: &[&str] = &[
-    "commit", "build", "push", "save", "load", "import", "export", "network", "volume", "system",
-    "events", "update", "search", "builder", "buildx", "compose", "manifest",
+    "commit", "build", "push", "save", "load", "import", "export", "network", "volume", "events",
+    "update", "search", "builder", "buildx", "compose", "manifest",
 ];
 
 /// Runs the command line and returns the process exit status.
@@ -381,6 +385,7 @@ fn run(cli: Cli) -> Result<i32, Error> {
         Command::Login(a) => login::login(&engine()?, a),
         Command::Logout(a) => login::logout(&engine()?, a),
         Command::Info(a) => info(&engine()?, a),
+        Command::System(c) => system::system(engine, c),
         Command::Version => {
             println!("skiff version {}", env!("CARGO_PKG_VERSION"));
             Ok(0)

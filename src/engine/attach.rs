@@ -234,21 +234,37 @@ impl Attachments {
         }
     }
 
-    /// `start -a`: waits up to `limit` for the starting command to connect.
-    pub fn wait_for_client(&mut self, limit: Duration) -> bool {
-        let mut fds = [rustix::event::PollFd::new(
-            &self.listener,
-            rustix::event::PollFlags::IN,
-        )];
-        let timeout = rustix::event::Timespec {
-            tv_sec: limit.as_secs() as i64,
-            tv_nsec: 0,
-        };
-        if rustix::event::poll(&mut fds, Some(&timeout)).unwrap_or(0) == 0 {
-            return false;
+    /// `start -a`: waits up to `limit` for the starting command to connect; false at once when
+    /// `starter` (the socket to that command, which sends nothing more) reads as closed: it
+    /// was killed and will never connect.
+    pub fn wait_for_client(
+        &mut self,
+        limit: Duration,
+        starter: Option<&std::os::unix::net::UnixStream>,
+    ) -> bool {
+        use rustix::event::{PollFd, PollFlags};
+        let deadline = std::time::Instant::now() + limit;
+        loop {
+            let left = deadline.saturating_duration_since(std::time::Instant::now());
+            let timeout = rustix::event::Timespec {
+                tv_sec: left.as_secs() as i64,
+                tv_nsec: left.subsec_nanos() as _,
+            };
+            let mut fds = vec![PollFd::new(&self.listener, PollFlags::IN)];
+            if let Some(s) = starter {
+                fds.push(PollFd::new(s, PollFlags::IN));
+            }
+            match rustix::event::poll(&mut fds, Some(&timeout)) {
+                Err(rustix::io::Errno::INTR) => continue,
+                Ok(0) | Err(_) => return false,
+                Ok(_) => {}
+            }
+            if fds.get(1).is_some_and(|f| !f.revents().is_empty()) && fds[0].revents().is_empty() {
+                return false;
+            }
+            self.accept();
+            return !self.clients.is_empty();
         }
-        self.accept();
-        !self.clients.is_empty()
     }
 
     /// Sends output of `stream` (0 stdout, 1 stderr) to every client; one that is gone or
@@ -726,5 +742,20 @@ mod tests {
         };
         assert!(!none.feed(b"\x10\x11", &mut out));
         assert_eq!(out, b"\x10\x11");
+    }
+
+    #[test]
+    fn waiting_for_the_starting_command_ends_when_it_is_gone() {
+        let dir = tempfile::tempdir().unwrap();
+        let mut attachments = Attachments::listen(dir.path()).unwrap();
+        let (ours, theirs) = std::os::unix::net::UnixStream::pair().unwrap();
+        drop(theirs);
+        let start = std::time::Instant::now();
+        assert!(!attachments.wait_for_client(Duration::from_secs(10), Some(&ours)));
+        assert!(start.elapsed() < Duration::from_secs(5));
+        // A client that connects is taken, whether or not the starter still waits.
+        let (ours, _theirs) = std::os::unix::net::UnixStream::pair().unwrap();
+        let _client = connect(dir.path()).unwrap();
+        assert!(attachments.wait_for_client(Duration::from_secs(10), Some(&ours)));
     }
 }

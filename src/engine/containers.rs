@@ -2,6 +2,9 @@
 //!
 //! One record per container in `ROOT/containers/ID/container.json`, beside its upper and work
 //! directories, replaced whole by rename. Names are checked for uniqueness under the store lock.
+//! The directory comes into the store with its record, built under `tmp/` and renamed into
+//! place, and leaves it the same way, renamed into `trash/` (see `store` and `prune`): a record
+//! never lacks its files, and files never lack a record unless they are on their way in or out.
 
 use std::fs;
 use std::path::PathBuf;
@@ -265,7 +268,7 @@ impl PsFilters {
 }
 
 impl Engine {
-    fn containers_dir(&self) -> PathBuf {
+    pub(crate) fn containers_dir(&self) -> PathBuf {
         self.paths.data_root.join("containers")
     }
 
@@ -309,11 +312,27 @@ impl Engine {
         Ok(out)
     }
 
-    /// Records a new container under a unique name (generated when none is given).
+    /// Records a new container under a unique name (generated when none is given): writes the
+    /// record into `staging` (a directory under the store's `tmp/` holding its other files) and
+    /// renames that into place. `staging` is removed when this fails.
     pub fn add_container(
+        &self,
+        record: ContainerRecord,
+        name: Option<&str>,
+        staging: &std::path::Path,
+    ) -> Result<ContainerRecord, Error> {
+        let added = self.place_container(record, name, staging);
+        if added.is_err() {
+            let _ = fs::remove_dir_all(staging);
+        }
+        added
+    }
+
+    fn place_container(
         &self,
         mut record: ContainerRecord,
         name: Option<&str>,
+        staging: &std::path::Path,
     ) -> Result<ContainerRecord, Error> {
         let _lock = self.store.lock()?;
         // An `auto` range is taken under the lock, so that two containers created at once
@@ -339,7 +358,12 @@ impl Engine {
             }
             None => generate_name(&record.id, &taken),
         };
-        self.save_container(&record)?;
+        write_json_replace(&staging.join("container.json"), &record)?;
+        let dest = self.container_dir(&record.id);
+        let parent = self.containers_dir();
+        fs::create_dir_all(&parent)
+            .and_then(|()| fs::rename(staging, &dest))
+            .map_err(|e| Error::Other(format!("creating {}: {e}", dest.display())))?;
         Ok(record)
     }
 
@@ -398,8 +422,17 @@ impl Engine {
 
     /// `skiff rm`: removes a container; a running one only with `force` (it is killed).
     pub fn remove_container(&self, name: &str, force: bool) -> Result<ContainerRecord, Error> {
-        let record = self.find_container(name)?;
-        if record.state.is_up() && self.container_alive(&record) {
+        let record = match self.find_container(name) {
+            Ok(r) => r,
+            Err(e) => {
+                // Gone already, perhaps by an `rm` that was killed while it deleted the files:
+                // those are finished now, as the user who asks again expects.
+                let _ = self.finish_leftovers();
+                return Err(e);
+            }
+        };
+        let was_up = record.state.is_up() && self.container_alive(&record);
+        if was_up {
             if !force {
                 return Err(Error::Conflict(format!(
                     "cannot remove container \"{}\": container is running: stop the container before removing or force remove",
@@ -410,12 +443,29 @@ impl Engine {
         }
         // A copy out of (or into) the stopped container ends first.
         let _files = self.container_files_lock(&record.id);
-        let dir = self.container_dir(&record.id);
-        // The record goes first, so a half-removed container is never listed.
-        let _ = fs::remove_file(dir.join("container.json"));
-        self.remove_trees(&[dir])?;
+        // Record and files leave the store in one rename; the deletion after it may be killed
+        // (a tree of subordinate ids' files takes a while) and is then finished by a later
+        // command, with what other killed commands left, which this one finishes now.
+        let lock = self.store.lock()?;
+        let mut trash = self.claim_leftovers(&lock);
+        let own = self
+            .store
+            .trash(&self.container_dir(&record.id), "container")?;
+        drop(lock);
+        if let (Some(entry), false) = (&own, was_up) {
+            // The record as it left the store, where no monitor can change it any more: one
+            // that recorded its start after we read the container as created is stopped now.
+            let last = fs::read(entry.join("container.json"))
+                .ok()
+                .and_then(|b| serde_json::from_slice::<ContainerRecord>(&b).ok());
+            if let Some(last) = last.filter(|l| l.state.is_up() && self.container_alive(l)) {
+                self.kill_for_removal(&last);
+            }
+        }
+        trash.extend(own);
+        self.remove_trees(&trash)?;
         // What a killed skiff left in the runtime directory (an empty mount point, /etc files).
-        let _ = fs::remove_dir_all(self.container_run_dir(&record.id));
+        super::prune::remove_run_dir(&self.container_run_dir(&record.id));
         Ok(record)
     }
 
@@ -624,22 +674,8 @@ pub fn timestamp() -> String {
     Utc::now().to_rfc3339_opts(chrono::SecondsFormat::Nanos, true)
 }
 
-/// The start time of a live process (field 22 of /proc/PID/stat), 0 when there is none or it
-/// has died and awaits its reaping (a zombie would still answer kill(pid, 0)).
-pub fn process_start(pid: i32) -> u64 {
-    let Ok(stat) = fs::read_to_string(format!("/proc/{pid}/stat")) else {
-        return 0;
-    };
-    // The command name may hold spaces: count fields after its closing parenthesis.
-    let Some((_, rest)) = stat.rsplit_once(')') else {
-        return 0;
-    };
-    let mut fields = rest.split_whitespace();
-    if matches!(fields.next(), Some("Z" | "X" | "x")) {
-        return 0;
-    }
-    fields.nth(18).and_then(|v| v.parse().ok()).unwrap_or(0)
-}
+/// The start time of a live process (see `sys::process_start`).
+pub use crate::sys::process_start;
 
 #[cfg(test)]
 mod tests {

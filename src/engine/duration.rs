@@ -1,5 +1,5 @@
 //! Durations as Docker's flags take them and Go prints them (`500ms`, `1m30s`): health
-//! checks' intervals and timeouts, `logs --since 10m`.
+//! checks' intervals and timeouts, `logs --since 10m`, prune's `until=`.
 
 use std::time::Duration;
 
@@ -45,6 +45,27 @@ pub fn parse(text: &str) -> Result<Duration, Error> {
         .ok()
         .filter(|d| d.as_nanos() <= i64::MAX as u128)
         .ok_or_else(bad)
+}
+
+/// A moment as `logs --since/--until` and prune's `until=` take it: RFC 3339, Unix seconds,
+/// or a duration back from `now`.
+pub fn parse_moment(
+    text: &str,
+    now: chrono::DateTime<chrono::Utc>,
+) -> Result<chrono::DateTime<chrono::Utc>, Error> {
+    if let Ok(t) = chrono::DateTime::parse_from_rfc3339(text) {
+        return Ok(t.to_utc());
+    }
+    if let Ok(secs) = text.parse::<f64>() {
+        return chrono::DateTime::from_timestamp(secs as i64, ((secs.fract()) * 1e9) as u32)
+            .ok_or_else(|| Error::Invalid(format!("invalid time {text:?}")));
+    }
+    let back = parse(text).map_err(|_| {
+        Error::Invalid(format!(
+            "invalid time {text:?}: use RFC 3339, Unix seconds or a duration such as 10m"
+        ))
+    })?;
+    Ok(now - chrono::Duration::milliseconds(back.as_millis() as i64))
 }
 
 /// A duration as Go's `%v` prints it: `500ms`, `30s`, `1m30s`, `1h0m0s`.

@@ -448,9 +448,10 @@ impl Engine {
         out.untagged
             .extend(image.digests.iter().map(|d| familiar(d)));
         // `before` still lists the digests untagged above: their manifests go too.
-        let (deleted, reclaimed, trash) = self.delete_unreferenced(&lock, images, &before)?;
+        let (deleted, reclaimed, mut trash) = self.delete_unreferenced(&lock, images, &before)?;
         out.deleted = deleted;
         out.reclaimed = reclaimed;
+        trash.extend(self.claim_leftovers(&lock));
         drop(lock);
         self.remove_trees(&trash)?;
         Ok(out)
@@ -505,18 +506,24 @@ impl Engine {
             .map(|c| c.id))
     }
 
-    /// `skiff image prune [-a]`: removes untagged images (with `all`, every image).
-    pub fn prune_images(&self, all: bool) -> Result<Removed, Error> {
+    /// `skiff image prune [-a]`: removes untagged images (with `all`, every image no container
+    /// uses) that match `filters`.
+    pub fn prune_images(
+        &self,
+        all: bool,
+        filters: &super::prune::PruneFilters,
+    ) -> Result<Removed, Error> {
         let lock = self.store.lock()?;
         let mut out = Removed::default();
         let mut trash = Vec::new();
         let in_use: HashSet<String> = self.containers()?.into_iter().map(|c| c.image_id).collect();
         loop {
             let mut images = self.store.images()?;
-            let Some(i) = images
-                .iter()
-                .position(|im| (all || im.names.is_empty()) && !in_use.contains(&im.id))
-            else {
+            let Some(i) = images.iter().position(|im| {
+                (all || im.names.is_empty())
+                    && !in_use.contains(&im.id)
+                    && filters.matches(parse_time(im.created.as_deref()), &|| self.labels(im))
+            }) else {
                 break;
             };
             let image = images.remove(i);
@@ -526,7 +533,37 @@ impl Engine {
             out.reclaimed += reclaimed;
             trash.extend(t);
         }
-        // Leftovers of pulls that were killed: staging directories and half-written blobs.
+        // What no image names: layers and blobs of pulls killed before they recorded their
+        // image (a pull that runs now names its own at its end, so none may run meanwhile).
+        if let Some(_no_pull) = self.store.no_pull_running()? {
+            let images = self.store.images()?;
+            let used_layers: HashSet<&String> = images.iter().flat_map(|i| &i.layers).collect();
+            let used_blobs: HashSet<String> = images.iter().flat_map(blobs_of).collect();
+            for layer in self.store.layer_ids() {
+                if used_layers.contains(&layer) {
+                    continue;
+                }
+                let size = self
+                    .store
+                    .layer(&layer)
+                    .ok()
+                    .flatten()
+                    .map_or(0, |l| l.size);
+                if let Some(dir) = self.store.detach_layer(&layer)? {
+                    out.reclaimed += size;
+                    out.deleted.push(layer);
+                    trash.push(dir);
+                }
+            }
+            for blob in self.store.blob_digests() {
+                if !used_blobs.contains(&blob) {
+                    self.store.remove_blob(&blob)?;
+                }
+            }
+        }
+        // Leftovers of commands that were killed: staging directories, half-written blobs,
+        // half-deleted trees.
+        trash.extend(self.claim_leftovers(&lock));
         trash.extend(self.store.stale_temps(std::time::Duration::from_secs(3600)));
         drop(lock);
         self.remove_trees(&trash)?;

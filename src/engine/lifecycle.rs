@@ -240,20 +240,44 @@ impl Engine {
         self.save_container(&record)
     }
 
-    /// `skiff container prune`: removes every container that is not running; returns their
-    /// ids and the bytes freed.
-    pub fn prune_containers(&self) -> Result<(Vec<String>, u64), Error> {
+    /// `skiff container prune`: removes every container that is not running (and matches
+    /// `filters`), and what killed
+    /// commands left (half-removed containers among it); returns the ids removed and the
+    /// bytes freed.
+    pub fn prune_containers(
+        &self,
+        filters: &super::prune::PruneFilters,
+    ) -> Result<(Vec<String>, u64), Error> {
         let mut removed = Vec::new();
         let mut freed = 0;
         for c in self.containers()? {
             if self.init_pid(&c).is_some() || self.container_alive(&c) {
                 continue;
             }
+            let created = chrono::DateTime::parse_from_rfc3339(&c.created)
+                .ok()
+                .map(|t| t.to_utc());
+            let labels = || c.labels.clone().into_iter().collect();
+            if !filters.matches(created, &labels) {
+                continue;
+            }
             let dir = self.container_dir(&c.id);
             freed += super::containers::dir_size(&dir);
-            self.remove_container(&c.id, false)?;
-            removed.push(c.id);
+            match self.remove_container(&c.id, false) {
+                Ok(_) => removed.push(c.id),
+                // Removed by another command meanwhile.
+                Err(Error::NoSuchImage(_)) => {}
+                Err(e) => return Err(e),
+            }
         }
+        let lock = self.store.lock()?;
+        let leftovers = self.claim_orphans(&lock);
+        drop(lock);
+        freed += leftovers
+            .iter()
+            .map(|p| super::containers::dir_size(p))
+            .sum::<u64>();
+        self.remove_trees(&leftovers)?;
         Ok((removed, freed))
     }
 

@@ -14,6 +14,7 @@ pub mod inspect;
 pub mod lifecycle;
 pub mod login;
 pub mod monitor;
+pub mod prune;
 pub mod pull;
 pub mod run;
 pub mod run_checks;

@@ -325,24 +325,6 @@ pub fn monitor_main(args: &[String], status: Option<UnixStream>) -> i32 {
     .run()
 }
 
-/// Removes a start's runtime directory file by file: never recursively, since this process's
-/// mount namespace may still have the root file system mounted on `merged` (rmdir of a mount
-/// point fails; a recursive removal would go through it and delete the container's files).
-fn remove_run_dir(run: &Path) {
-    if let Ok(entries) = fs::read_dir(run) {
-        for e in entries.flatten() {
-            let path = e.path();
-            let is_dir = e.file_type().is_ok_and(|t| t.is_dir());
-            let _ = if is_dir {
-                fs::remove_dir(&path)
-            } else {
-                fs::remove_file(&path)
-            };
-        }
-    }
-    let _ = fs::remove_dir(run);
-}
-
 fn tell_failure(status: Option<UnixStream>, code: i32, message: &str) -> i32 {
     if let Some(mut s) = status {
         let _ = writeln!(s, "err {code} {}", message.replace('\n', " "));
@@ -393,7 +375,7 @@ impl Monitor {
             if let Some(s) = &mut self.status {
                 let _ = s.write_all(ATTACH_READY);
             }
-            if !attachments.wait_for_client(Duration::from_secs(10)) {
+            if !attachments.wait_for_client(Duration::from_secs(10), self.status.as_ref()) {
                 let message = "the starting command did not attach";
                 self.record_end(EXIT_RUNTIME, message);
                 return tell_failure(self.status.take(), EXIT_RUNTIME, message);
@@ -443,13 +425,25 @@ impl Monitor {
             }
         };
         container::teardown(&self.spec);
-        remove_run_dir(&self.run_dir);
+        super::prune::remove_run_dir(&self.run_dir);
         if record.remove {
-            let _ = fs::remove_file(dir.join("container.json"));
-            let _ = crate::store::unpack::remove_tree(&dir);
+            // Record and files leave the store in one rename, so a kill from here on leaves
+            // a trash entry that a later command finishes, never a container without record.
+            let trashed = match self.engine.store.lock() {
+                Ok(_lock) => self.engine.store.trash(&dir, "container"),
+                Err(e) => Err(e),
+            };
+            if let Ok(Some(entry)) = trashed {
+                let _ = crate::store::unpack::remove_tree(&entry);
+            }
         }
         // Last, so that `start -a` of a `--rm` container returns once it is gone.
         attachments.finish(code);
+        if record.remove {
+            // Nobody waits for this process any more, and it is inside the user namespace:
+            // the moment to finish what killed commands left.
+            let _ = self.engine.finish_leftovers();
+        }
         code
     }
 
@@ -473,7 +467,11 @@ impl Monitor {
             let _ = crate::sys::wait_for(started.child);
             return Err((code, message));
         }
-        self.record_running(started.init);
+        if !self.record_running(started.init) {
+            // An `rm` saw it created, not yet running, and took its record: nothing would
+            // name it, stop it or remove it, so it must not run on.
+            crate::sys::kill_now(started.init);
+        }
         if let Some(mut s) = self.status.take() {
             let _ = s.write_all(b"ok\n");
             crate::sys::drop_clean_file_pages();
@@ -498,17 +496,23 @@ impl Monitor {
         Ok(code)
     }
 
-    fn update(&self, change: impl FnOnce(&mut ContainerRecord)) {
+    /// Changes the record under the store lock; false when it is gone (removed).
+    fn update(&self, change: impl FnOnce(&mut ContainerRecord)) -> bool {
         let Ok(_lock) = self.engine.store.lock() else {
-            return;
+            return true;
         };
-        if let Ok(mut record) = self.engine.find_container(&self.id) {
-            change(&mut record);
-            let _ = self.engine.save_container(&record);
+        match self.engine.find_container(&self.id) {
+            Ok(mut record) => {
+                change(&mut record);
+                let _ = self.engine.save_container(&record);
+                true
+            }
+            Err(_) => false,
         }
     }
 
-    fn record_running(&self, init: i32) {
+    /// False when the record is gone: an `rm` took the container while it started.
+    fn record_running(&self, init: i32) -> bool {
         if let Some(p) = &self.spec.pid_file {
             let _ = fs::write(p, init.to_string());
         }
@@ -526,7 +530,7 @@ impl Monitor {
                 .as_ref()
                 .filter(|h| h.enabled())
                 .map(|_| super::health::Health::starting());
-        });
+        })
     }
 
     fn record_restart(&self, code: i32, restarts: u32) {

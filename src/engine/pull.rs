@@ -74,6 +74,8 @@ impl Engine {
         opts: &PullOptions,
         progress: Progress<'_>,
     ) -> Result<Vec<Pulled>, Error> {
+        // Held to the end: a sweep of layers no image names must not take this pull's.
+        let _pulling = self.store.pull_guard()?;
         std::thread::scope(|scope| {
             if self.user.rootless() {
                 // Start an unpacker in the user namespace while the manifest is fetched: it
@@ -97,8 +99,9 @@ impl Engine {
     ) -> Result<Vec<Pulled>, Error> {
         let candidates = self.candidates(name)?;
         crate::debug!("candidates: {candidates:?}");
-        // What an earlier, killed pull left half-done goes first; failing that is no reason to stop.
-        let _ = self.remove_trees(&self.store.orphaned_temps());
+        // What an earlier, killed command left half-done goes first; failing that is no reason
+        // to stop.
+        let _ = self.finish_leftovers();
         if opts.all_tags {
             if candidates[0].tag.is_some() || candidates[0].digest.is_some() {
                 return Err(Error::Invalid(

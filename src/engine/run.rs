@@ -235,21 +235,18 @@ impl Engine {
             stop_timeout: opts.stop_timeout,
             health: super::health::HealthConfig::merge(&opts.health, defaults.healthcheck.as_ref()),
         };
+        // Built under tmp/ and renamed into place with its record: a kill before that leaves
+        // a temp entry that a later command removes, never a container directory without one.
+        let staging = self.store.staging_dir("container")?;
         // The upper directory's mode becomes the mode of the container's "/": 0755.
-        for (dir, mode) in [(data.join("upper"), 0o755), (data.join("work"), 0o700)] {
-            fs::DirBuilder::new()
-                .recursive(true)
-                .mode(mode)
-                .create(&dir)
-                .map_err(|e| Error::Other(format!("creating {}: {e}", dir.display())))?;
-        }
-        let record = match self.add_container(record, opts.name.as_deref()) {
-            Ok(r) => r,
-            Err(e) => {
-                let _ = self.remove_trees(&[data]);
-                return Err(e);
+        for (dir, mode) in [("upper", 0o755), ("work", 0o700)] {
+            let dir = staging.join(dir);
+            if let Err(e) = fs::DirBuilder::new().mode(mode).create(&dir) {
+                let _ = fs::remove_dir_all(&staging);
+                return Err(Error::Other(format!("creating {}: {e}", dir.display())));
             }
-        };
+        }
+        let record = self.add_container(record, opts.name.as_deref(), &staging)?;
         if let Some(path) = &opts.cidfile {
             if let Err(e) = write_cidfile(path, &id) {
                 let _ = self.remove_container(&id, true);

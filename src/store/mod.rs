@@ -5,13 +5,27 @@
 //! ROOT/layers/HEX/diff/        one unpacked layer (HEX of its diff id), an overlay lower dir
 //! ROOT/layers/HEX/layer.json   its record; written before the directory is renamed into place
 //! ROOT/images.json             all image records, replaced whole by rename under the lock
+//! ROOT/containers/ID/         one container: its record (container.json), upper, work, log
 //! ROOT/tmp/                    staging; anything here is unfinished and may be removed
-//! ROOT/store.lock              serialises writers of images.json
+//! ROOT/trash/                  directories on their way out, being deleted
+//! ROOT/store.lock              serialises writers of images.json and of container records
 //! ROOT/locks/HEX.lock          serialises the unpacking of one layer
+//! ROOT/locks/pulls.lock        held shared by every pull, so that a sweep of unused layers
+//!                              and blobs can tell that none is half way through
 //! ```
 //!
 //! Every write goes to a temp name and is renamed into place, so a reader (which takes no lock)
-//! sees the old or the new state and a killed writer leaves only files under `tmp/`.
+//! sees the old or the new state and a killed writer leaves only files under `tmp/`. A
+//! directory is created the same way: built under `tmp/` with its record inside, then renamed
+//! into place, so a directory outside `tmp/` and `trash/` always holds its record.
+//!
+//! Removal mirrors it: the directory is renamed into `trash/` first (one atomic step that takes
+//! its record and files out of the store together), then deleted, inside the user namespace
+//! where subordinate ids own the files. Entries of `tmp/` and `trash/` are named after the
+//! process working on them (`KIND-PID-N-NANOS-sSTART`, with the process's start time so that a
+//! recycled pid is never taken for it). One whose process is gone is a leftover of a killed
+//! command: a later cleaner claims it by renaming it to a trash entry of its own (so that two
+//! never delete the same tree) and finishes the deletion.
 
 pub mod archive;
 pub mod unpack;
@@ -120,7 +134,7 @@ pub struct StoreLock {
 impl Store {
     /// Opens (creating as needed) the store at `root`.
     pub fn open(root: &Path) -> Result<Store, StoreError> {
-        for dir in ["", "blobs/sha256", "layers", "tmp", "locks"] {
+        for dir in ["", "blobs/sha256", "layers", "tmp", "trash", "locks"] {
             let path = root.join(dir);
             fs::DirBuilder::new()
                 .recursive(true)
@@ -264,17 +278,29 @@ impl Store {
 
     /// Takes a layer out of the store at once (a rename), returning the directory to delete.
     pub fn detach_layer(&self, diff_id: &str) -> Result<Option<PathBuf>, StoreError> {
-        let dir = self.layer_dir(diff_id)?;
-        let trash = self.temp_path("trash");
-        match fs::rename(&dir, &trash) {
-            Ok(()) => Ok(Some(trash)),
-            Err(e) if e.kind() == io::ErrorKind::NotFound => Ok(None),
-            Err(e) => Err(StoreError::Io {
-                action: "removing",
-                path: dir,
-                source: e,
-            }),
-        }
+        self.trash(&self.layer_dir(diff_id)?, "layer")
+    }
+
+    /// The diff ids of every unpacked layer in the store.
+    pub fn layer_ids(&self) -> Vec<String> {
+        self.digests_in("layers")
+    }
+
+    /// The digests of every blob in the store.
+    pub fn blob_digests(&self) -> Vec<String> {
+        self.digests_in("blobs/sha256")
+    }
+
+    /// `sha256:NAME` for each entry of `dir` named by 64 hex digits.
+    fn digests_in(&self, dir: &str) -> Vec<String> {
+        let Ok(entries) = fs::read_dir(self.root.join(dir)) else {
+            return Vec::new();
+        };
+        entries
+            .flatten()
+            .filter_map(|e| Some(format!("sha256:{}", e.file_name().to_str()?)))
+            .filter(|d| hex_of(d).is_ok())
+            .collect()
     }
 
     /// Leftovers of interrupted writers: everything in `tmp/` not touched for `min_age`.
@@ -296,27 +322,91 @@ impl Store {
             .collect()
     }
 
-    /// Leftovers of writers that died (killed pulls): temp entries whose process is gone.
-    /// Temp names carry their writer's pid; a live writer's entries are never returned.
-    pub fn orphaned_temps(&self) -> Vec<PathBuf> {
-        let dir = self.root.join("tmp");
-        let Ok(entries) = fs::read_dir(&dir) else {
-            return Vec::new();
-        };
-        entries
-            .flatten()
-            .filter(|e| {
+    // ---- removal ----
+
+    /// Takes `path` (a directory of the store, or a file) out of the store at once by renaming
+    /// it into `trash/`, and returns the entry for the caller to delete; None when there was
+    /// nothing to take.
+    pub fn trash(&self, path: &Path, kind: &str) -> Result<Option<PathBuf>, StoreError> {
+        let entry = self.root.join("trash").join(owned_name(kind));
+        match fs::rename(path, &entry) {
+            Ok(()) => Ok(Some(entry)),
+            Err(e) if e.kind() == io::ErrorKind::NotFound => Ok(None),
+            Err(e) => Err(StoreError::Io {
+                action: "removing",
+                path: path.to_path_buf(),
+                source: e,
+            }),
+        }
+    }
+
+    /// What killed commands left: entries of `trash/` and `tmp/` whose process is gone. Each is
+    /// claimed (renamed to a trash entry of this process, so that no other cleaner deletes it
+    /// meanwhile) and returned for the caller to delete. Costs a directory read each when
+    /// there are none.
+    pub fn claim_leftovers(&self) -> Vec<PathBuf> {
+        let mut out = Vec::new();
+        for (dir, unnamed_is_leftover) in [("trash", true), ("tmp", false)] {
+            let Ok(entries) = fs::read_dir(self.root.join(dir)) else {
+                continue;
+            };
+            for e in entries.flatten() {
                 let name = e.file_name();
-                let pid = name
-                    .to_str()
-                    .and_then(|n| n.split('-').nth(1)?.parse::<u32>().ok());
-                match pid {
-                    Some(pid) => !Path::new(&format!("/proc/{pid}")).exists(),
-                    None => false,
+                // Only trash/ is ours alone: a name we cannot read there is garbage, in tmp/
+                // it may be anybody's (the age rule of `stale_temps` is for those).
+                let leftover = match name.to_str().and_then(owner_alive) {
+                    Some(alive) => !alive,
+                    None => unnamed_is_leftover,
+                };
+                if !leftover {
+                    continue;
                 }
-            })
-            .map(|e| e.path())
-            .collect()
+                let kind = name
+                    .to_str()
+                    .and_then(|n| n.split('-').next())
+                    .filter(|k| !k.is_empty() && k.bytes().all(|b| b.is_ascii_alphanumeric()))
+                    .unwrap_or("leftover");
+                // Another cleaner may claim it first: then it is no longer there to rename.
+                if let Ok(Some(p)) = self.trash(&e.path(), kind) {
+                    out.push(p);
+                }
+            }
+        }
+        out
+    }
+
+    /// A fresh, empty staging directory `tmp/KIND-…/`, renamed into place once complete.
+    pub fn staging_dir(&self, kind: &str) -> Result<PathBuf, StoreError> {
+        let path = self.temp_path(kind);
+        fs::DirBuilder::new()
+            .mode(0o700)
+            .create(&path)
+            .map_err(io_err("creating", &path))?;
+        Ok(path)
+    }
+
+    /// Held (shared) by every pull for as long as it runs.
+    pub fn pull_guard(&self) -> Result<File, StoreError> {
+        let path = self.root.join("locks/pulls.lock");
+        let file = open_lock_file(&path)?;
+        file.lock_shared().map_err(io_err("locking", &path))?;
+        Ok(file)
+    }
+
+    /// The pulls lock taken alone, when no pull runs now; None while one does. Layers and blobs
+    /// that no image names are only unused while this is held: a pull names them at its end.
+    pub fn no_pull_running(&self) -> Result<Option<File>, StoreError> {
+        let path = self.root.join("locks/pulls.lock");
+        let file = open_lock_file(&path)?;
+        match file.try_lock() {
+            Ok(()) => Ok(Some(file)),
+            Err(fs::TryLockError::WouldBlock) => Ok(None),
+            Err(fs::TryLockError::Error(e)) => Err(StoreError::Io {
+                action: "locking",
+                path,
+                source: e,
+            }),
+        }
     }
 
     // ---- images ----
@@ -337,7 +427,7 @@ impl Store {
     }
 
     fn temp_path(&self, kind: &str) -> PathBuf {
-        self.root.join("tmp").join(unique_name(kind))
+        self.root.join("tmp").join(owned_name(kind))
     }
 }
 
@@ -388,16 +478,20 @@ impl Drop for BlobWriter {
 }
 
 fn lock_file(path: &Path) -> Result<File, StoreError> {
-    let file = OpenOptions::new()
+    let file = open_lock_file(path)?;
+    file.lock().map_err(io_err("locking", path))?;
+    Ok(file)
+}
+
+fn open_lock_file(path: &Path) -> Result<File, StoreError> {
+    OpenOptions::new()
         .read(true)
         .write(true)
         .create(true)
         .truncate(false)
         .mode(0o600)
         .open(path)
-        .map_err(io_err("opening", path))?;
-    file.lock().map_err(io_err("locking", path))?;
-    Ok(file)
+        .map_err(io_err("opening", path))
 }
 
 /// The hex part of a sha256 digest, checked so that it can name a file.
@@ -428,6 +522,29 @@ fn unique_name(kind: &str) -> String {
         std::process::id(),
         COUNTER.fetch_add(1, Ordering::Relaxed)
     )
+}
+
+/// A name for an entry of `tmp/` or `trash/` that says which process works on it.
+fn owned_name(kind: &str) -> String {
+    static START: std::sync::OnceLock<u64> = std::sync::OnceLock::new();
+    let start = START.get_or_init(|| crate::sys::process_start(std::process::id() as i32));
+    format!("{}-s{start}", unique_name(kind))
+}
+
+/// Whether the process named in an entry's name (see `owned_name`; older names lack the start
+/// time) is still at work on it; None for a name that names no process.
+fn owner_alive(name: &str) -> Option<bool> {
+    let pid: i32 = name.split('-').nth(1)?.parse().ok()?;
+    let started = crate::sys::process_start(pid);
+    let named = name
+        .rsplit('-')
+        .next()
+        .and_then(|s| s.strip_prefix('s'))
+        .and_then(|s| s.parse::<u64>().ok());
+    Some(match named {
+        Some(start) => started == start,
+        None => started != 0,
+    })
 }
 
 fn read_json_opt<T: serde::de::DeserializeOwned>(path: &Path) -> Result<Option<T>, StoreError> {
@@ -539,5 +656,44 @@ mod tests {
         };
         store.write_images(&lock, vec![rec.clone()]).unwrap();
         assert_eq!(store.images().unwrap(), vec![rec]);
+    }
+
+    #[test]
+    fn removals_go_through_trash_and_leftovers_are_claimed_once() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = Store::open(dir.path()).unwrap();
+        let victim = dir.path().join("layers/x");
+        fs::create_dir_all(victim.join("diff/a")).unwrap();
+        let entry = store.trash(&victim, "layer").unwrap().unwrap();
+        assert!(!victim.exists() && entry.join("diff/a").is_dir());
+        assert!(entry.starts_with(dir.path().join("trash")));
+        assert!(store.trash(&victim, "layer").unwrap().is_none());
+        // This process's own entries are never leftovers while it lives.
+        let staging = store.staging_dir("container").unwrap();
+        assert!(store.claim_leftovers().is_empty());
+        // Entries of a process that is gone, or of a recycled pid (another start time).
+        let mut child = std::process::Command::new("true").spawn().unwrap();
+        let dead = child.id();
+        child.wait().unwrap();
+        let me = std::process::id();
+        for name in [
+            format!("trash/container-{dead}-0-0-s1"),
+            format!("trash/layer-{me}-0-0-s1"),
+            format!("tmp/layer-{dead}-0-0"),
+        ] {
+            fs::create_dir(dir.path().join(name)).unwrap();
+        }
+        // A temp name that names no process is somebody else's; in trash/ it is garbage.
+        fs::write(dir.path().join("tmp/unknown"), "").unwrap();
+        fs::create_dir(dir.path().join("trash/unknown")).unwrap();
+        let claimed = store.claim_leftovers();
+        assert_eq!(claimed.len(), 4, "{claimed:?}");
+        for c in &claimed {
+            let name = c.file_name().unwrap().to_str().unwrap();
+            assert!(c.starts_with(dir.path().join("trash")), "{c:?}");
+            assert_eq!(owner_alive(name), Some(true), "{name}");
+        }
+        assert!(store.claim_leftovers().is_empty());
+        assert!(staging.is_dir() && dir.path().join("tmp/unknown").exists());
     }
 }

@@ -1013,8 +1013,17 @@ fn split_parent(rel: &Path) -> (&Path, &Path) {
     (parent, name)
 }
 
-/// Removes a directory tree beneath `dir` without following symlinks.
+/// Removes a directory tree beneath `dir` without following symlinks. What is gone already is
+/// no error: a killed command's helper may still be deleting the same tree for a moment after
+/// a later command has claimed it.
 pub fn remove_tree_at(dir: &impl AsFd, name: &OsStr) -> Result<(), Errno> {
+    match remove_tree_inner(dir, name) {
+        Err(Errno::NOENT) => Ok(()),
+        other => other,
+    }
+}
+
+fn remove_tree_inner(dir: &impl AsFd, name: &OsStr) -> Result<(), Errno> {
     let open = || {
         rfs::openat2(
             dir,
@@ -1061,7 +1070,10 @@ pub fn remove_tree_at(dir: &impl AsFd, name: &OsStr) -> Result<(), Errno> {
         if kind == FileType::Directory {
             remove_tree_at(&fd, n)?;
         } else {
-            rfs::unlinkat(&fd, n, AtFlags::empty())?;
+            match rfs::unlinkat(&fd, n, AtFlags::empty()) {
+                Ok(()) | Err(Errno::NOENT) => {}
+                Err(e) => return Err(e),
+            }
         }
     }
     rfs::unlinkat(dir, name, AtFlags::REMOVEDIR)

@@ -701,6 +701,23 @@ pub fn drop_clean_file_pages() {
     }
     drop(current.take(), changed);
 }
+/// The start time of a live process (field 22 of /proc/PID/stat), 0 when there is none or it
+/// has died and awaits its reaping (a zombie would still answer kill(pid, 0)).
+pub fn process_start(pid: i32) -> u64 {
+    let Ok(stat) = std::fs::read_to_string(format!("/proc/{pid}/stat")) else {
+        return 0;
+    };
+    // The command name may hold spaces: count fields after its closing parenthesis.
+    let Some((_, rest)) = stat.rsplit_once(')') else {
+        return 0;
+    };
+    let mut fields = rest.split_whitespace();
+    if matches!(fields.next(), Some("Z" | "X" | "x")) {
+        return 0;
+    }
+    fields.nth(18).and_then(|v| v.parse().ok()).unwrap_or(0)
+}
+
 #[cfg(test)]
 mod drop_tests {
     #[test]

@@ -868,9 +868,14 @@ fn command_line_rows() -> Vec<(String, i32, &'static str)> {
             "256 characters long",
         ),
         (
-            "image prune -f --filter until=1h".into(),
+            "image prune -f --filter until=bogus".into(),
             125,
-            "image prune --filter",
+            "invalid time \"bogus\"",
+        ),
+        (
+            "image prune -f --filter color=red".into(),
+            125,
+            "prune takes until= and label=",
         ),
         (
             "cp box:/nonexistent $DIR/out".into(),

@@ -15,6 +15,8 @@ mod hostile;
 mod images;
 mod lifecycle;
 mod network;
+mod prune;
 mod pull;
 mod run;
 mod store;
+mod torture;
