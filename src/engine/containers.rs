@@ -420,7 +420,8 @@ impl Engine {
             && process_start(record.state.monitor) == record.state.monitor_start
     }
 
-    /// `skiff rm`: removes a container; a running one only with `force` (it is killed).
+    /// `skiff rm`: removes a container; a running one only with `force` (it is killed). One
+    /// whose monitor is gone has its PID 1 killed if that still runs (see `end_orphaned_init`).
     pub fn remove_container(&self, name: &str, force: bool) -> Result<ContainerRecord, Error> {
         let record = match self.find_container(name) {
             Ok(r) => r,
@@ -440,6 +441,8 @@ impl Engine {
                 )));
             }
             self.kill_for_removal(&record);
+        } else {
+            end_orphaned_init(&record);
         }
         // A copy out of (or into) the stopped container ends first.
         let _files = self.container_files_lock(&record.id);
@@ -711,5 +714,16 @@ mod tests {
         let taken = vec![generate_name("00000000", &[])];
         assert_ne!(generate_name("00000000", &taken), taken[0]);
         assert!(process_start(std::process::id() as i32) > 0);
+    }
+}
+
+/// A container whose monitor died shows as exited; its processes end with the monitor (PID 1's
+/// parent-death signal, the watcher). Should both have been killed too, its PID 1 still runs:
+/// found by the pid and start time in the record (never a recycled pid), it is killed, and the
+/// kernel ends the rest of its PID namespace with it.
+fn end_orphaned_init(record: &ContainerRecord) {
+    let s = &record.state;
+    if s.pid > 0 && s.pid_start > 0 && crate::sys::process_start(s.pid) == s.pid_start {
+        crate::sys::kill_now(s.pid);
     }
 }

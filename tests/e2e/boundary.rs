@@ -554,3 +554,58 @@ fn a_killed_monitor_takes_every_process_of_its_container_with_it() {
         s.check(&format!("rm -f {name}"), 0, "");
     }
 }
+
+#[test]
+fn rm_ends_what_outlived_a_killed_monitor() {
+    // A workload that cleared its parent-death signal (su), its watcher and its monitor all
+    // killed: the record says exited, and `rm -f` still ends PID 1, found by pid and start time.
+    let s = Sandbox::user();
+    ready(&s);
+    let sleep = "sleep 4299";
+    s.check(
+        &format!("run -d --name orphan $REG/busybox su -s /bin/sh nobody -c 'exec {sleep}'"),
+        0,
+        "",
+    );
+    let end = std::time::Instant::now() + std::time::Duration::from_secs(5);
+    while processes_of_any(sleep).is_empty() {
+        assert!(std::time::Instant::now() < end, "never ran");
+        std::thread::sleep(std::time::Duration::from_millis(20));
+    }
+    let monitor: i32 = s
+        .check("inspect -f '{{.State.ConmonPid}}' orphan", 0, "")
+        .stdout
+        .trim()
+        .parse()
+        .unwrap();
+    let watcher = std::fs::read_dir("/proc")
+        .unwrap()
+        .flatten()
+        .filter_map(|e| e.file_name().to_str()?.parse::<i32>().ok())
+        .find(|pid| {
+            let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).unwrap_or_default();
+            stat.contains("(skiff-watch)")
+                && stat
+                    .rsplit_once(')')
+                    .and_then(|(_, r)| r.split_whitespace().nth(1)?.parse::<i32>().ok())
+                    == Some(monitor)
+        })
+        .expect("the container's watcher");
+    for pid in [watcher, monitor] {
+        std::process::Command::new("kill")
+            .args(["-9", &pid.to_string()])
+            .status()
+            .unwrap();
+    }
+    s.eventually("ps -a --format '{{.Status}}'", "Exited");
+    assert!(
+        !processes_of_any(sleep).is_empty(),
+        "nothing was left to end"
+    );
+    s.check("rm -f orphan", 0, "orphan");
+    let end = std::time::Instant::now() + std::time::Duration::from_secs(5);
+    while !processes_of_any(sleep).is_empty() {
+        assert!(std::time::Instant::now() < end, "rm -f left PID 1 running");
+        std::thread::sleep(std::time::Duration::from_millis(50));
+    }
+}
