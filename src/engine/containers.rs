@@ -680,6 +680,17 @@ pub fn timestamp() -> String {
 /// The start time of a live process (see `sys::process_start`).
 pub use crate::sys::process_start;
 
+/// A container whose monitor died shows as exited; its processes end with the monitor (PID 1's
+/// parent-death signal, the watcher). Should both have been killed too, its PID 1 still runs:
+/// found by the pid and start time in the record (never a recycled pid), it is killed, and the
+/// kernel ends the rest of its PID namespace with it.
+fn end_orphaned_init(record: &ContainerRecord) {
+    let s = &record.state;
+    if s.pid > 0 && s.pid_start > 0 && crate::sys::process_start(s.pid) == s.pid_start {
+        crate::sys::kill_now(s.pid);
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -714,16 +725,5 @@ mod tests {
         let taken = vec![generate_name("00000000", &[])];
         assert_ne!(generate_name("00000000", &taken), taken[0]);
         assert!(process_start(std::process::id() as i32) > 0);
-    }
-}
-
-/// A container whose monitor died shows as exited; its processes end with the monitor (PID 1's
-/// parent-death signal, the watcher). Should both have been killed too, its PID 1 still runs:
-/// found by the pid and start time in the record (never a recycled pid), it is killed, and the
-/// kernel ends the rest of its PID namespace with it.
-fn end_orphaned_init(record: &ContainerRecord) {
-    let s = &record.state;
-    if s.pid > 0 && s.pid_start > 0 && crate::sys::process_start(s.pid) == s.pid_start {
-        crate::sys::kill_now(s.pid);
     }
 }
