@@ -485,6 +485,16 @@ fn processes_of_any(cmdline: &str) -> Vec<i32> {
         .collect()
 }
 
+/// Waits up to 5 s until processes with command line `cmdline` run (`running`) or are gone;
+/// fails with `why` otherwise.
+fn wait_until_running(cmdline: &str, running: bool, why: &str) {
+    let end = std::time::Instant::now() + std::time::Duration::from_secs(5);
+    while processes_of_any(cmdline).is_empty() == running {
+        assert!(std::time::Instant::now() < end, "{why}");
+        std::thread::sleep(std::time::Duration::from_millis(20));
+    }
+}
+
 #[test]
 fn a_killed_monitor_takes_every_process_of_its_container_with_it() {
     let s = Sandbox::user();
@@ -518,11 +528,7 @@ fn a_killed_monitor_takes_every_process_of_its_container_with_it() {
             0,
             "",
         );
-        let end = std::time::Instant::now() + std::time::Duration::from_secs(5);
-        while processes_of_any(&sleep).is_empty() {
-            assert!(std::time::Instant::now() < end, "{mode}: never ran");
-            std::thread::sleep(std::time::Duration::from_millis(20));
-        }
+        wait_until_running(&sleep, true, &format!("{mode}: never ran"));
         let monitor: i32 = s
             .check(
                 &format!("inspect -f '{{{{.State.ConmonPid}}}}' {name}"),
@@ -543,14 +549,11 @@ fn a_killed_monitor_takes_every_process_of_its_container_with_it() {
             &format!("ps -a --filter name={name} --format '{{{{.Status}}}}'"),
             "Exited",
         );
-        let end = std::time::Instant::now() + std::time::Duration::from_secs(5);
-        while !processes_of_any(&sleep).is_empty() {
-            assert!(
-                std::time::Instant::now() < end,
-                "{mode}: the container's processes outlived their monitor"
-            );
-            std::thread::sleep(std::time::Duration::from_millis(50));
-        }
+        wait_until_running(
+            &sleep,
+            false,
+            &format!("{mode}: the container's processes outlived their monitor"),
+        );
         s.check(&format!("rm -f {name}"), 0, "");
     }
 }
@@ -567,11 +570,7 @@ fn rm_ends_what_outlived_a_killed_monitor() {
         0,
         "",
     );
-    let end = std::time::Instant::now() + std::time::Duration::from_secs(5);
-    while processes_of_any(sleep).is_empty() {
-        assert!(std::time::Instant::now() < end, "never ran");
-        std::thread::sleep(std::time::Duration::from_millis(20));
-    }
+    wait_until_running(sleep, true, "never ran");
     let monitor: i32 = s
         .check("inspect -f '{{.State.ConmonPid}}' orphan", 0, "")
         .stdout
@@ -603,9 +602,5 @@ fn rm_ends_what_outlived_a_killed_monitor() {
         "nothing was left to end"
     );
     s.check("rm -f orphan", 0, "orphan");
-    let end = std::time::Instant::now() + std::time::Duration::from_secs(5);
-    while !processes_of_any(sleep).is_empty() {
-        assert!(std::time::Instant::now() < end, "rm -f left PID 1 running");
-        std::thread::sleep(std::time::Duration::from_millis(50));
-    }
+    wait_until_running(sleep, false, "rm -f left PID 1 running");
 }

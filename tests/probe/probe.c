@@ -268,6 +268,18 @@ static int readsecret(void) {
     return 0;
 }
 
+/* The next process id listed in /proc (0 at the end), other than this process's. */
+static int next_pid(DIR *d) {
+    struct dirent *e;
+    int me = getpid();
+    while (d && (e = readdir(d))) {
+        int pid = atoi(e->d_name);
+        if (pid > 0 && pid != me)
+            return pid;
+    }
+    return 0;
+}
+
 static int is_ours(int pid) {
     char path[64], buf[4096];
     snprintf(path, sizeof path, "/proc/%d/comm", pid);
@@ -299,7 +311,6 @@ static int contains(const char *hay, size_t n, const char *needle) {
 }
 
 static int scan(double secs, const char *mark) {
-    int me = getpid();
     long environ_hits = 0, exe_open = 0, ptrace_hits = 0, getfd_hits = 0, seen = 0, loops = 0;
     static char seen_pid[1 << 22];
     double end = now() + secs;
@@ -307,11 +318,8 @@ static int scan(double secs, const char *mark) {
     while (now() < end) {
         loops++;
         DIR *d = opendir("/proc");
-        struct dirent *e;
-        while (d && (e = readdir(d))) {
-            int pid = atoi(e->d_name);
-            if (pid <= 0 || pid == me)
-                continue;
+        int pid;
+        while ((pid = next_pid(d))) {
             char path[64];
             snprintf(path, sizeof path, "/proc/%d/environ", pid);
             int fd = open(path, O_RDONLY);
@@ -369,14 +377,10 @@ static int scan(double secs, const char *mark) {
  * container, and once it is gone (no longer busy), try to open it for writing. */
 static int exe(double secs, const char *word) {
     double end = now() + secs;
-    int me = getpid();
     while (now() < end) {
         DIR *d = opendir("/proc");
-        struct dirent *e;
-        while (d && (e = readdir(d))) {
-            int pid = atoi(e->d_name);
-            if (pid <= 0 || pid == me)
-                continue;
+        int pid;
+        while ((pid = next_pid(d))) {
             char path[64], args[4096];
             snprintf(path, sizeof path, "/proc/%d/cmdline", pid);
             int fd = open(path, O_RDONLY);
