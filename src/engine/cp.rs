@@ -692,7 +692,7 @@ fn locate(
     for _ in 0..40 {
         let cleaned = clean(&[b"/", dir_path.as_slice()].concat());
         let rel = cleaned.strip_prefix(b"/").unwrap_or(&cleaned);
-        let dir = rfs::openat2(
+        let dir = crate::sys::openat2(
             root,
             OsStr::from_bytes(if rel.is_empty() { b"." } else { rel }),
             OFlags::PATH | OFlags::DIRECTORY | OFlags::CLOEXEC,
@@ -755,7 +755,7 @@ fn real_path(root: &OwnedFd, path: &[u8]) -> Result<Vec<u8>, Errno> {
         }
         // `real` holds no symlink, so this opens exactly that directory.
         let joined = real.join(&b'/');
-        let dir = rfs::openat2(
+        let dir = crate::sys::openat2(
             root,
             OsStr::from_bytes(if joined.is_empty() { b"." } else { &joined }),
             OFlags::PATH | OFlags::DIRECTORY | OFlags::CLOEXEC,

@@ -13,24 +13,7 @@ use super::Engine;
 use crate::runtime::container::Spec;
 use crate::Error;
 
-/// Docker's HealthConfig (durations in nanoseconds; 0 means the default).
-#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
-#[serde(rename_all = "PascalCase")]
-pub struct HealthConfig {
-    /// `["CMD", args…]`, `["CMD-SHELL", line]` or `["NONE"]`.
-    #[serde(default)]
-    pub test: Vec<String>,
-    #[serde(default)]
-    pub interval: i64,
-    #[serde(default)]
-    pub timeout: i64,
-    #[serde(default)]
-    pub start_period: i64,
-    #[serde(default)]
-    pub start_interval: i64,
-    #[serde(default)]
-    pub retries: u32,
-}
+pub use crate::image::manifest::HealthConfig;
 
 /// Docker's defaults.
 const INTERVAL: Duration = Duration::from_secs(30);

@@ -189,7 +189,7 @@ pub struct RunConfig {
     #[serde(default)]
     pub stop_signal: Option<String>,
     #[serde(default)]
-    pub healthcheck: Option<crate::engine::health::HealthConfig>,
+    pub healthcheck: Option<HealthConfig>,
     #[serde(default)]
     pub on_build: Option<Vec<String>>,
 }
@@ -237,6 +237,25 @@ pub fn check_digest(digest: &str) -> Result<&str, ManifestError> {
     } else {
         Err(ManifestError::Invalid(format!("digest {digest:?}")))
     }
+}
+
+/// The image config's (and a container's) health check, Docker's HealthConfig (durations in nanoseconds; 0 means the default).
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "PascalCase")]
+pub struct HealthConfig {
+    /// `["CMD", args…]`, `["CMD-SHELL", line]` or `["NONE"]`.
+    #[serde(default)]
+    pub test: Vec<String>,
+    #[serde(default)]
+    pub interval: i64,
+    #[serde(default)]
+    pub timeout: i64,
+    #[serde(default)]
+    pub start_period: i64,
+    #[serde(default)]
+    pub start_interval: i64,
+    #[serde(default)]
+    pub retries: u32,
 }
 
 #[cfg(test)]

@@ -716,24 +716,14 @@ fn enter_working_directory(cwd: &str) -> Result<(), Failure> {
         Mode::empty(),
     )
     .map_err(|e| fail("opening the container's root", e))?;
-    let resolve = || {
-        rustix::fs::openat2(
-            &root,
-            cwd,
-            OFlags::PATH | OFlags::DIRECTORY | OFlags::CLOEXEC,
-            Mode::empty(),
-            ResolveFlags::IN_ROOT | ResolveFlags::NO_MAGICLINKS,
-        )
-    };
-    // EAGAIN: a rename elsewhere in the container raced the lookup; look again.
-    let mut attempt = resolve();
-    for _ in 0..16 {
-        match attempt {
-            Err(rustix::io::Errno::AGAIN) => attempt = resolve(),
-            _ => break,
-        }
-    }
-    let dir = attempt.map_err(|e| match e {
+    let dir = crate::sys::openat2(
+        &root,
+        cwd,
+        OFlags::PATH | OFlags::DIRECTORY | OFlags::CLOEXEC,
+        Mode::empty(),
+        ResolveFlags::IN_ROOT | ResolveFlags::NO_MAGICLINKS,
+    )
+    .map_err(|e| match e {
         // A magic link on the way (or a loop of symlinks, which gives the same error).
         rustix::io::Errno::LOOP => outside(),
         e => fail(&format!("entering the working directory {cwd}"), e),
@@ -989,13 +979,14 @@ fn in_root(root: &rustix::fd::OwnedFd, path: &str, kind: Kind) -> Result<PathBuf
             Err(e) => return Err(failed("resolving", e)),
         }
     }
-    let fd = rustix::fs::openat2(
+    let resolved = if done.is_empty() {
+        ".".to_string()
+    } else {
+        done.join("/")
+    };
+    let fd = crate::sys::openat2(
         root,
-        if done.is_empty() {
-            ".".to_string()
-        } else {
-            done.join("/")
-        },
+        resolved.as_str(),
         OFlags::PATH | OFlags::CLOEXEC | OFlags::NOFOLLOW,
         Mode::empty(),
         ResolveFlags::IN_ROOT | ResolveFlags::NO_SYMLINKS | ResolveFlags::NO_MAGICLINKS,
@@ -1018,7 +1009,7 @@ fn open_resolved(
     rel: &str,
 ) -> Result<rustix::fd::OwnedFd, rustix::io::Errno> {
     use rustix::fs::{Mode, OFlags, ResolveFlags};
-    rustix::fs::openat2(
+    crate::sys::openat2(
         root,
         if rel.is_empty() { "." } else { rel },
         OFlags::DIRECTORY | OFlags::RDONLY | OFlags::CLOEXEC | OFlags::NOFOLLOW,

@@ -191,7 +191,7 @@ pub fn detect(scratch: &Path) -> Driver {
 /// directories honoured, owners, modes and times kept.
 fn build_copy(layout: &Layout) -> io::Result<()> {
     let partial = layout.copy.with_extension("partial");
-    let _ = crate::store::unpack::remove_tree(&partial);
+    let _ = crate::sys::tree::remove_tree(&partial);
     fs::DirBuilder::new().mode(0o755).create(&partial)?;
     let shift = layout.shift.as_ref().filter(|s| s.shift_files);
     for layer in layout.lowers.iter().rev() {
@@ -210,7 +210,7 @@ fn apply_layer(from: &Path, to: &Path, shift: Option<&super::userns::IdShift>) -
         use std::os::unix::fs::FileTypeExt;
         if kind.is_char_device() && meta.rdev() == 0 {
             // A whiteout: what the lower layers had here is gone.
-            let _ = crate::store::unpack::remove_tree(&dst);
+            let _ = crate::sys::tree::remove_tree(&dst);
             continue;
         }
         if kind.is_dir() {
@@ -220,14 +220,14 @@ fn apply_layer(from: &Path, to: &Path, shift: Option<&super::userns::IdShift>) -
             match fs::symlink_metadata(&dst) {
                 Ok(m) if m.is_dir() && !opaque => {}
                 Ok(_) => {
-                    crate::store::unpack::remove_tree(&dst)?;
+                    crate::sys::tree::remove_tree(&dst)?;
                     fs::create_dir(&dst)?;
                 }
                 Err(_) => fs::create_dir(&dst)?,
             }
             apply_layer(&src, &dst, shift)?;
         } else {
-            let _ = crate::store::unpack::remove_tree(&dst);
+            let _ = crate::sys::tree::remove_tree(&dst);
             if kind.is_symlink() {
                 std::os::unix::fs::symlink(fs::read_link(&src)?, &dst)?;
             } else if kind.is_file() {

@@ -5,6 +5,28 @@ use std::io;
 
 use rustix::thread::{self, UnshareFlags};
 
+pub mod tree;
+
+/// openat2(2), looked up again when it answers EAGAIN: with RESOLVE_IN_ROOT or
+/// RESOLVE_BENEATH the kernel gives up on a lookup through `..` that raced a rename or a mount
+/// anywhere on the machine, which a busy machine (or a hostile container renaming in a loop)
+/// makes happen.
+pub fn openat2<Fd: std::os::fd::AsFd, P: rustix::path::Arg + Copy>(
+    dir: Fd,
+    path: P,
+    flags: rustix::fs::OFlags,
+    mode: rustix::fs::Mode,
+    resolve: rustix::fs::ResolveFlags,
+) -> rustix::io::Result<rustix::fd::OwnedFd> {
+    let mut tries = 0;
+    loop {
+        match rustix::fs::openat2(&dir, path, flags, mode, resolve) {
+            Err(rustix::io::Errno::AGAIN) if tries < 64 => tries += 1,
+            other => return other,
+        }
+    }
+}
+
 /// Moves the calling process into a new user namespace. Must be called while the process has a
 /// single thread: the kernel refuses CLONE_NEWUSER (EINVAL) otherwise.
 pub fn unshare_user_namespace() -> io::Result<()> {
