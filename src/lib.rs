@@ -4,11 +4,10 @@
 pub mod cli;
 pub mod config;
 pub mod engine;
-pub mod error;
 pub mod image;
 pub mod log;
 pub mod runtime;
 pub mod store;
 pub mod sys;
 
-pub use error::Error;
+pub use engine::Error;

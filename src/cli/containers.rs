@@ -8,8 +8,8 @@ use serde_json::{json, Value};
 
 use super::format::Column;
 use super::human;
-use crate::engine::attach::{parse_detach_keys, AttachOptions, DEFAULT_DETACH_KEYS};
-use crate::engine::containers::ContainerRow;
+use crate::engine::{parse_detach_keys, AttachOptions, DEFAULT_DETACH_KEYS};
+use crate::engine::ContainerRow;
 use crate::engine::Engine;
 use crate::Error;
 
@@ -196,7 +196,7 @@ const PS_COLUMNS: &[Column] = &[
 ];
 
 pub fn ps(engine: &Engine, args: PsArgs) -> Result<i32, Error> {
-    let filters = crate::engine::containers::PsFilters::parse(&args.filter)?;
+    let filters = crate::engine::PsFilters::parse(&args.filter)?;
     let mut rows = engine.list_containers(
         args.all || args.latest || args.last.is_some(),
         &filters,

@@ -6,7 +6,7 @@ use std::path::Path;
 
 use clap::Args;
 
-use crate::engine::cp::{CopyOptions, HostDest, HostSource};
+use crate::engine::{CopyOptions, HostDest, HostSource};
 use crate::engine::Engine;
 use crate::Error;
 

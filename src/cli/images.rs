@@ -8,8 +8,8 @@ use serde_json::{json, Value};
 
 use super::format::{self, Column};
 use super::human;
-use crate::engine::images::{short_hex, ImageFilters, ImageRow};
-use crate::engine::prune::PruneFilters;
+use crate::engine::{short_hex, ImageFilters, ImageRow};
+use crate::engine::PruneFilters;
 use crate::engine::Engine;
 use crate::Error;
 

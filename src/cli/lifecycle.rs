@@ -5,7 +5,7 @@ use std::time::Duration;
 
 use clap::Args;
 
-use crate::engine::lifecycle::{parse_log_line, write_entry};
+use crate::engine::{parse_log_line, write_entry};
 use crate::engine::Engine;
 use crate::Error;
 
@@ -99,12 +99,12 @@ pub fn exec(engine: &Engine, args: ExecArgs) -> Result<i32, Error> {
         return Err(Error::Invalid("the input device is not a TTY".into()));
     }
     let mut env = super::run::read_env_files(&args.env_file)?;
-    crate::engine::run_checks::check_env(&args.env, "-e")?;
+    crate::engine::options::check_env(&args.env, "-e")?;
     env.extend(args.env);
     if let Some(workdir) = &args.workdir {
-        crate::engine::run_checks::check_workdir(workdir)?;
+        crate::engine::options::check_workdir(workdir)?;
     }
-    let opts = crate::engine::exec::ExecOptions {
+    let opts = crate::engine::ExecOptions {
         command: args.command,
         interactive: args.interactive,
         tty: args.tty,
@@ -315,7 +315,7 @@ pub fn rename(engine: &Engine, args: RenameArgs) -> Result<i32, Error> {
 }
 
 pub fn prune(engine: &Engine, args: PruneArgs) -> Result<i32, Error> {
-    let filters = crate::engine::prune::PruneFilters::parse(&args.filter, chrono::Utc::now())?;
+    let filters = crate::engine::PruneFilters::parse(&args.filter, chrono::Utc::now())?;
     if !args.force && !super::confirm("WARNING! This will remove all stopped containers.") {
         return Ok(0);
     }
@@ -440,7 +440,7 @@ pub fn logs(engine: &Engine, args: LogsArgs) -> Result<i32, Error> {
     let record = engine.find_container(&args.container)?;
     let k8s = record.log.driver == "k8s-file";
     let files = engine.log_files(&record)?;
-    let keep = |e: &crate::engine::lifecycle::LogEntry| {
+    let keep = |e: &crate::engine::LogEntry| {
         since.is_none_or(|s| e.time >= s) && until.is_none_or(|u| e.time <= u)
     };
     let mut entries = Vec::new();
@@ -466,7 +466,7 @@ pub fn logs(engine: &Engine, args: LogsArgs) -> Result<i32, Error> {
         entries.drain(..skip);
     }
     let (mut out, mut err) = (io::stdout().lock(), io::stderr().lock());
-    let mut show = |e: &crate::engine::lifecycle::LogEntry| -> io::Result<()> {
+    let mut show = |e: &crate::engine::LogEntry| -> io::Result<()> {
         if e.stream == "stderr" {
             write_entry(&mut err, e, args.timestamps)
         } else {

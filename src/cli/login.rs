@@ -7,7 +7,7 @@ use clap::Args;
 
 use super::{read_secret, TlsArgs};
 use crate::config::Credentials;
-use crate::engine::login::normalize_server;
+use crate::engine::normalize_server;
 use crate::engine::Engine;
 use crate::Error;
 

@@ -9,8 +9,8 @@ use std::time::Instant;
 use clap::Args;
 
 use super::{human, parse_creds, TlsArgs};
-use crate::engine::pull::PlatformSpec;
-use crate::engine::pull::{LayerStatus, PullEvent, PullOptions};
+use crate::engine::PlatformSpec;
+use crate::engine::{LayerStatus, PullEvent, PullOptions};
 use crate::engine::Engine;
 use crate::Error;
 

@@ -5,10 +5,9 @@ use std::os::fd::AsFd;
 use clap::Args;
 
 use crate::engine::duration;
-use crate::engine::health::HealthConfig;
-use crate::engine::pull::PullEvent;
-use crate::engine::run::{self, Network, PullPolicy, RunOptions};
-use crate::engine::run_checks;
+use crate::engine::HealthConfig;
+use crate::engine::PullEvent;
+use crate::engine::{run, Network, PullPolicy, RunOptions};
 use crate::engine::Engine;
 use crate::Error;
 
@@ -286,13 +285,13 @@ pub fn read_env_files(files: &[std::path::PathBuf]) -> Result<Vec<String>, Error
 fn log_config(
     driver: &str,
     opts: &[String],
-) -> Result<crate::engine::containers::LogConfig, Error> {
+) -> Result<crate::engine::LogConfig, Error> {
     if !["json-file", "k8s-file", "none"].contains(&driver) {
         return Err(Error::Invalid(format!(
             "invalid --log-driver {driver:?}: use json-file, k8s-file or none"
         )));
     }
-    let mut log = crate::engine::containers::LogConfig {
+    let mut log = crate::engine::LogConfig {
         driver: driver.into(),
         ..Default::default()
     };
@@ -343,22 +342,22 @@ fn options(args: RunArgs) -> Result<RunOptions, Error> {
         }
     };
     let mut env = read_env_files(&args.env_file)?;
-    run_checks::check_env(&args.env, "-e")?;
+    crate::engine::options::check_env(&args.env, "-e")?;
     env.extend(args.env);
     if let Some(workdir) = &args.workdir {
-        run_checks::check_workdir(workdir)?;
+        crate::engine::options::check_workdir(workdir)?;
     }
     if let Some(cpus) = args.cpus {
         let available = std::thread::available_parallelism().map_or(1, |n| n.get());
-        run_checks::check_cpus(cpus, available)?;
+        crate::engine::options::check_cpus(cpus, available)?;
     }
     if let Some(name) = &args.name {
-        run_checks::check_name(name)?;
+        crate::engine::options::check_name(name)?;
     }
     if let Some(hostname) = &args.hostname {
-        run_checks::check_hostname(hostname)?;
+        crate::engine::options::check_hostname(hostname)?;
     }
-    run_checks::check_labels(&args.label)?;
+    crate::engine::options::check_labels(&args.label)?;
     let mut mounts = Vec::new();
     for v in &args.volume {
         mounts.push(run::parse_volume(v)?);
@@ -369,7 +368,7 @@ fn options(args: RunArgs) -> Result<RunOptions, Error> {
     for t in &args.tmpfs {
         mounts.push(run::parse_tmpfs(t)?);
     }
-    run_checks::check_duplicate_targets(&mounts)?;
+    crate::engine::options::check_duplicate_targets(&mounts)?;
     for u in &args.ulimit {
         run::parse_ulimit(u)?;
     }
@@ -378,13 +377,13 @@ fn options(args: RunArgs) -> Result<RunOptions, Error> {
             "--restart and --rm conflict: a container removed on exit can't be restarted".into(),
         ));
     }
-    let userns = crate::engine::userns::UsernsMode::parse(
+    let userns = crate::engine::UsernsMode::parse(
         args.userns.as_deref(),
         &args.uidmap,
         &args.gidmap,
     )?;
     let platform = match &args.platform {
-        Some(p) => Some(crate::engine::pull::PlatformSpec::parse(p).map_err(Error::Invalid)?),
+        Some(p) => Some(crate::engine::PlatformSpec::parse(p).map_err(Error::Invalid)?),
         None => None,
     };
     let mut no_new_privileges = false;
@@ -424,10 +423,10 @@ fn options(args: RunArgs) -> Result<RunOptions, Error> {
         interactive: args.interactive,
         sig_proxy: args.sig_proxy,
         detach: args.detach,
-        detach_keys: crate::engine::attach::parse_detach_keys(
+        detach_keys: crate::engine::parse_detach_keys(
             args.detach_keys
                 .as_deref()
-                .unwrap_or(crate::engine::attach::DEFAULT_DETACH_KEYS),
+                .unwrap_or(crate::engine::DEFAULT_DETACH_KEYS),
         )?,
         init: args.init,
         ulimits: args.ulimit,
@@ -448,11 +447,11 @@ fn options(args: RunArgs) -> Result<RunOptions, Error> {
                 (k.to_string(), v.to_string())
             })
             .collect(),
-        restart: crate::engine::containers::RestartPolicy::parse(&args.restart)?,
+        restart: crate::engine::RestartPolicy::parse(&args.restart)?,
         log: log_config(&args.log_driver, &args.log_opt)?,
         stop_signal: match args.stop_signal {
             Some(s) => {
-                crate::engine::lifecycle::signal_number(&s)?;
+                crate::engine::signal_number(&s)?;
                 Some(s)
             }
             None => None,

@@ -5,7 +5,7 @@ use std::io::{self, Write};
 use clap::{Args, Subcommand};
 
 use super::human;
-use crate::engine::prune::PruneFilters;
+use crate::engine::PruneFilters;
 use crate::engine::Engine;
 use crate::Error;
 

@@ -177,9 +177,9 @@ impl Engine {
 pub fn helper_main(cmd: &str, args: &[String], lifeline: Option<UnixStream>) -> i32 {
     crate::log::init(std::env::var_os(DEBUG_ENV).is_some());
     crate::debug!("helper {cmd} started");
-    if cmd == super::monitor::MONITOR_CMD {
+    if cmd == super::container::monitor::MONITOR_CMD {
         // Single-threaded for good: it forks containers again on restarts.
-        return super::monitor::monitor_main(args, lifeline);
+        return super::container::monitor::monitor_main(args, lifeline);
     }
     if cmd == DETECT_CMD {
         // Before any thread: the check unshares a mount namespace.

@@ -1,31 +1,36 @@
 //! One function per user-visible operation. The engine owns the order in which locks are taken:
 //! a layer's lock before the store lock, never the other way round.
 
-pub mod attach;
-pub mod containers;
-pub mod cp;
+pub mod container;
 pub mod duration;
-pub mod exec;
-pub mod health;
+pub mod error;
 pub mod helpers;
-pub mod images;
+pub mod image;
 pub mod info;
-pub mod inspect;
-pub mod lifecycle;
-pub mod login;
-pub mod monitor;
-pub mod prune;
-pub mod pull;
-pub mod run;
-pub mod run_checks;
-pub mod userns;
+pub mod system;
+
+pub use error::Error;
+
+// The operations' types the CLI uses, in one place: the wings' inner layout is theirs to change.
+pub use container::attach::{parse_detach_keys, AttachOptions, DEFAULT_DETACH_KEYS};
+pub use container::cp::{CopyOptions, HostDest, HostSource};
+pub use container::create::{self as run, Network, PullPolicy, RunOptions};
+pub use container::exec::ExecOptions;
+pub use container::health::HealthConfig;
+pub use container::lifecycle::{parse_log_line, signal_number, write_entry, LogEntry};
+pub use container::options;
+pub use container::record::{ContainerRow, LogConfig, PsFilters, RestartPolicy};
+pub use container::userns::UsernsMode;
+pub use image::local::{short_hex, ImageFilters, ImageRow};
+pub use image::login::normalize_server;
+pub use image::pull::{LayerStatus, PlatformSpec, PullEvent, PullOptions};
+pub use system::PruneFilters;
 
 use std::path::PathBuf;
 
 use crate::config::{self, Paths, Registries};
 use crate::runtime::userns::UserNs;
 use crate::store::Store;
-use crate::Error;
 
 /// Options every command takes (`--root`, `--runroot`).
 #[derive(Debug, Clone, Default)]
@@ -66,7 +71,7 @@ pub struct Engine {
     pub user: User,
     registries: std::sync::OnceLock<Registries>,
     /// An unpacker started ahead of need by `pull`.
-    spare: pull::SpareUnpacker,
+    spare: image::pull::SpareUnpacker,
 }
 
 impl Engine {
@@ -98,7 +103,7 @@ impl Engine {
             store,
             user,
             registries: std::sync::OnceLock::new(),
-            spare: pull::SpareUnpacker::default(),
+            spare: image::pull::SpareUnpacker::default(),
         })
     }
 
@@ -127,7 +132,7 @@ impl Engine {
                 name: None,
             },
             registries: std::sync::OnceLock::new(),
-            spare: pull::SpareUnpacker::default(),
+            spare: image::pull::SpareUnpacker::default(),
         })
     }
 

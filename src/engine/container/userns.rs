@@ -3,7 +3,7 @@
 //! mapping are ids of the user's namespace, as in rootless Podman: 0 is the user, 1.. the
 //! subordinate ids from /etc/subuid and /etc/subgid.
 
-use super::Engine;
+use crate::engine::Engine;
 use crate::runtime::userns::{IdMapping, IdShift, UserNs};
 use crate::Error;
 

@@ -60,7 +60,7 @@ pub fn check_name(name: &str) -> Result<(), Error> {
             name.len()
         )));
     }
-    super::containers::check_name(name)
+    super::record::check_name(name)
 }
 
 /// The kernel's limit on a host name (HOST_NAME_MAX).

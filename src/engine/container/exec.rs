@@ -3,7 +3,7 @@
 
 use std::os::unix::net::UnixStream;
 
-use super::Engine;
+use crate::engine::Engine;
 use crate::runtime::container::Spec;
 use crate::runtime::RuntimeError;
 use crate::Error;
@@ -42,7 +42,7 @@ impl Engine {
             .and_then(|b| serde_json::from_slice(&b).ok())
             .unwrap_or_else(|| record.spec.clone());
         let hostname = spec.hostname.clone();
-        spec.env = super::run::environment(std::mem::take(&mut spec.env), &opts.env, &hostname);
+        spec.env = super::create::environment(std::mem::take(&mut spec.env), &opts.env, &hostname);
         spec.args = opts.command.clone();
         if let Some(w) = &opts.workdir {
             spec.cwd = w.clone();
@@ -53,7 +53,7 @@ impl Engine {
         spec.init = false;
         spec.outlive_parent = true;
         if opts.privileged {
-            spec.capabilities = super::run::all_capabilities();
+            spec.capabilities = super::create::all_capabilities();
             spec.seccomp = false;
             spec.no_new_privileges = false;
         }

@@ -5,7 +5,7 @@ use std::collections::HashSet;
 use chrono::{DateTime, Utc};
 use serde_json::{json, Value};
 
-use super::Engine;
+use crate::engine::Engine;
 use crate::image::manifest::ImageConfig;
 use crate::image::reference::{self, ParsedName, Reference};
 use crate::store::ImageRecord;
@@ -511,7 +511,7 @@ impl Engine {
     pub fn prune_images(
         &self,
         all: bool,
-        filters: &super::prune::PruneFilters,
+        filters: &crate::engine::system::PruneFilters,
     ) -> Result<Removed, Error> {
         let lock = self.store.lock()?;
         let mut out = Removed::default();

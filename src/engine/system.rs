@@ -15,7 +15,7 @@ use std::path::{Path, PathBuf};
 
 use chrono::{DateTime, Utc};
 
-use super::images::Removed;
+use super::image::local::Removed;
 use super::Engine;
 use crate::store::StoreLock;
 use crate::Error;

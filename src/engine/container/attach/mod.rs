@@ -22,8 +22,8 @@ use rustix::net::{
     SocketType,
 };
 
-use super::containers::ContainerRecord;
-use super::Engine;
+use crate::engine::container::record::ContainerRecord;
+use crate::engine::Engine;
 use crate::runtime::tty::RawMode;
 use crate::Error;
 
@@ -486,10 +486,10 @@ impl Engine {
         &self,
         name: &str,
         opts: &AttachOptions,
-        progress: &(dyn Fn(super::pull::PullEvent) + Sync),
+        progress: &(dyn Fn(crate::engine::image::pull::PullEvent) + Sync),
     ) -> Result<i32, Error> {
         let (record, conn) =
-            self.launch_monitor(name, super::monitor::Launch::Attached, progress)?;
+            self.launch_monitor(name, crate::engine::container::monitor::Launch::Attached, progress)?;
         match conn {
             Some(conn) => self.attached(&record, conn, opts),
             // Already running: attach to it as it is.

@@ -26,8 +26,8 @@ use std::path::{Path, PathBuf};
 use rustix::fs::{self as rfs, AtFlags, FileType, Mode, OFlags, ResolveFlags};
 use rustix::io::Errno;
 
-use super::containers::ContainerRecord;
-use super::Engine;
+use super::record::ContainerRecord;
+use crate::engine::Engine;
 use crate::runtime::files::{self, View};
 use crate::runtime::userns::{IdMapping, UserNs};
 use crate::store::unpack::{self, ExtractOptions, IdLimits, Owners, UnpackError};

@@ -20,9 +20,9 @@ use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
 use super::attach::{connect, Attachments, Connection, Request};
-use super::containers::{ContainerRecord, LogConfig};
-use super::pull::PullEvent;
-use super::Engine;
+use super::record::{ContainerRecord, LogConfig};
+use crate::engine::image::pull::PullEvent;
+use crate::engine::Engine;
 use crate::runtime::container::{self, Spec, EXIT_RUNTIME};
 use crate::runtime::{userns, RuntimeError};
 use crate::Error;
@@ -167,7 +167,7 @@ impl Engine {
             std::env::var_os("PATH").unwrap_or_else(|| container::DEFAULT_PATH.into()),
         );
         if crate::log::enabled() {
-            cmd.env(super::helpers::DEBUG_ENV, "1");
+            cmd.env(crate::engine::helpers::DEBUG_ENV, "1");
         }
         cmd.arg(MONITOR_CMD)
             .arg(&self.paths.data_root)
@@ -425,7 +425,7 @@ impl Monitor {
             }
         };
         container::teardown(&self.spec);
-        super::prune::remove_run_dir(&self.run_dir);
+        crate::engine::system::remove_run_dir(&self.run_dir);
         if record.remove {
             // Record and files leave the store in one rename, so a kill from here on leaves
             // a trash entry that a later command finishes, never a container without record.
@@ -520,10 +520,10 @@ impl Monitor {
         self.update(|r| {
             r.state.status = "running".into();
             r.state.pid = init;
-            r.state.pid_start = super::containers::process_start(init);
+            r.state.pid_start = super::record::process_start(init);
             r.state.monitor = me;
-            r.state.monitor_start = super::containers::process_start(me);
-            r.state.started_at = Some(super::containers::timestamp());
+            r.state.monitor_start = super::record::process_start(me);
+            r.state.started_at = Some(super::record::timestamp());
             r.state.finished_at = None;
             r.state.health = r
                 .health
@@ -539,7 +539,7 @@ impl Monitor {
             r.state.exit_code = code;
             r.state.restart_count = restarts;
             r.state.pid = 0;
-            r.state.finished_at = Some(super::containers::timestamp());
+            r.state.finished_at = Some(super::record::timestamp());
         });
     }
 
@@ -551,7 +551,7 @@ impl Monitor {
             r.state.pid_start = 0;
             r.state.monitor = 0;
             r.state.error = error.to_string();
-            r.state.finished_at = Some(super::containers::timestamp());
+            r.state.finished_at = Some(super::record::timestamp());
         });
     }
 

@@ -2,8 +2,8 @@
 
 use serde_json::{json, Value};
 
-use super::containers::ContainerRecord;
-use super::Engine;
+use super::record::ContainerRecord;
+use crate::engine::Engine;
 use crate::runtime::container::MountKind;
 use crate::Error;
 

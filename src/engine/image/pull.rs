@@ -7,8 +7,8 @@ use std::io::{self, Write};
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Condvar, Mutex};
 
-use super::helpers::LayerSink;
-use super::Engine;
+use crate::engine::helpers::LayerSink;
+use crate::engine::Engine;
 use crate::config::Credentials;
 use crate::image::manifest::{self, Descriptor, ImageConfig, ImageManifest, Manifest};
 pub use crate::image::platform::PlatformSpec;

@@ -6,8 +6,8 @@ use std::fs;
 use std::io::Write;
 use std::time::{Duration, Instant};
 
-use super::containers::ContainerRecord;
-use super::Engine;
+use super::record::ContainerRecord;
+use crate::engine::Engine;
 use crate::Error;
 
 /// Signal names as Docker takes them (`SIGTERM`, `TERM`, `15`).
@@ -83,7 +83,7 @@ impl Engine {
                 .parse()
                 .ok()?
         };
-        (super::containers::process_start(pid) > 0).then_some(pid)
+        (super::record::process_start(pid) > 0).then_some(pid)
     }
 
     pub(crate) fn running(&self, name: &str) -> Result<(ContainerRecord, i32), Error> {
@@ -217,7 +217,7 @@ impl Engine {
 
     /// `skiff rename OLD NEW`.
     pub fn rename_container(&self, name: &str, new: &str) -> Result<(), Error> {
-        super::run_checks::check_name(new)?;
+        super::options::check_name(new)?;
         let _lock = self.store.lock()?;
         let mut record = self.find_container(name)?;
         if record.name == new {
@@ -246,7 +246,7 @@ impl Engine {
     /// bytes freed.
     pub fn prune_containers(
         &self,
-        filters: &super::prune::PruneFilters,
+        filters: &crate::engine::system::PruneFilters,
     ) -> Result<(Vec<String>, u64), Error> {
         let mut removed = Vec::new();
         let mut freed = 0;
@@ -262,7 +262,7 @@ impl Engine {
                 continue;
             }
             let dir = self.container_dir(&c.id);
-            freed += super::containers::dir_size(&dir);
+            freed += super::record::dir_size(&dir);
             match self.remove_container(&c.id, false) {
                 Ok(_) => removed.push(c.id),
                 // Removed by another command meanwhile.
@@ -275,7 +275,7 @@ impl Engine {
         drop(lock);
         freed += leftovers
             .iter()
-            .map(|p| super::containers::dir_size(p))
+            .map(|p| super::record::dir_size(p))
             .sum::<u64>();
         self.remove_trees(&leftovers)?;
         Ok((removed, freed))

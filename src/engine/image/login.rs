@@ -1,6 +1,6 @@
 //! `skiff login` / `skiff logout`: credentials in Podman's auth.json, Docker's config.json read too.
 
-use super::Engine;
+use crate::engine::Engine;
 use crate::config::{self, AuthStore, Credentials};
 use crate::image::reference;
 use crate::image::registry::{self, Session, Target};

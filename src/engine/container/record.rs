@@ -12,7 +12,7 @@ use std::path::PathBuf;
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 
-use super::Engine;
+use crate::engine::Engine;
 use crate::runtime::cgroup::Limits;
 use crate::runtime::container::Spec;
 use crate::store::write_json_replace;
@@ -468,7 +468,7 @@ impl Engine {
         trash.extend(own);
         self.remove_trees(&trash)?;
         // What a killed skiff left in the runtime directory (an empty mount point, /etc files).
-        super::prune::remove_run_dir(&self.container_run_dir(&record.id));
+        crate::engine::system::remove_run_dir(&self.container_run_dir(&record.id));
         Ok(record)
     }
 

@@ -8,8 +8,8 @@ use std::time::{Duration, Instant};
 
 use serde::{Deserialize, Serialize};
 
-use super::containers::ContainerRecord;
-use super::Engine;
+use super::record::ContainerRecord;
+use crate::engine::Engine;
 use crate::runtime::container::Spec;
 use crate::Error;
 
@@ -164,11 +164,11 @@ impl Engine {
                 record.name
             )));
         };
-        let start = super::containers::timestamp();
+        let start = super::record::timestamp();
         let (exit_code, output) = self.probe(&record, init, &config)?;
         let result = HealthResult {
             start,
-            end: super::containers::timestamp(),
+            end: super::record::timestamp(),
             exit_code,
             output,
         };
@@ -252,7 +252,7 @@ impl Engine {
                     -1,
                     format!(
                         "Health check exceeded timeout ({})",
-                        super::duration::go_text(config.timeout())
+                        crate::engine::duration::go_text(config.timeout())
                     ),
                 ));
             }

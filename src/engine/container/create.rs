@@ -5,9 +5,9 @@ use std::fs;
 use std::os::unix::fs::DirBuilderExt;
 use std::path::PathBuf;
 
-use super::containers::{ContainerRecord, ContainerState};
-use super::pull::{PullEvent, PullOptions};
-use super::Engine;
+use super::record::{ContainerRecord, ContainerState};
+use crate::engine::image::pull::{PullEvent, PullOptions};
+use crate::engine::Engine;
 use crate::runtime::cgroup;
 pub use crate::runtime::cgroup::Limits;
 use crate::runtime::container::{MountKind, MountSpec, Spec, DEFAULT_CAPS};
@@ -72,7 +72,7 @@ pub struct RunOptions {
     pub seccomp_profile: Option<PathBuf>,
     pub group_add: Vec<String>,
     /// `--platform` for a pull on the way.
-    pub platform: Option<super::pull::PlatformSpec>,
+    pub platform: Option<crate::engine::image::pull::PlatformSpec>,
     /// `--cidfile`: where to write the container's id.
     pub cidfile: Option<PathBuf>,
     /// `--name`.
@@ -81,8 +81,8 @@ pub struct RunOptions {
     pub userns: super::userns::UsernsMode,
     /// `--label`.
     pub labels: std::collections::BTreeMap<String, String>,
-    pub restart: super::containers::RestartPolicy,
-    pub log: super::containers::LogConfig,
+    pub restart: super::record::RestartPolicy,
+    pub log: super::record::LogConfig,
     pub stop_signal: Option<String>,
     pub stop_timeout: Option<u32>,
     /// `--replace`: an existing container of that name goes first.
@@ -219,7 +219,7 @@ impl Engine {
             name: String::new(),
             image: opts.image.clone(),
             image_id: image.id.clone(),
-            created: super::containers::timestamp(),
+            created: super::record::timestamp(),
             spec,
             tty: opts.tty,
             interactive: opts.interactive,
@@ -544,7 +544,7 @@ pub fn parse_size(s: &str) -> Result<u64, Error> {
 }
 
 fn check_target(target: &str, spec: &str) -> Result<(), Error> {
-    super::run_checks::check_target(target, spec)
+    super::options::check_target(target, spec)
 }
 
 /// Makes the missing host directories of `-v` binds, as Docker does when it creates the

@@ -1,0 +1,15 @@
+//! The container wing: records and their state, the run/create options, the monitor that
+//! runs each container, attaching to it, health checks, the lifecycle commands, exec, cp and
+//! inspect.
+
+pub mod attach;
+pub mod create;
+pub mod cp;
+pub mod exec;
+pub mod health;
+pub mod inspect;
+pub mod lifecycle;
+pub mod monitor;
+pub mod options;
+pub mod record;
+pub mod userns;
