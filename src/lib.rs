@@ -4,6 +4,7 @@
 pub mod cli;
 pub mod config;
 pub mod engine;
+pub mod helper;
 pub mod image;
 pub mod log;
 pub mod runtime;

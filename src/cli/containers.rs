@@ -8,9 +8,9 @@ use serde_json::{json, Value};
 
 use super::format::Column;
 use super::human;
-use crate::engine::{parse_detach_keys, AttachOptions, DEFAULT_DETACH_KEYS};
 use crate::engine::ContainerRow;
 use crate::engine::Engine;
+use crate::engine::{parse_detach_keys, AttachOptions, DEFAULT_DETACH_KEYS};
 use crate::Error;
 
 #[derive(Args, Debug)]
@@ -88,7 +88,7 @@ pub fn start(engine: &Engine, args: StartArgs) -> Result<i32, Error> {
     if !args.attach && !args.interactive {
         let mut status = 0;
         for name in &args.containers {
-            match engine.start_detached(name, &super::run::progress) {
+            match engine.start_detached(name, &super::run::notice) {
                 Ok(_) => println!("{name}"),
                 Err(e) => status = super::failed_name(status, &e),
             }
@@ -106,7 +106,7 @@ pub fn start(engine: &Engine, args: StartArgs) -> Result<i32, Error> {
     if stdin && record.tty && !rustix::termios::isatty(io::stdin()) {
         return Err(Error::Invalid("the input device is not a TTY".into()));
     }
-    engine.start_and_attach(&record.id, &opts, &super::run::progress)
+    engine.start_and_attach(&record.id, &opts, &super::run::notice)
 }
 
 /// `skiff attach`: the running container's output (and stdin, when it has one) here.

@@ -6,8 +6,8 @@ use std::path::Path;
 
 use clap::Args;
 
-use crate::engine::{CopyOptions, HostDest, HostSource};
 use crate::engine::Engine;
+use crate::engine::{CopyOptions, HostDest, HostSource};
 use crate::Error;
 
 #[derive(Args, Debug)]

@@ -8,9 +8,9 @@ use serde_json::{json, Value};
 
 use super::format::{self, Column};
 use super::human;
-use crate::engine::{short_hex, ImageFilters, ImageRow};
-use crate::engine::PruneFilters;
 use crate::engine::Engine;
+use crate::engine::PruneFilters;
+use crate::engine::{short_hex, ImageFilters, ImageRow};
 use crate::Error;
 
 #[derive(Args, Debug)]

@@ -5,8 +5,8 @@ use std::time::Duration;
 
 use clap::Args;
 
-use crate::engine::{parse_log_line, write_entry};
 use crate::engine::Engine;
+use crate::engine::{parse_log_line, write_entry};
 use crate::Error;
 
 #[derive(Args, Debug)]
@@ -396,7 +396,7 @@ pub fn kill(engine: &Engine, args: KillArgs) -> Result<i32, Error> {
 pub fn restart(engine: &Engine, args: StopArgs) -> Result<i32, Error> {
     Ok(for_each(&args.containers, |n| {
         engine.stop_container(n, args.time)?;
-        engine.start_detached(n, &super::run::progress).map(|_| ())
+        engine.start_detached(n, &super::run::notice).map(|_| ())
     }))
 }
 

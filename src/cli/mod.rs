@@ -217,27 +217,10 @@ const LATER: &[&str] = &[
 
 /// Runs the command line and returns the process exit status.
 pub fn main() -> i32 {
-    // A helper started inside a user namespace must unshare before anything else happens.
-    match crate::engine::helpers::enter_if_helper() {
-        Ok(lifeline) => {
-            // Hidden helper commands also run directly (as root, or to debug one by hand).
-            let args: Vec<String> = std::env::args().skip(1).collect();
-            let (cmd, rest) = args
-                .split_first()
-                .map(|(c, r)| (c.as_str(), r))
-                .unwrap_or(("", &[]));
-            if cmd == "__generate" {
-                return generate::main(rest);
-            }
-            if lifeline.is_some() || cmd.starts_with("__") {
-                return crate::engine::helpers::helper_main(cmd, rest, lifeline);
-            }
-        }
-        Err(crate::engine::helpers::HelperError::ParentGone) => return EXIT_ENGINE,
-        Err(e) => {
-            eprintln!("Error: {e}");
-            return EXIT_ENGINE;
-        }
+    // `main` has handed helper processes over to `crate::helper` already.
+    let args: Vec<String> = std::env::args().skip(1).collect();
+    if let Some(("__generate", rest)) = args.split_first().map(|(c, r)| (c.as_str(), r)) {
+        return generate::main(rest);
     }
     crate::log::init(false);
     let cli = match Cli::try_parse() {

@@ -9,9 +9,9 @@ use std::time::Instant;
 use clap::Args;
 
 use super::{human, parse_creds, TlsArgs};
-use crate::engine::PlatformSpec;
-use crate::engine::{LayerStatus, PullEvent, PullOptions};
 use crate::engine::Engine;
+use crate::engine::PlatformSpec;
+use crate::engine::{LayerStatus, Notice, PullEvent, PullOptions};
 use crate::Error;
 
 #[derive(Args, Debug)]
@@ -63,7 +63,8 @@ pub fn pull(engine: &Engine, args: PullArgs) -> Result<i32, Error> {
         println!("Using default tag: latest");
     }
     let progress = |e: PullEvent| printer.lock().expect("printer").event(e);
-    let pulled = engine.pull(&args.name, &opts, &progress)?;
+    let notices = |n: Notice| eprintln!("Notice: {n}");
+    let pulled = engine.pull(&args.name, &opts, &progress, &notices)?;
     let mut out = io::stdout().lock();
     for p in &pulled {
         if args.quiet {
@@ -116,9 +117,6 @@ impl Printer {
 
     fn event(&mut self, e: PullEvent) {
         if self.quiet {
-            if let PullEvent::Notice(n) = e {
-                eprintln!("Notice: {n}");
-            }
             return;
         }
         match e {
@@ -126,7 +124,6 @@ impl Printer {
                 self.lines.clear();
                 println!("{tag}: Pulling from {repository}");
             }
-            PullEvent::Notice(n) => eprintln!("Notice: {n}"),
             PullEvent::Layer { id, status } => {
                 let text = self.layer_text(&id, &status);
                 if self.tty {

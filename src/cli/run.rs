@@ -5,10 +5,10 @@ use std::os::fd::AsFd;
 use clap::Args;
 
 use crate::engine::duration;
-use crate::engine::HealthConfig;
-use crate::engine::PullEvent;
-use crate::engine::{run, Network, PullPolicy, RunOptions};
 use crate::engine::Engine;
+use crate::engine::HealthConfig;
+use crate::engine::{run, Network, PullPolicy, RunOptions};
+use crate::engine::{Notice, PullEvent};
 use crate::Error;
 
 #[derive(Args, Debug)]
@@ -188,8 +188,8 @@ pub fn run(engine: &Engine, args: RunArgs) -> Result<i32, Error> {
     }
     let opts = options(args)?;
     if detach {
-        let record = engine.create_container(&opts, &progress)?;
-        if let Err(e) = engine.start_detached(&record.id, &progress) {
+        let record = engine.create_container(&opts, &progress, &notice)?;
+        if let Err(e) = engine.start_detached(&record.id, &notice) {
             if opts.remove {
                 let _ = engine.remove_container(&record.id, true);
             }
@@ -198,13 +198,13 @@ pub fn run(engine: &Engine, args: RunArgs) -> Result<i32, Error> {
         println!("{}", record.id);
         return Ok(0);
     }
-    engine.run(&opts, &progress)
+    engine.run(&opts, &progress, &notice)
 }
 
 /// `skiff create`: prints the new container's id.
 pub fn create(engine: &Engine, args: RunArgs) -> Result<i32, Error> {
     let opts = options(args)?;
-    let record = engine.create_container(&opts, &progress)?;
+    let record = engine.create_container(&opts, &progress, &notice)?;
     println!("{}", record.id);
     Ok(0)
 }
@@ -282,10 +282,7 @@ pub fn read_env_files(files: &[std::path::PathBuf]) -> Result<Vec<String>, Error
     Ok(env)
 }
 
-fn log_config(
-    driver: &str,
-    opts: &[String],
-) -> Result<crate::engine::LogConfig, Error> {
+fn log_config(driver: &str, opts: &[String]) -> Result<crate::engine::LogConfig, Error> {
     if !["json-file", "k8s-file", "none"].contains(&driver) {
         return Err(Error::Invalid(format!(
             "invalid --log-driver {driver:?}: use json-file, k8s-file or none"
@@ -319,9 +316,13 @@ fn log_config(
 pub fn progress(e: PullEvent) {
     match e {
         PullEvent::Pulling { tag, repository } => eprintln!("{tag}: Pulling from {repository}"),
-        PullEvent::Notice(n) => eprintln!("WARNING: {n}"),
         PullEvent::Layer { .. } => {}
     }
+}
+
+/// Warnings go to stderr too, as Docker's.
+pub fn notice(n: Notice) {
+    eprintln!("WARNING: {n}");
 }
 
 fn options(args: RunArgs) -> Result<RunOptions, Error> {
@@ -377,11 +378,8 @@ fn options(args: RunArgs) -> Result<RunOptions, Error> {
             "--restart and --rm conflict: a container removed on exit can't be restarted".into(),
         ));
     }
-    let userns = crate::engine::UsernsMode::parse(
-        args.userns.as_deref(),
-        &args.uidmap,
-        &args.gidmap,
-    )?;
+    let userns =
+        crate::engine::UsernsMode::parse(args.userns.as_deref(), &args.uidmap, &args.gidmap)?;
     let platform = match &args.platform {
         Some(p) => Some(crate::engine::PlatformSpec::parse(p).map_err(Error::Invalid)?),
         None => None,

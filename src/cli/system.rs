@@ -5,8 +5,8 @@ use std::io::{self, Write};
 use clap::{Args, Subcommand};
 
 use super::human;
-use crate::engine::PruneFilters;
 use crate::engine::Engine;
+use crate::engine::PruneFilters;
 use crate::Error;
 
 #[derive(Subcommand, Debug)]

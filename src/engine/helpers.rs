@@ -2,97 +2,22 @@
 //! rootless user does it in a `skiff` helper started inside its user namespace; root does it in
 //! this process. The helpers' entry points (`helper_main`) are hidden subcommands.
 
-use std::io::{self, Read, Write};
-use std::os::unix::net::UnixStream;
+use std::io;
 use std::path::{Path, PathBuf};
 use std::process::{ChildStdin, Command, Stdio};
 
-use serde::{Deserialize, Serialize};
-
+use super::image::unpacker::LayerSink;
 use super::Engine;
 use crate::runtime::userns::{self, UserNs};
 use crate::runtime::RuntimeError;
-use crate::store::unpack::{self, IdLimits, Unpacked};
+use crate::store::unpack::{self, IdLimits};
 use crate::Error;
-
-/// The first thing `main` calls: a helper process enters its user namespace here.
-pub use crate::runtime::userns::enter_if_helper;
-pub use crate::runtime::RuntimeError as HelperError;
 
 pub const UNPACK_CMD: &str = "__unpack";
 pub const RMTREE_CMD: &str = "__rmtree";
 pub const DETECT_CMD: &str = "__detect";
 /// Set for helpers when the command runs with debug logging.
 pub const DEBUG_ENV: &str = "_SKIFF_DEBUG";
-
-/// Where a layer's compressed bytes go to be unpacked, and how to learn the result.
-pub struct LayerSink {
-    writer: Option<Box<dyn Write + Send>>,
-    done: Done,
-}
-
-enum Done {
-    Helper(userns::Helper),
-    Thread(std::thread::JoinHandle<Result<Unpacked, unpack::UnpackError>>),
-}
-
-#[derive(Serialize, Deserialize)]
-#[serde(rename_all = "snake_case")]
-enum Reply {
-    Ok(Unpacked),
-    Error(String),
-}
-
-impl LayerSink {
-    pub fn writer(&mut self) -> &mut (dyn Write + Send) {
-        self.writer
-            .as_mut()
-            .expect("writer used after finish")
-            .as_mut()
-    }
-
-    /// Closes the stream and waits for the unpacker's verdict.
-    pub fn finish(mut self) -> Result<Unpacked, Error> {
-        drop(self.writer.take());
-        match self.done {
-            Done::Thread(handle) => handle
-                .join()
-                .map_err(|_| Error::Other("the unpacking thread panicked".into()))?
-                .map_err(Error::from),
-            Done::Helper(mut helper) => {
-                let mut out = String::new();
-                if let Some(mut stdout) = helper.child.stdout.take() {
-                    let _ = stdout.read_to_string(&mut out);
-                }
-                crate::debug!("unpacker replied");
-                let status = helper.child.wait().map_err(RuntimeError::Io)?;
-                crate::debug!("unpacker exited");
-                match serde_json::from_str::<Reply>(out.trim()) {
-                    Ok(Reply::Ok(u)) => Ok(u),
-                    Ok(Reply::Error(e)) => Err(Error::Other(e)),
-                    Err(_) => Err(RuntimeError::Helper(format!(
-                        "the unpacking helper failed ({status}) without saying why"
-                    ))
-                    .into()),
-                }
-            }
-        }
-    }
-
-    /// Stops the unpacker after a failed download; its staging directory is removed by the caller.
-    pub fn abort(mut self) {
-        drop(self.writer.take());
-        match self.done {
-            Done::Helper(mut helper) => {
-                let _ = helper.child.kill();
-                let _ = helper.child.wait();
-            }
-            Done::Thread(handle) => {
-                let _ = handle.join();
-            }
-        }
-    }
-}
 
 impl Engine {
     /// Starts an unpacker for one layer into `dest` (an empty directory).
@@ -102,10 +27,7 @@ impl Engine {
             let dest = dest.to_path_buf();
             let handle =
                 std::thread::spawn(move || unpack::unpack_layer(reader, &dest, IdLimits::ALL));
-            return Ok(LayerSink {
-                writer: Some(Box::new(writer)),
-                done: Done::Thread(handle),
-            });
+            return Ok(LayerSink::thread(Box::new(writer), handle));
         }
         let ns = self.userns();
         let limits = IdLimits {
@@ -125,10 +47,10 @@ impl Engine {
             .stderr(Stdio::inherit());
         let mut helper = userns::spawn(cmd, &ns)?;
         let stdin: ChildStdin = helper.child.stdin.take().expect("piped stdin");
-        Ok(LayerSink {
-            writer: Some(Box::new(io::BufWriter::with_capacity(256 * 1024, stdin))),
-            done: Done::Helper(helper),
-        })
+        Ok(LayerSink::helper(
+            Box::new(io::BufWriter::with_capacity(256 * 1024, stdin)),
+            helper,
+        ))
     }
 
     /// Deletes directory trees that hold layer files (owned by the user's subordinate ids).
@@ -171,78 +93,6 @@ impl Engine {
             .into())
         }
     }
-}
-
-/// Entry point of the hidden helper commands; runs inside the user namespace already.
-pub fn helper_main(cmd: &str, args: &[String], lifeline: Option<UnixStream>) -> i32 {
-    crate::log::init(std::env::var_os(DEBUG_ENV).is_some());
-    crate::debug!("helper {cmd} started");
-    if cmd == super::container::monitor::MONITOR_CMD {
-        // Single-threaded for good: it forks containers again on restarts.
-        return super::container::monitor::monitor_main(args, lifeline);
-    }
-    if cmd == DETECT_CMD {
-        // Before any thread: the check unshares a mount namespace.
-        return detect_main(args);
-    }
-    if let Some(lifeline) = lifeline {
-        // Never go on working in a staging directory a later command may be cleaning up.
-        userns::watch_parent(lifeline, || std::process::exit(125));
-    }
-    match cmd {
-        UNPACK_CMD => unpack_main(args),
-        RMTREE_CMD => {
-            let mut failed = false;
-            for p in args {
-                if let Err(e) = unpack::remove_tree(Path::new(p)) {
-                    let _ = writeln!(io::stdout(), "{p}: {e}");
-                    failed = true;
-                }
-            }
-            i32::from(failed)
-        }
-        _ => 125,
-    }
-}
-
-fn unpack_main(args: &[String]) -> i32 {
-    let reply = match args {
-        [dest, uids, gids] => match (uids.parse(), gids.parse()) {
-            (Ok(uids), Ok(gids)) => {
-                match unpack::unpack_layer(io::stdin(), Path::new(dest), IdLimits { uids, gids }) {
-                    Ok(u) => Reply::Ok(u),
-                    // Exiting closes the pipe: the sender stops at once and reads this verdict.
-                    Err(e) => Reply::Error(e.to_string()),
-                }
-            }
-            _ => Reply::Error("bad id limits".into()),
-        },
-        _ => Reply::Error("usage: __unpack DEST UIDS GIDS".into()),
-    };
-    let ok = matches!(reply, Reply::Ok(_));
-    let text = serde_json::to_string(&reply).unwrap_or_else(|_| "{}".into());
-    // The parent may be gone (killed): nobody to tell, and no reason to panic.
-    let _ = writeln!(io::stdout(), "{text}");
-    crate::debug!("replied");
-    i32::from(!ok)
-}
-
-/// Tries the root file system drivers in a scratch directory; prints the one that works.
-fn detect_main(args: &[String]) -> i32 {
-    let [scratch] = args else {
-        return 125;
-    };
-    if crate::sys::unshare(crate::sys::NamespaceFlags::NEWNS).is_err() {
-        println!("copy");
-        return 0;
-    }
-    let _ = rustix::mount::mount_change(
-        "/",
-        rustix::mount::MountPropagationFlags::REC | rustix::mount::MountPropagationFlags::PRIVATE,
-    );
-    let driver = crate::runtime::rootfs::detect(Path::new(scratch));
-    let _ = writeln!(io::stdout(), "{}", driver.name());
-    0
 }
 
 impl Engine {

@@ -4,12 +4,15 @@
 pub mod container;
 pub mod duration;
 pub mod error;
+pub mod filters;
 pub mod helpers;
 pub mod image;
 pub mod info;
+pub mod notice;
 pub mod system;
 
 pub use error::Error;
+pub use notice::{Notice, Notices};
 
 // The operations' types the CLI uses, in one place: the wings' inner layout is theirs to change.
 pub use container::attach::{parse_detach_keys, AttachOptions, DEFAULT_DETACH_KEYS};
@@ -21,10 +24,10 @@ pub use container::lifecycle::{parse_log_line, signal_number, write_entry, LogEn
 pub use container::options;
 pub use container::record::{ContainerRow, LogConfig, PsFilters, RestartPolicy};
 pub use container::userns::UsernsMode;
+pub use filters::PruneFilters;
 pub use image::local::{short_hex, ImageFilters, ImageRow};
 pub use image::login::normalize_server;
 pub use image::pull::{LayerStatus, PlatformSpec, PullEvent, PullOptions};
-pub use system::PruneFilters;
 
 use std::path::PathBuf;
 
@@ -71,7 +74,7 @@ pub struct Engine {
     pub user: User,
     registries: std::sync::OnceLock<Registries>,
     /// An unpacker started ahead of need by `pull`.
-    spare: image::pull::SpareUnpacker,
+    spare: image::unpacker::SpareUnpacker,
 }
 
 impl Engine {
@@ -103,7 +106,7 @@ impl Engine {
             store,
             user,
             registries: std::sync::OnceLock::new(),
-            spare: image::pull::SpareUnpacker::default(),
+            spare: image::unpacker::SpareUnpacker::default(),
         })
     }
 
@@ -132,7 +135,7 @@ impl Engine {
                 name: None,
             },
             registries: std::sync::OnceLock::new(),
-            spare: image::pull::SpareUnpacker::default(),
+            spare: image::unpacker::SpareUnpacker::default(),
         })
     }
 

@@ -8,6 +8,7 @@ use std::path::PathBuf;
 use super::record::{ContainerRecord, ContainerState};
 use crate::engine::image::pull::{PullEvent, PullOptions};
 use crate::engine::Engine;
+use crate::engine::{Notice, Notices};
 use crate::runtime::cgroup;
 pub use crate::runtime::cgroup::Limits;
 use crate::runtime::container::{MountKind, MountSpec, Spec, DEFAULT_CAPS};
@@ -98,15 +99,15 @@ impl Engine {
         &self,
         opts: &RunOptions,
         progress: &(dyn Fn(PullEvent) + Sync),
+        notices: Notices<'_>,
     ) -> Result<i32, Error> {
-        let record = self.create_container(opts, progress)?;
+        let record = self.create_container(opts, progress, notices)?;
         let attach = super::attach::AttachOptions {
             stdin: opts.interactive,
             detach_keys: opts.detach_keys.clone(),
             sig_proxy: opts.sig_proxy,
         };
-        let launched =
-            self.launch_monitor(&record.id, super::monitor::Launch::Foreground, progress);
+        let launched = self.launch_monitor(&record.id, super::monitor::Launch::Foreground, notices);
         match launched {
             Ok((record, Some(conn))) => self.attached(&record, conn, &attach),
             Ok((record, None)) => Err(Error::Other(format!(
@@ -127,8 +128,9 @@ impl Engine {
         &self,
         opts: &RunOptions,
         progress: &(dyn Fn(PullEvent) + Sync),
+        notices: Notices<'_>,
     ) -> Result<ContainerRecord, Error> {
-        let image = self.image_for_run(opts, progress)?;
+        let image = self.image_for_run(opts, progress, notices)?;
         if let (true, Some(name)) = (opts.replace, &opts.name) {
             match self.remove_container(name, true) {
                 Ok(_) | Err(Error::NoSuchImage(_)) => {}
@@ -270,7 +272,7 @@ impl Engine {
     pub(crate) fn container_cgroup(
         &self,
         record: &ContainerRecord,
-        progress: &(dyn Fn(PullEvent) + Sync),
+        notices: Notices<'_>,
     ) -> Result<Option<std::path::PathBuf>, Error> {
         if !record.limits.any() {
             return Ok(None);
@@ -281,7 +283,7 @@ impl Engine {
                     .map_err(|e| Error::Other(format!("creating the container's cgroup: {e}")))?,
             )),
             Err(why) => {
-                progress(PullEvent::Notice(format!(
+                notices(Notice(format!(
                     "resource limits (--memory, --cpus, --pids-limit) are not applied: {why}"
                 )));
                 Ok(None)
@@ -293,13 +295,14 @@ impl Engine {
         &self,
         opts: &RunOptions,
         progress: &(dyn Fn(PullEvent) + Sync),
+        notices: Notices<'_>,
     ) -> Result<ImageRecord, Error> {
         let pull = || {
             let pull_opts = PullOptions {
                 platform: opts.platform.clone(),
                 ..PullOptions::default()
             };
-            self.pull(&opts.image, &pull_opts, progress)
+            self.pull(&opts.image, &pull_opts, progress, notices)
                 .and_then(|_| self.find_image(&opts.image))
         };
         match opts.pull {

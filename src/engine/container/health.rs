@@ -6,9 +6,7 @@
 use std::os::fd::AsRawFd;
 use std::time::{Duration, Instant};
 
-use serde::{Deserialize, Serialize};
-
-use super::record::ContainerRecord;
+use super::record::{ContainerRecord, Health, HealthResult};
 use crate::engine::Engine;
 use crate::runtime::container::Spec;
 use crate::Error;
@@ -97,34 +95,7 @@ impl HealthConfig {
     }
 }
 
-/// Docker's State.Health.
-#[derive(Debug, Clone, Default, Serialize, Deserialize)]
-#[serde(rename_all = "PascalCase")]
-pub struct Health {
-    /// starting, healthy or unhealthy.
-    pub status: String,
-    pub failing_streak: u32,
-    #[serde(default)]
-    pub log: Vec<HealthResult>,
-}
-
-#[derive(Debug, Clone, Default, Serialize, Deserialize)]
-#[serde(rename_all = "PascalCase")]
-pub struct HealthResult {
-    pub start: String,
-    pub end: String,
-    pub exit_code: i32,
-    pub output: String,
-}
-
 impl Health {
-    pub fn starting() -> Health {
-        Health {
-            status: "starting".into(),
-            ..Health::default()
-        }
-    }
-
     /// Takes one result: healthy at the first success, unhealthy after `retries` failures
     /// in a row, failures in the start period not counted while still starting.
     fn record(&mut self, result: HealthResult, config: &HealthConfig, in_start_period: bool) {

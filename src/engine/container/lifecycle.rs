@@ -246,7 +246,7 @@ impl Engine {
     /// bytes freed.
     pub fn prune_containers(
         &self,
-        filters: &crate::engine::system::PruneFilters,
+        filters: &crate::engine::filters::PruneFilters,
     ) -> Result<(Vec<String>, u64), Error> {
         let mut removed = Vec::new();
         let mut freed = 0;

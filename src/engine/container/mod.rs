@@ -3,8 +3,8 @@
 //! inspect.
 
 pub mod attach;
-pub mod create;
 pub mod cp;
+pub mod create;
 pub mod exec;
 pub mod health;
 pub mod inspect;

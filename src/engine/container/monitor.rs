@@ -21,8 +21,8 @@ use std::time::{Duration, Instant};
 
 use super::attach::{connect, Attachments, Connection, Request};
 use super::record::{ContainerRecord, LogConfig};
-use crate::engine::image::pull::PullEvent;
 use crate::engine::Engine;
+use crate::engine::Notices;
 use crate::runtime::container::{self, Spec, EXIT_RUNTIME};
 use crate::runtime::{userns, RuntimeError};
 use crate::Error;
@@ -99,9 +99,9 @@ impl Engine {
     pub fn start_detached(
         &self,
         name: &str,
-        progress: &(dyn Fn(PullEvent) + Sync),
+        notices: Notices<'_>,
     ) -> Result<ContainerRecord, Error> {
-        self.launch_monitor(name, Launch::Detached, progress)
+        self.launch_monitor(name, Launch::Detached, notices)
             .map(|(record, _)| record)
     }
 
@@ -111,7 +111,7 @@ impl Engine {
         &self,
         name: &str,
         mode: Launch,
-        progress: &(dyn Fn(PullEvent) + Sync),
+        notices: Notices<'_>,
     ) -> Result<(ContainerRecord, Option<Connection>), Error> {
         let attach = mode != Launch::Detached;
         let mut record = self.find_container(name)?;
@@ -128,7 +128,7 @@ impl Engine {
         let id = record.id.clone();
         let run = self.container_run_dir(&id);
         crate::config::ensure_run_root(&self.paths.run_root, self.user.uid)?;
-        let cgroup = self.container_cgroup(&record, progress)?;
+        let cgroup = self.container_cgroup(&record, notices)?;
         // Attached to a terminal: the container's starts with its size.
         let size = (attach && record.tty)
             .then(|| rustix::termios::tcgetwinsize(std::io::stdin()).ok())
@@ -425,7 +425,7 @@ impl Monitor {
             }
         };
         container::teardown(&self.spec);
-        crate::engine::system::remove_run_dir(&self.run_dir);
+        super::record::remove_run_dir(&self.run_dir);
         if record.remove {
             // Record and files leave the store in one rename, so a kill from here on leaves
             // a trash entry that a later command finishes, never a container without record.
@@ -529,7 +529,7 @@ impl Monitor {
                 .health
                 .as_ref()
                 .filter(|h| h.enabled())
-                .map(|_| super::health::Health::starting());
+                .map(|_| super::record::Health::starting());
         })
     }
 

@@ -7,12 +7,13 @@
 //! never lacks its files, and files never lack a record unless they are on their way in or out.
 
 use std::fs;
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 
 use crate::engine::Engine;
+use crate::image::manifest::HealthConfig;
 use crate::runtime::cgroup::Limits;
 use crate::runtime::container::Spec;
 use crate::store::write_json_replace;
@@ -58,7 +59,7 @@ pub struct ContainerRecord {
     pub stop_timeout: Option<u32>,
     /// The health check (`--health-*` over the image's HEALTHCHECK).
     #[serde(default)]
-    pub health: Option<super::health::HealthConfig>,
+    pub health: Option<HealthConfig>,
 }
 
 /// Docker's restart policies.
@@ -152,7 +153,7 @@ pub struct ContainerState {
     pub error: String,
     /// The health checks' results in this run.
     #[serde(default)]
-    pub health: Option<super::health::Health>,
+    pub health: Option<Health>,
 }
 
 impl ContainerState {
@@ -468,7 +469,7 @@ impl Engine {
         trash.extend(own);
         self.remove_trees(&trash)?;
         // What a killed skiff left in the runtime directory (an empty mount point, /etc files).
-        crate::engine::system::remove_run_dir(&self.container_run_dir(&record.id));
+        remove_run_dir(&self.container_run_dir(&record.id));
         Ok(record)
     }
 
@@ -689,6 +690,53 @@ fn end_orphaned_init(record: &ContainerRecord) {
     if s.pid > 0 && s.pid_start > 0 && crate::sys::process_start(s.pid) == s.pid_start {
         crate::sys::kill_now(s.pid);
     }
+}
+
+/// Docker's State.Health.
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+#[serde(rename_all = "PascalCase")]
+pub struct Health {
+    /// starting, healthy or unhealthy.
+    pub status: String,
+    pub failing_streak: u32,
+    #[serde(default)]
+    pub log: Vec<HealthResult>,
+}
+
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+#[serde(rename_all = "PascalCase")]
+pub struct HealthResult {
+    pub start: String,
+    pub end: String,
+    pub exit_code: i32,
+    pub output: String,
+}
+
+impl Health {
+    pub fn starting() -> Health {
+        Health {
+            status: "starting".into(),
+            ..Health::default()
+        }
+    }
+}
+
+/// Removes a start's runtime directory file by file: never recursively, since a monitor's
+/// mount namespace may still have the root file system mounted on `merged` (rmdir of a mount
+/// point fails; a recursive removal would go through it and delete the container's files).
+pub(crate) fn remove_run_dir(run: &Path) {
+    if let Ok(entries) = fs::read_dir(run) {
+        for e in entries.flatten() {
+            let path = e.path();
+            let is_dir = e.file_type().is_ok_and(|t| t.is_dir());
+            let _ = if is_dir {
+                fs::remove_dir(&path)
+            } else {
+                fs::remove_file(&path)
+            };
+        }
+    }
+    let _ = fs::remove_dir(run);
 }
 
 #[cfg(test)]

@@ -511,7 +511,7 @@ impl Engine {
     pub fn prune_images(
         &self,
         all: bool,
-        filters: &crate::engine::system::PruneFilters,
+        filters: &crate::engine::filters::PruneFilters,
     ) -> Result<Removed, Error> {
         let lock = self.store.lock()?;
         let mut out = Removed::default();

@@ -1,7 +1,7 @@
 //! `skiff login` / `skiff logout`: credentials in Podman's auth.json, Docker's config.json read too.
 
-use crate::engine::Engine;
 use crate::config::{self, AuthStore, Credentials};
+use crate::engine::Engine;
 use crate::image::reference;
 use crate::image::registry::{self, Session, Target};
 use crate::Error;

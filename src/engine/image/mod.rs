@@ -4,3 +4,4 @@
 pub mod local;
 pub mod login;
 pub mod pull;
+pub mod unpacker;

@@ -5,11 +5,12 @@
 use std::collections::HashSet;
 use std::io::{self, Write};
 use std::sync::atomic::{AtomicUsize, Ordering};
-use std::sync::{Condvar, Mutex};
+use std::sync::Mutex;
 
-use crate::engine::helpers::LayerSink;
-use crate::engine::Engine;
+use super::unpacker::{LayerSink, Prepared};
 use crate::config::Credentials;
+use crate::engine::Engine;
+use crate::engine::{Notice, Notices};
 use crate::image::manifest::{self, Descriptor, ImageConfig, ImageManifest, Manifest};
 pub use crate::image::platform::PlatformSpec;
 use crate::image::reference::{self, ParsedName, Reference};
@@ -41,8 +42,6 @@ pub enum PullEvent {
         id: String,
         status: LayerStatus,
     },
-    /// Something the user should know once (e.g. owners collapsed for lack of subuids).
-    Notice(String),
 }
 
 #[derive(Debug, Clone, PartialEq)]
@@ -66,6 +65,13 @@ pub struct Pulled {
 
 type Progress<'a> = &'a (dyn Fn(PullEvent) + Sync);
 
+/// Where a pull reports: its progress, and what the user should know.
+#[derive(Clone, Copy)]
+struct Report<'a> {
+    progress: Progress<'a>,
+    notices: Notices<'a>,
+}
+
 impl Engine {
     /// Pulls `name` (or, with `all_tags`, every tag of its repository).
     pub fn pull(
@@ -73,7 +79,9 @@ impl Engine {
         name: &str,
         opts: &PullOptions,
         progress: Progress<'_>,
+        notices: Notices<'_>,
     ) -> Result<Vec<Pulled>, Error> {
+        let report = Report { progress, notices };
         // Held to the end: a sweep of layers no image names must not take this pull's.
         let _pulling = self.store.pull_guard()?;
         std::thread::scope(|scope| {
@@ -83,9 +91,9 @@ impl Engine {
                 self.spare.start();
                 scope.spawn(|| self.spare.finish(self.prepare_unpacker()));
             }
-            let result = self.pull_names(name, opts, progress);
+            let result = self.pull_names(name, opts, report);
             if let Some(Ok(unused)) = self.spare.take() {
-                unused.discard(self);
+                let _ = self.remove_trees(&[unused.discard()]);
             }
             result
         })
@@ -95,7 +103,7 @@ impl Engine {
         &self,
         name: &str,
         opts: &PullOptions,
-        progress: Progress<'_>,
+        report: Report<'_>,
     ) -> Result<Vec<Pulled>, Error> {
         let candidates = self.candidates(name)?;
         crate::debug!("candidates: {candidates:?}");
@@ -108,12 +116,12 @@ impl Engine {
                     "tag can't be used with --all-tags/-a".into(),
                 ));
             }
-            return self.pull_all_tags(&candidates, opts, progress);
+            return self.pull_all_tags(&candidates, opts, report);
         }
         let mut errors = Vec::new();
         for reference in &candidates {
             let reference = with_default_tag(reference.clone());
-            match self.pull_one(&reference, opts, progress) {
+            match self.pull_one(&reference, opts, report) {
                 Ok(p) => return Ok(vec![p]),
                 // A short name moves on to the next search registry, as Podman does.
                 Err(e) if candidates.len() > 1 => errors.push(format!("{reference}: {e}")),
@@ -160,7 +168,7 @@ impl Engine {
         &self,
         reference: &Reference,
         opts: &PullOptions,
-        progress: Progress<'_>,
+        report: Report<'_>,
     ) -> Result<Vec<Session>, Error> {
         let registries = self.registries()?;
         let endpoint = registries.endpoint_with_tls(
@@ -179,7 +187,7 @@ impl Engine {
             None => {
                 let found = self.credentials(&reference.registry, &reference.repository)?;
                 for broken in &found.skipped {
-                    progress(PullEvent::Notice(format!(
+                    (report.notices)(Notice(format!(
                         "{broken}: its credentials are not used (Docker goes on without them \
                          too); fix or remove the file"
                     )));
@@ -214,10 +222,10 @@ impl Engine {
         &self,
         candidates: &[Reference],
         opts: &PullOptions,
-        progress: Progress<'_>,
+        report: Report<'_>,
     ) -> Result<Vec<Pulled>, Error> {
         let base = &candidates[0];
-        let sessions = self.session(base, opts, progress)?;
+        let sessions = self.session(base, opts, report)?;
         let session = sessions.last().expect("at least the registry itself");
         let mut tags = session.tags()?;
         tags.sort();
@@ -225,7 +233,7 @@ impl Engine {
         for tag in tags {
             let mut r = base.clone();
             r.tag = Some(tag);
-            out.push(self.pull_one(&r, opts, progress)?);
+            out.push(self.pull_one(&r, opts, report)?);
         }
         Ok(out)
     }
@@ -234,9 +242,9 @@ impl Engine {
         &self,
         reference: &Reference,
         opts: &PullOptions,
-        progress: Progress<'_>,
+        report: Report<'_>,
     ) -> Result<Pulled, Error> {
-        let sessions = self.session(reference, opts, progress)?;
+        let sessions = self.session(reference, opts, report)?;
         let wanted = reference
             .digest
             .clone()
@@ -251,7 +259,7 @@ impl Engine {
                 fetched.is_ok()
             );
             match fetched {
-                Ok(top) => return self.pull_from(session, reference, top, opts, progress),
+                Ok(top) => return self.pull_from(session, reference, top, opts, report),
                 Err(e) => last_err = Some(e),
             }
         }
@@ -271,7 +279,7 @@ impl Engine {
         reference: &Reference,
         top: FetchedManifest,
         opts: &PullOptions,
-        progress: Progress<'_>,
+        report: Report<'_>,
     ) -> Result<Pulled, Error> {
         let (parsed, media_type) = Manifest::parse(&top.bytes, top.content_type.as_deref())?;
         let explicit_platform = opts.platform.is_some();
@@ -318,7 +326,7 @@ impl Engine {
             )));
         }
         let image_id = image.config.digest.clone();
-        progress(PullEvent::Pulling {
+        (report.progress)(PullEvent::Pulling {
             tag: reference
                 .tag
                 .clone()
@@ -327,9 +335,9 @@ impl Engine {
             repository: reference.familiar_repo(),
         });
 
-        let missing = self.missing_layers(&image, &config, progress);
+        let missing = self.missing_layers(&image, &config, report);
         let downloaded = !missing.is_empty();
-        self.fetch_layers(session, &missing, progress)?;
+        self.fetch_layers(session, &missing, report)?;
         crate::debug!("{} layers fetched", missing.len());
 
         for (digest, bytes) in &blobs_to_keep {
@@ -388,7 +396,7 @@ impl Engine {
         &self,
         image: &ImageManifest,
         config: &ImageConfig,
-        progress: Progress<'_>,
+        report: Report<'_>,
     ) -> Vec<(Descriptor, String)> {
         let mut seen = HashSet::new();
         let mut missing = Vec::new();
@@ -397,12 +405,12 @@ impl Engine {
                 continue;
             }
             if self.store.has_layer(diff_id) {
-                progress(PullEvent::Layer {
+                (report.progress)(PullEvent::Layer {
                     id: short_id(&desc.digest),
                     status: LayerStatus::AlreadyExists,
                 });
             } else {
-                progress(PullEvent::Layer {
+                (report.progress)(PullEvent::Layer {
                     id: short_id(&desc.digest),
                     status: LayerStatus::Waiting,
                 });
@@ -416,7 +424,7 @@ impl Engine {
         &self,
         session: &Session,
         layers: &[(Descriptor, String)],
-        progress: Progress<'_>,
+        report: Report<'_>,
     ) -> Result<(), Error> {
         let next = AtomicUsize::new(0);
         let first_error: Mutex<Option<Error>> = Mutex::new(None);
@@ -431,7 +439,7 @@ impl Engine {
                     let Some((desc, diff_id)) = layers.get(i) else {
                         return;
                     };
-                    match self.fetch_layer(session, desc, diff_id, progress) {
+                    match self.fetch_layer(session, desc, diff_id, report) {
                         Ok(n) => notices.lock().expect("lock").extend(n),
                         Err(e) => {
                             first_error.lock().expect("lock").get_or_insert(e);
@@ -448,7 +456,7 @@ impl Engine {
         notices.sort();
         notices.dedup();
         for n in notices {
-            progress(PullEvent::Notice(self.explain_notice(&n)));
+            (report.notices)(Notice(self.explain_notice(&n)));
         }
         Ok(())
     }
@@ -476,13 +484,13 @@ impl Engine {
         session: &Session,
         desc: &Descriptor,
         diff_id: &str,
-        progress: Progress<'_>,
+        report: Report<'_>,
     ) -> Result<Vec<String>, Error> {
         let id = short_id(&desc.digest);
         let _guard = self.store.lock_layer(diff_id)?;
         if self.store.has_layer(diff_id) {
             // Another pull unpacked it while we waited for the lock.
-            progress(PullEvent::Layer {
+            (report.progress)(PullEvent::Layer {
                 id,
                 status: LayerStatus::AlreadyExists,
             });
@@ -492,8 +500,8 @@ impl Engine {
             Some(ready) => ready?,
             None => self.prepare_unpacker()?,
         };
-        let staging = prepared.staging.clone();
-        let result = self.stream_layer(session, desc, diff_id, prepared, &id, progress);
+        let (staging, sink) = prepared.into_parts();
+        let result = self.stream_layer(session, desc, diff_id, sink, &id, report);
         let unpacked = match result {
             Ok(u) => u,
             Err(e) => {
@@ -513,7 +521,7 @@ impl Engine {
         if !self.store.commit_layer(&staging, &record)? {
             self.remove_trees(&[staging])?;
         }
-        progress(PullEvent::Layer {
+        (report.progress)(PullEvent::Layer {
             id,
             status: LayerStatus::Complete,
         });
@@ -525,11 +533,10 @@ impl Engine {
         session: &Session,
         desc: &Descriptor,
         diff_id: &str,
-        prepared: Prepared,
+        mut sink: LayerSink,
         id: &str,
-        progress: Progress<'_>,
+        report: Report<'_>,
     ) -> Result<crate::store::unpack::Unpacked, Error> {
-        let mut sink = prepared.sink;
         crate::debug!("unpacker for {} ready", desc.digest);
         let mut blob = self.store.blob_writer()?;
         let total = desc.size;
@@ -543,7 +550,7 @@ impl Engine {
                 // A report per ~512 KiB keeps a terminal busy enough without flooding it.
                 if current - last_report >= 512 * 1024 || current == total {
                     last_report = current;
-                    progress(PullEvent::Layer {
+                    (report.progress)(PullEvent::Layer {
                         id: id.to_string(),
                         status: LayerStatus::Downloading { current, total },
                     });
@@ -666,62 +673,11 @@ pub fn short_id(digest: &str) -> String {
     hex.chars().take(12).collect()
 }
 
-/// A staging directory with an unpacker already running for it.
-pub struct Prepared {
-    staging: std::path::PathBuf,
-    sink: LayerSink,
-}
-
-impl Prepared {
-    /// Stops an unpacker nobody needed and removes its (empty) staging directory.
-    fn discard(self, engine: &Engine) {
-        self.sink.abort();
-        let _ = engine.remove_trees(&[self.staging]);
-    }
-}
-
-/// The unpacker started ahead of need; `take` waits for it if it is still starting.
-#[derive(Default)]
-pub struct SpareUnpacker {
-    state: Mutex<Spare>,
-    ready: Condvar,
-}
-
-#[derive(Default)]
-enum Spare {
-    #[default]
-    None,
-    Starting,
-    Ready(Result<Prepared, Error>),
-}
-
-impl SpareUnpacker {
-    fn start(&self) {
-        *self.state.lock().expect("spare lock") = Spare::Starting;
-    }
-
-    fn finish(&self, result: Result<Prepared, Error>) {
-        *self.state.lock().expect("spare lock") = Spare::Ready(result);
-        self.ready.notify_all();
-    }
-
-    fn take(&self) -> Option<Result<Prepared, Error>> {
-        let mut state = self.state.lock().expect("spare lock");
-        while matches!(*state, Spare::Starting) {
-            state = self.ready.wait(state).expect("spare lock");
-        }
-        match std::mem::take(&mut *state) {
-            Spare::Ready(r) => Some(r),
-            _ => None,
-        }
-    }
-}
-
 impl Engine {
     fn prepare_unpacker(&self) -> Result<Prepared, Error> {
         let staging = self.store.layer_staging()?;
         match self.layer_sink(&staging.join("diff")) {
-            Ok(sink) => Ok(Prepared { staging, sink }),
+            Ok(sink) => Ok(Prepared::new(staging, sink)),
             Err(e) => {
                 let _ = std::fs::remove_dir_all(&staging);
                 Err(e)

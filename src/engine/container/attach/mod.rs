@@ -486,10 +486,13 @@ impl Engine {
         &self,
         name: &str,
         opts: &AttachOptions,
-        progress: &(dyn Fn(crate::engine::image::pull::PullEvent) + Sync),
+        notices: crate::engine::Notices<'_>,
     ) -> Result<i32, Error> {
-        let (record, conn) =
-            self.launch_monitor(name, crate::engine::container::monitor::Launch::Attached, progress)?;
+        let (record, conn) = self.launch_monitor(
+            name,
+            crate::engine::container::monitor::Launch::Attached,
+            notices,
+        )?;
         match conn {
             Some(conn) => self.attached(&record, conn, opts),
             // Already running: attach to it as it is.
