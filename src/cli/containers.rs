@@ -90,7 +90,7 @@ pub fn start(engine: &Engine, args: StartArgs) -> Result<i32, Error> {
         for name in &args.containers {
             match engine.start_detached(name, &super::run::notice) {
                 Ok(_) => println!("{name}"),
-                Err(e) => status = super::failed_name(status, &e),
+                Err(e) => status = super::common::failed_name(status, &e),
             }
         }
         return Ok(status);
@@ -138,7 +138,7 @@ pub fn rm(engine: &Engine, args: RmArgs) -> Result<i32, Error> {
     for name in &args.containers {
         match engine.remove_container(name, args.force) {
             Ok(_) => println!("{name}"),
-            Err(e) => status = super::failed_name(status, &e),
+            Err(e) => status = super::common::failed_name(status, &e),
         }
     }
     Ok(status)
@@ -223,7 +223,7 @@ pub fn ps(engine: &Engine, args: PsArgs) -> Result<i32, Error> {
     } else {
         "table {{.ID}}\t{{.Image}}\t{{.Command}}\t{{.RunningFor}}\t{{.Status}}\t{{.Ports}}\t{{.Names}}"
     };
-    super::print_rows(&values, args.format.as_deref(), default, PS_COLUMNS)?;
+    super::common::print_rows(&values, args.format.as_deref(), default, PS_COLUMNS)?;
     Ok(0)
 }
 

@@ -5,14 +5,12 @@
 use std::io;
 use std::path::Path;
 
-use clap::CommandFactory;
+use super::common::EXIT_ENGINE;
 
-use super::Cli;
-
-pub fn main(args: &[String]) -> i32 {
+pub fn main(args: &[String], cli: clap::Command) -> i32 {
     let result = match args {
-        [what, dir] if what == "man" => man_pages(Path::new(dir)),
-        [what, shell] if what == "completions" => completions(shell),
+        [what, dir] if what == "man" => man_pages(Path::new(dir), cli),
+        [what, shell] if what == "completions" => completions(shell, cli),
         _ => Err(io::Error::other(
             "usage: skiff __generate man DIR | completions bash|zsh|fish|elvish|powershell",
         )),
@@ -21,14 +19,13 @@ pub fn main(args: &[String]) -> i32 {
         Ok(()) => 0,
         Err(e) => {
             eprintln!("Error: {e}");
-            super::EXIT_ENGINE
+            EXIT_ENGINE
         }
     }
 }
 
-fn man_pages(dir: &Path) -> io::Result<()> {
+fn man_pages(dir: &Path, cmd: clap::Command) -> io::Result<()> {
     std::fs::create_dir_all(dir)?;
-    let cmd = Cli::command();
     write_page(dir, "skiff", cmd.clone())?;
     for sub in cmd.get_subcommands().filter(|s| !s.is_hide_set()) {
         let name = format!("skiff-{}", sub.get_name());
@@ -47,12 +44,12 @@ fn write_page(dir: &Path, name: &str, cmd: clap::Command) -> io::Result<()> {
     std::fs::write(dir.join(format!("{name}.1")), out)
 }
 
-fn completions(shell: &str) -> io::Result<()> {
+fn completions(shell: &str, mut cli: clap::Command) -> io::Result<()> {
     let shell: clap_complete::Shell = shell
         .parse()
         .map_err(|_| io::Error::other(format!("unknown shell {shell}")))?;
     let mut out = Vec::new();
-    clap_complete::generate(shell, &mut Cli::command(), "skiff", &mut out);
+    clap_complete::generate(shell, &mut cli, "skiff", &mut out);
     // A closed pipe (`| head`) is not an error worth a panic.
     let _ = io::Write::write_all(&mut io::stdout(), &out);
     Ok(())

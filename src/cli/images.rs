@@ -186,7 +186,7 @@ pub fn list(engine: &Engine, args: ImagesArgs) -> Result<i32, Error> {
         "table {{.Repository}}\t{{.Tag}}\t{{.ID}}\t{{.CreatedSince}}\t{{.Size}}"
     };
     drop(out);
-    super::print_rows(&values, args.format.as_deref(), default, IMAGE_COLUMNS)?;
+    super::common::print_rows(&values, args.format.as_deref(), default, IMAGE_COLUMNS)?;
     Ok(0)
 }
 
@@ -301,7 +301,7 @@ pub fn rmi(engine: &Engine, args: RmiArgs) -> Result<i32, Error> {
                     let _ = writeln!(out, "Deleted: {d}");
                 }
             }
-            Err(e) => status = super::failed_name(status, &e),
+            Err(e) => status = super::common::failed_name(status, &e),
         }
     }
     Ok(status)
@@ -315,7 +315,7 @@ pub fn prune(engine: &Engine, args: PruneArgs) -> Result<i32, Error> {
         } else {
             "WARNING! This will remove all dangling images."
         };
-        if !super::confirm(warning) {
+        if !super::common::confirm(warning) {
             return Ok(0);
         }
     }
@@ -414,7 +414,7 @@ pub fn history(engine: &Engine, args: HistoryArgs) -> Result<i32, Error> {
         })
         .collect();
     drop(out);
-    super::print_rows(
+    super::common::print_rows(
         &values,
         args.format.as_deref(),
         "table {{.ID}}\t{{.CreatedSince}}\t{{.CreatedBy}}\t{{.Size}}\t{{.Comment}}",

@@ -273,7 +273,7 @@ fn stats_table(
             })
         })
         .collect();
-    super::render_rows(
+    super::common::render_rows(
         &values,
         args.format.as_deref(),
         "table {{.ID}}\t{{.Name}}\t{{.CPUPerc}}\t{{.MemUsage}}\t{{.MemPerc}}\t{{.NetIO}}\t{{.BlockIO}}\t{{.PIDs}}",
@@ -316,7 +316,7 @@ pub fn rename(engine: &Engine, args: RenameArgs) -> Result<i32, Error> {
 
 pub fn prune(engine: &Engine, args: PruneArgs) -> Result<i32, Error> {
     let filters = crate::engine::PruneFilters::parse(&args.filter, chrono::Utc::now())?;
-    if !args.force && !super::confirm("WARNING! This will remove all stopped containers.") {
+    if !args.force && !super::common::confirm("WARNING! This will remove all stopped containers.") {
         return Ok(0);
     }
     let (removed, freed) = engine.prune_containers(&filters)?;
@@ -375,7 +375,7 @@ fn for_each(names: &[String], mut each: impl FnMut(&str) -> Result<(), Error>) -
     for name in names {
         match each(name) {
             Ok(()) => println!("{name}"),
-            Err(e) => status = super::failed_name(status, &e),
+            Err(e) => status = super::common::failed_name(status, &e),
         }
     }
     status
@@ -405,7 +405,7 @@ pub fn wait(engine: &Engine, args: WaitArgs) -> Result<i32, Error> {
     for name in &args.containers {
         match engine.wait_container(name) {
             Ok(code) => println!("{code}"),
-            Err(e) => status = super::failed_name(status, &e),
+            Err(e) => status = super::common::failed_name(status, &e),
         }
     }
     Ok(status)

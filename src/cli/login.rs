@@ -5,7 +5,7 @@ use std::os::fd::AsFd;
 
 use clap::Args;
 
-use super::{read_secret, TlsArgs};
+use super::common::{read_secret, TlsArgs};
 use crate::config::Credentials;
 use crate::engine::normalize_server;
 use crate::engine::Engine;

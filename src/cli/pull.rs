@@ -8,7 +8,8 @@ use std::time::Instant;
 
 use clap::Args;
 
-use super::{human, parse_creds, TlsArgs};
+use super::common::{parse_creds, TlsArgs};
+use super::human;
 use crate::engine::Engine;
 use crate::engine::PlatformSpec;
 use crate::engine::{LayerStatus, Notice, PullEvent, PullOptions};

@@ -64,7 +64,7 @@ fn prune(engine: &Engine, args: SystemPruneArgs) -> Result<i32, Error> {
             "WARNING! This will remove:\n  - all stopped containers\n  - {images}\n  - \
              layers and blobs that no image uses\n  - what interrupted commands left\n"
         );
-        if !super::confirm(&warning) {
+        if !super::common::confirm(&warning) {
             return Ok(0);
         }
     }

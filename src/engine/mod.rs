@@ -15,13 +15,14 @@ pub use error::Error;
 pub use notice::{Notice, Notices};
 
 // The operations' types the CLI uses, in one place: the wings' inner layout is theirs to change.
-pub use container::attach::{parse_detach_keys, AttachOptions, DEFAULT_DETACH_KEYS};
+pub use container::attach::AttachOptions;
 pub use container::cp::{CopyOptions, HostDest, HostSource};
 pub use container::create::{self as run, Network, PullPolicy, RunOptions};
 pub use container::exec::ExecOptions;
 pub use container::health::HealthConfig;
 pub use container::lifecycle::{parse_log_line, signal_number, write_entry, LogEntry};
 pub use container::options;
+pub use container::options::{parse_detach_keys, DEFAULT_DETACH_KEYS};
 pub use container::record::{ContainerRow, LogConfig, PsFilters, RestartPolicy};
 pub use container::userns::UsernsMode;
 pub use filters::PruneFilters;

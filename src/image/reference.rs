@@ -14,7 +14,6 @@
 //! ```
 
 use std::fmt;
-use std::net::{IpAddr, Ipv6Addr};
 use std::str::FromStr;
 
 /// The registry that unqualified names refer to, as Docker spells it.
@@ -157,7 +156,7 @@ impl Reference {
     /// True for registries on the loopback interface, which Docker talks to
     /// over plain HTTP unless told otherwise.
     pub fn is_loopback_registry(&self) -> bool {
-        is_loopback_host(&self.registry)
+        crate::config::is_loopback_host(&self.registry)
     }
 
     /// The host that actually serves the registry API for this reference.
@@ -234,27 +233,6 @@ fn qualified_path(registry: &str, path: &str) -> String {
     } else {
         path.to_string()
     }
-}
-
-/// True for `localhost`, `127.0.0.0/8` and `::1`, with or without a port.
-fn is_loopback_host(hostport: &str) -> bool {
-    let host = strip_port(hostport);
-    if host.eq_ignore_ascii_case("localhost") {
-        return true;
-    }
-    let bare = host.trim_start_matches('[').trim_end_matches(']');
-    bare.parse::<IpAddr>().is_ok_and(|ip| ip.is_loopback())
-}
-
-fn strip_port(hostport: &str) -> &str {
-    // An unbracketed IPv6 address has colons but no port.
-    if hostport.parse::<Ipv6Addr>().is_ok() {
-        return hostport;
-    }
-    if let Some(end) = hostport.find(']') {
-        return &hostport[..=end];
-    }
-    hostport.split_once(':').map_or(hostport, |(host, _)| host)
 }
 
 fn is_hex_identifier(s: &str) -> bool {
@@ -753,6 +731,6 @@ mod tests {
         assert!(!loopback("128.0.0.1/x"));
         assert!(!loopback("[::2]:5000/x"));
         assert!(!loopback("localhost.example.com/x"));
-        assert!(is_loopback_host("::1"));
+        assert!(crate::config::is_loopback_host("::1"));
     }
 }

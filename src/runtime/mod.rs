@@ -1,5 +1,6 @@
 //! The only module that talks to namespaces, mounts and credentials.
 
+pub mod caps;
 pub mod cgroup;
 pub mod container;
 pub mod exec;

@@ -14,7 +14,7 @@ pub const DEFAULT_PROFILE: &[u8] = include_bytes!("seccomp_default.json");
 /// see `seccomp_profile::unpack`).
 pub fn default_program(capabilities: &[u32]) -> Result<Vec<u64>, String> {
     let has_cap = |name: &str| {
-        super::container::capability_number(name).is_some_and(|n| capabilities.contains(&n))
+        super::caps::capability_number(name).is_some_and(|n| capabilities.contains(&n))
     };
     super::seccomp_profile::compile(DEFAULT_PROFILE, &has_cap)
 }
@@ -32,7 +32,7 @@ pub fn compiler_identity() -> String {
 
 #[cfg(test)]
 mod tests {
-    use super::super::container::{capability_number, DEFAULT_CAPS};
+    use super::super::caps::{capability_number, DEFAULT_CAPS};
     use super::super::seccomp_profile::{run_filter, unpack, Verdict};
     use super::*;
     use libseccomp::{ScmpArch, ScmpSyscall};

@@ -9,9 +9,10 @@ use super::record::{ContainerRecord, ContainerState};
 use crate::engine::image::pull::{PullEvent, PullOptions};
 use crate::engine::Engine;
 use crate::engine::{Notice, Notices};
+use crate::runtime::caps::DEFAULT_CAPS;
 use crate::runtime::cgroup;
 pub use crate::runtime::cgroup::Limits;
-use crate::runtime::container::{MountKind, MountSpec, Spec, DEFAULT_CAPS};
+use crate::runtime::container::{MountKind, MountSpec, Spec};
 use crate::store::ImageRecord;
 use crate::Error;
 
@@ -330,18 +331,18 @@ fn seccomp_program(path: &std::path::Path, capabilities: &[u32]) -> Result<Vec<u
 }
 
 fn capability_number(name: &str) -> Result<u32, Error> {
-    crate::runtime::container::capability_number(name)
+    crate::runtime::caps::capability_number(name)
         .ok_or_else(|| Error::Invalid(format!("unknown capability {name:?}")))
 }
 
 /// Every capability this build knows (`--privileged`).
 pub(crate) fn all_capabilities() -> Vec<u32> {
-    (0..crate::runtime::container::CAPABILITY_NAMES.len() as u32).collect()
+    (0..crate::runtime::caps::CAPABILITY_NAMES.len() as u32).collect()
 }
 
 /// The default set, `--privileged` (all), then `--cap-add` and `--cap-drop` (`ALL` allowed).
 fn capabilities(opts: &RunOptions) -> Result<Vec<u32>, Error> {
-    let all: Vec<u32> = (0..crate::runtime::container::CAPABILITY_NAMES.len() as u32).collect();
+    let all: Vec<u32> = (0..crate::runtime::caps::CAPABILITY_NAMES.len() as u32).collect();
     let mut caps: Vec<u32> = if opts.privileged {
         all.clone()
     } else {

@@ -19,7 +19,8 @@ use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
-use super::attach::{connect, Attachments, Connection, Request};
+use super::attach::client::{connect, Connection};
+use super::attach::server::{Attachments, Request};
 use super::record::{ContainerRecord, LogConfig};
 use crate::engine::Engine;
 use crate::engine::Notices;

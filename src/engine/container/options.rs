@@ -145,9 +145,66 @@ pub fn check_duplicate_targets(mounts: &[MountSpec]) -> Result<(), Error> {
     Ok(())
 }
 
+/// The default detach keys, Docker's.
+pub const DEFAULT_DETACH_KEYS: &str = "ctrl-p,ctrl-q";
+
+/// Docker's detach key syntax: keys separated by commas, each a single character or `ctrl-`
+/// (any case) and one of `a`-`z`, `@`, `[`, `\`, `]`, `^`, `_`. An empty string means the
+/// default, as in Docker.
+pub fn parse_detach_keys(spec: &str) -> Result<Vec<u8>, Error> {
+    let bad = || {
+        Error::Invalid(format!(
+            "invalid detach keys {spec:?}: give keys separated by commas, each a character \
+             or ctrl-<a-z, @, [, \\, ], ^, _> (e.g. ctrl-p,ctrl-q)"
+        ))
+    };
+    if spec.is_empty() {
+        return parse_detach_keys(DEFAULT_DETACH_KEYS);
+    }
+    spec.split(',')
+        .map(|key| {
+            let key = key.trim();
+            let ctrl = key
+                .get(..5)
+                .filter(|p| p.eq_ignore_ascii_case("ctrl-"))
+                .map(|_| key[5..].to_ascii_lowercase());
+            (key, ctrl)
+        })
+        .map(|(key, ctrl)| match ctrl.as_deref() {
+            Some(k) if k.len() == 1 => match k.as_bytes()[0] {
+                c @ b'a'..=b'z' => Ok(c - b'a' + 1),
+                c @ (b'@' | b'[' | b'\\' | b']' | b'^' | b'_') => Ok(c - b'@'),
+                _ => Err(bad()),
+            },
+            Some(_) => Err(bad()),
+            None if key.len() == 1 => Ok(key.as_bytes()[0]),
+            None => Err(bad()),
+        })
+        .collect()
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn detach_keys_parse_as_docker_writes_them() {
+        assert_eq!(parse_detach_keys("ctrl-p,ctrl-q").unwrap(), vec![16, 17]);
+        assert_eq!(
+            parse_detach_keys("a,ctrl-@,ctrl-[").unwrap(),
+            vec![b'a', 0, 27]
+        );
+        assert_eq!(parse_detach_keys("ctrl-\\,ctrl-_").unwrap(), vec![28, 31]);
+        assert_eq!(
+            parse_detach_keys("").unwrap(),
+            vec![16, 17],
+            "Docker's default"
+        );
+        assert_eq!(parse_detach_keys("CTRL-P, Ctrl-q").unwrap(), vec![16, 17]);
+        assert!(parse_detach_keys("ctrl-").is_err());
+        assert!(parse_detach_keys("ctrl-1").is_err());
+        assert!(parse_detach_keys("ab").is_err());
+    }
     use crate::runtime::container::MountKind;
 
     fn tmpfs(target: &str) -> MountSpec {
