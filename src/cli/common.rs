@@ -64,7 +64,7 @@ pub fn render_rows(
 pub fn failed_name(status: i32, e: &Error) -> i32 {
     eprintln!("Error: {}", one_line(&e.to_string()));
     let code = match e {
-        Error::NoSuchImage(_) => 1,
+        Error::NotFound { .. } => 1,
         other => other.exit_code(),
     };
     status.max(code)

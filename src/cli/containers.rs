@@ -8,9 +8,9 @@ use serde_json::{json, Value};
 
 use super::format::Column;
 use super::human;
-use crate::engine::ContainerRow;
 use crate::engine::Engine;
 use crate::engine::{parse_detach_keys, AttachOptions, DEFAULT_DETACH_KEYS};
+use crate::engine::{ContainerRow, HealthStatus, Status};
 use crate::Error;
 
 #[derive(Args, Debug)]
@@ -241,26 +241,26 @@ fn row(r: &ContainerRow, no_trunc: bool, now: chrono::DateTime<Utc>) -> Value {
     } else {
         ellipsis(&r.command, 20)
     };
-    let status = match r.status.as_str() {
-        "running" => {
+    let status = match r.status {
+        Status::Running => {
             let up = format!("Up {}", human::duration(now - r.started.unwrap_or(now)));
-            match r.health.as_deref() {
-                Some("starting") => format!("{up} (health: starting)"),
-                Some(h) => format!("{up} ({h})"),
+            match r.health {
+                Some(HealthStatus::Starting) => format!("{up} (health: starting)"),
+                Some(h) => format!("{up} ({})", h.as_str()),
                 None => up,
             }
         }
-        "restarting" => format!(
+        Status::Restarting => format!(
             "Restarting ({}) {}",
             r.exit_code,
             human::ago(r.finished.unwrap_or(now), now)
         ),
-        "exited" => format!(
+        Status::Exited => format!(
             "Exited ({}) {}",
             r.exit_code,
             human::ago(r.finished.unwrap_or(now), now)
         ),
-        _ => "Created".to_string(),
+        Status::Created => "Created".to_string(),
     };
     json!({
         "ID": short(&r.id, no_trunc),
@@ -269,7 +269,7 @@ fn row(r: &ContainerRow, no_trunc: bool, now: chrono::DateTime<Utc>) -> Value {
         "CreatedAt": r.created.map(|t| t.format("%Y-%m-%d %H:%M:%S +0000 UTC").to_string()).unwrap_or_default(),
         "RunningFor": r.created.map(|t| human::ago(t, now)).unwrap_or_default(),
         "Status": status,
-        "State": r.status,
+        "State": r.status.as_str(),
         "Ports": "",
         "Names": r.name,
         "Labels": r.labels.iter().map(|(k, v)| format!("{k}={v}")).collect::<Vec<_>>().join(","),

@@ -8,9 +8,9 @@ use serde_json::{json, Value};
 
 use super::format::{self, Column};
 use super::human;
-use crate::engine::Engine;
 use crate::engine::PruneFilters;
 use crate::engine::{short_hex, ImageFilters, ImageRow};
+use crate::engine::{Engine, ObjectKind};
 use crate::Error;
 
 #[derive(Args, Debug)]
@@ -240,17 +240,17 @@ pub fn inspect(engine: &Engine, args: InspectArgs) -> Result<i32, Error> {
     let mut failed = false;
     for name in &args.names {
         // Containers first, as Docker looks them up.
-        let container = match kind {
-            "image" => Err(Error::NoSuchImage(String::new())),
-            _ => engine.inspect_container(name),
-        };
-        let result = match container {
-            Err(Error::NoSuchImage(_)) if kind != "container" => engine.inspect_image(name),
-            other => other,
+        let result = match kind {
+            "image" => engine.inspect_image(name),
+            "container" => engine.inspect_container(name),
+            _ => match engine.inspect_container(name) {
+                Err(e) if e.is_not_found(ObjectKind::Container) => engine.inspect_image(name),
+                other => other,
+            },
         };
         match result {
             Ok(v) => found.push(v),
-            Err(Error::NoSuchImage(_)) => {
+            Err(Error::NotFound { .. }) => {
                 eprintln!("Error: No such object: {name}");
                 failed = true;
             }

@@ -25,10 +25,17 @@ pub enum Error {
     Unpack(#[from] UnpackError),
     #[error(transparent)]
     Runtime(#[from] RuntimeError),
-    /// No such image (or tag) in the local store.
+    /// A name matched no object of its kind (Docker's "No such container: …", 404).
+    #[error("{message}")]
+    NotFound { kind: ObjectKind, message: String },
+    /// A name that must be unique is taken already (409).
     #[error("{0}")]
-    NoSuchImage(String),
-    /// The operation conflicts with the store's state (Docker's "conflict: …").
+    NameInUse(String),
+    /// The object is in the wrong state for the operation, e.g. not running (409).
+    #[error("{0}")]
+    WrongState(String),
+    /// The operation conflicts with the store's state (Docker's "conflict: …", 409): an
+    /// image still in use, a name that matches more than one object.
     #[error("{0}")]
     Conflict(String),
     /// The request itself is wrong.
@@ -48,7 +55,35 @@ pub enum Error {
     Start { code: i32, message: String },
 }
 
+/// The kinds of object a name can fail to match.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ObjectKind {
+    Container,
+    Image,
+    Volume,
+    Network,
+}
+
 impl Error {
+    /// `No such container: NAME`.
+    pub fn no_such_container(name: &str) -> Error {
+        Error::not_found(ObjectKind::Container, format!("No such container: {name}"))
+    }
+
+    /// `No such image: NAME`.
+    pub fn no_such_image(name: &str) -> Error {
+        Error::not_found(ObjectKind::Image, format!("No such image: {name}"))
+    }
+
+    pub fn not_found(kind: ObjectKind, message: String) -> Error {
+        Error::NotFound { kind, message }
+    }
+
+    /// True when a name matched no object of this kind.
+    pub fn is_not_found(&self, of: ObjectKind) -> bool {
+        matches!(self, Error::NotFound { kind, .. } if *kind == of)
+    }
+
     /// The exit status the CLI gives for this error.
     pub fn exit_code(&self) -> i32 {
         match self {

@@ -11,7 +11,7 @@ pub mod info;
 pub mod notice;
 pub mod system;
 
-pub use error::Error;
+pub use error::{Error, ObjectKind};
 pub use notice::{Notice, Notices};
 
 // The operations' types the CLI uses, in one place: the wings' inner layout is theirs to change.
@@ -23,7 +23,9 @@ pub use container::health::HealthConfig;
 pub use container::lifecycle::{parse_log_line, signal_number, write_entry, LogEntry};
 pub use container::options;
 pub use container::options::{parse_detach_keys, DEFAULT_DETACH_KEYS};
-pub use container::record::{ContainerRow, LogConfig, PsFilters, RestartPolicy};
+pub use container::record::{
+    ContainerRow, HealthStatus, LogConfig, PsFilters, RestartPolicy, Status,
+};
 pub use container::userns::UsernsMode;
 pub use filters::PruneFilters;
 pub use image::local::{short_hex, ImageFilters, ImageRow};

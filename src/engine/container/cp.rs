@@ -374,7 +374,7 @@ impl Engine {
         // As Docker: nothing is copied into a container whose root file system is read-only
         // (its volumes included).
         if record.spec.read_only_root {
-            return Err(Error::Conflict(format!(
+            return Err(Error::WrongState(format!(
                 "container rootfs is marked read-only: can't copy into {}",
                 record.name
             )));
@@ -549,7 +549,7 @@ impl Engine {
         }
         if self.container_alive(record) {
             // Between two runs of its restart policy: its monitor may mount it any moment.
-            return Err(Error::Conflict(format!(
+            return Err(Error::WrongState(format!(
                 "container {} is restarting: try again once it runs or is stopped",
                 record.name
             )));

@@ -7,7 +7,7 @@ use std::path::PathBuf;
 
 use super::record::{ContainerRecord, ContainerState};
 use crate::engine::image::pull::{PullEvent, PullOptions};
-use crate::engine::Engine;
+use crate::engine::{Engine, ObjectKind};
 use crate::engine::{Notice, Notices};
 use crate::runtime::caps::DEFAULT_CAPS;
 use crate::runtime::cgroup;
@@ -134,7 +134,8 @@ impl Engine {
         let image = self.image_for_run(opts, progress, notices)?;
         if let (true, Some(name)) = (opts.replace, &opts.name) {
             match self.remove_container(name, true) {
-                Ok(_) | Err(Error::NoSuchImage(_)) => {}
+                Ok(_) => {}
+                Err(e) if e.is_not_found(ObjectKind::Container) => {}
                 Err(e) => return Err(e),
             }
         }
@@ -310,7 +311,7 @@ impl Engine {
             PullPolicy::Always => pull(),
             PullPolicy::Never => self.find_image(&opts.image),
             PullPolicy::Missing => match self.find_image(&opts.image) {
-                Err(Error::NoSuchImage(_)) => pull(),
+                Err(e) if e.is_not_found(ObjectKind::Image) => pull(),
                 other => other,
             },
         }

@@ -30,7 +30,7 @@ impl Engine {
         }
         let record = self.find_container(name)?;
         let Some(init) = self.init_pid(&record) else {
-            return Err(Error::Conflict(format!(
+            return Err(Error::WrongState(format!(
                 "container {} is not running",
                 record.name
             )));

@@ -6,7 +6,7 @@
 use std::os::fd::AsRawFd;
 use std::time::{Duration, Instant};
 
-use super::record::{ContainerRecord, Health, HealthResult};
+use super::record::{ContainerRecord, Health, HealthResult, HealthStatus};
 use crate::engine::Engine;
 use crate::runtime::container::Spec;
 use crate::Error;
@@ -100,12 +100,12 @@ impl Health {
     /// in a row, failures in the start period not counted while still starting.
     fn record(&mut self, result: HealthResult, config: &HealthConfig, in_start_period: bool) {
         if result.exit_code == 0 {
-            self.status = "healthy".into();
+            self.status = HealthStatus::Healthy;
             self.failing_streak = 0;
-        } else if !(in_start_period && self.status == "starting") {
+        } else if !(in_start_period && self.status == HealthStatus::Starting) {
             self.failing_streak += 1;
             if self.failing_streak >= config.retries() {
-                self.status = "unhealthy".into();
+                self.status = HealthStatus::Unhealthy;
             }
         }
         self.log.push(result);
@@ -130,7 +130,7 @@ impl Engine {
                 ))
             })?;
         let Some(init) = self.init_pid(&record) else {
-            return Err(Error::Conflict(format!(
+            return Err(Error::WrongState(format!(
                 "container {} is not running",
                 record.name
             )));
@@ -317,8 +317,8 @@ impl Schedule {
                 // the log stay the monitor's alone (the engine holds no descriptor).
                 crate::sys::close_fds_from(3);
                 let code = match engine.run_health_check(id) {
-                    Ok(h) if h.status == "starting" => STILL_STARTING,
-                    Ok(h) if h.status == "healthy" => 0,
+                    Ok(h) if h.status == HealthStatus::Starting => STILL_STARTING,
+                    Ok(h) if h.status == HealthStatus::Healthy => 0,
                     _ => 1,
                 };
                 crate::sys::exit_now(code)

@@ -2,7 +2,7 @@
 
 use serde_json::{json, Value};
 
-use super::record::ContainerRecord;
+use super::record::{ContainerRecord, Status};
 use crate::engine::Engine;
 use crate::runtime::container::MountKind;
 use crate::Error;
@@ -13,23 +13,23 @@ const ZERO_TIME: &str = "0001-01-01T00:00:00Z";
 impl Engine {
     /// The state a record shows, with a dead monitor taken into account: (status, exit code,
     /// error).
-    pub fn effective_state(&self, r: &ContainerRecord) -> (String, i32, String) {
+    pub fn effective_state(&self, r: &ContainerRecord) -> (Status, i32, String) {
         let s = &r.state;
         if s.is_up() && !self.container_alive(r) {
             return (
-                "exited".into(),
+                Status::Exited,
                 137,
                 "the process that held the container (its monitor or skiff) was killed".into(),
             );
         }
-        (s.status.clone(), s.exit_code, s.error.clone())
+        (s.status, s.exit_code, s.error.clone())
     }
 
     pub fn inspect_container(&self, name: &str) -> Result<Value, Error> {
         let r = self.find_container(name)?;
         let (status, exit_code, error) = self.effective_state(&r);
         // Docker reports a restarting container as running too.
-        let running = status == "running" || status == "restarting";
+        let running = matches!(status, Status::Running | Status::Restarting);
         let pid = if running {
             self.init_pid(&r).unwrap_or(0)
         } else {
@@ -98,7 +98,7 @@ impl Engine {
                 "Status": status,
                 "Running": running,
                 "Paused": false,
-                "Restarting": status == "restarting",
+                "Restarting": status == Status::Restarting,
                 "OOMKilled": false,
                 "Dead": false,
                 "Pid": pid,

@@ -7,7 +7,7 @@ use std::io::Write;
 use std::time::{Duration, Instant};
 
 use super::record::ContainerRecord;
-use crate::engine::Engine;
+use crate::engine::{Engine, ObjectKind};
 use crate::Error;
 
 /// Signal names as Docker takes them (`SIGTERM`, `TERM`, `15`).
@@ -90,7 +90,7 @@ impl Engine {
         let record = self.find_container(name)?;
         match self.init_pid(&record) {
             Some(pid) => Ok((record, pid)),
-            None => Err(Error::Conflict(format!(
+            None => Err(Error::WrongState(format!(
                 "container {} is not running",
                 record.name
             ))),
@@ -232,7 +232,7 @@ impl Engine {
             .iter()
             .any(|c| c.name == new && c.id != record.id)
         {
-            return Err(Error::Conflict(format!(
+            return Err(Error::NameInUse(format!(
                 "the container name \"/{new}\" is already in use: remove that container or choose another name"
             )));
         }
@@ -266,7 +266,7 @@ impl Engine {
             match self.remove_container(&c.id, false) {
                 Ok(_) => removed.push(c.id),
                 // Removed by another command meanwhile.
-                Err(Error::NoSuchImage(_)) => {}
+                Err(e) if e.is_not_found(ObjectKind::Container) => {}
                 Err(e) => return Err(e),
             }
         }

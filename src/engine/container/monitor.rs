@@ -21,7 +21,7 @@ use std::time::{Duration, Instant};
 
 use super::attach::client::{connect, Connection};
 use super::attach::server::{Attachments, Request};
-use super::record::{ContainerRecord, LogConfig};
+use super::record::{ContainerRecord, LogConfig, Status};
 use crate::engine::Engine;
 use crate::engine::Notices;
 use crate::runtime::container::{self, Spec, EXIT_RUNTIME};
@@ -519,7 +519,7 @@ impl Monitor {
         }
         let me = std::process::id() as i32;
         self.update(|r| {
-            r.state.status = "running".into();
+            r.state.status = Status::Running;
             r.state.pid = init;
             r.state.pid_start = super::record::process_start(init);
             r.state.monitor = me;
@@ -536,7 +536,7 @@ impl Monitor {
 
     fn record_restart(&self, code: i32, restarts: u32) {
         self.update(|r| {
-            r.state.status = "restarting".into();
+            r.state.status = Status::Restarting;
             r.state.exit_code = code;
             r.state.restart_count = restarts;
             r.state.pid = 0;
@@ -546,7 +546,7 @@ impl Monitor {
 
     fn record_end(&self, code: i32, error: &str) {
         self.update(|r| {
-            r.state.status = "exited".into();
+            r.state.status = Status::Exited;
             r.state.exit_code = code;
             r.state.pid = 0;
             r.state.pid_start = 0;

@@ -124,10 +124,59 @@ impl Default for LogConfig {
     }
 }
 
+/// Where a container is in its life, stored as Docker's lowercase words.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Status {
+    #[default]
+    Created,
+    Running,
+    /// Between two runs of its restart policy.
+    Restarting,
+    Exited,
+}
+
+impl Status {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Status::Created => "created",
+            Status::Running => "running",
+            Status::Restarting => "restarting",
+            Status::Exited => "exited",
+        }
+    }
+}
+
+impl std::fmt::Display for Status {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+/// A health check's verdict so far, stored as Docker's lowercase words.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum HealthStatus {
+    /// No check has passed, nor failed for good, yet.
+    #[default]
+    Starting,
+    Healthy,
+    Unhealthy,
+}
+
+impl HealthStatus {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            HealthStatus::Starting => "starting",
+            HealthStatus::Healthy => "healthy",
+            HealthStatus::Unhealthy => "unhealthy",
+        }
+    }
+}
+
 #[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct ContainerState {
-    /// `created`, `running` or `exited`.
-    pub status: String,
+    pub status: Status,
     pub exit_code: i32,
     pub started_at: Option<String>,
     pub finished_at: Option<String>,
@@ -159,14 +208,14 @@ pub struct ContainerState {
 impl ContainerState {
     /// Running, or between two runs of its restart policy: its monitor holds it either way.
     pub fn is_up(&self) -> bool {
-        self.status == "running" || self.status == "restarting"
+        matches!(self.status, Status::Running | Status::Restarting)
     }
 }
 
 impl Default for ContainerState {
     fn default() -> Self {
         ContainerState {
-            status: "created".into(),
+            status: Status::Created,
             exit_code: 0,
             started_at: None,
             finished_at: None,
@@ -190,8 +239,7 @@ pub struct ContainerRow {
     pub image: String,
     pub command: String,
     pub created: Option<DateTime<Utc>>,
-    /// `created`, `running` or `exited`.
-    pub status: String,
+    pub status: Status,
     pub exit_code: i32,
     pub started: Option<DateTime<Utc>>,
     pub finished: Option<DateTime<Utc>>,
@@ -201,7 +249,7 @@ pub struct ContainerRow {
     /// With `size`: bytes the container wrote (its upper layer), and its image's size.
     pub size: Option<(u64, u64)>,
     /// starting, healthy or unhealthy while it runs with a health check.
-    pub health: Option<String>,
+    pub health: Option<HealthStatus>,
 }
 
 /// `ps --filter KEY=VALUE`: the same key given twice matches either value, different keys
@@ -351,7 +399,7 @@ impl Engine {
             Some(n) => {
                 check_name(n)?;
                 if taken.iter().any(|t| t == n) {
-                    return Err(Error::Conflict(format!(
+                    return Err(Error::NameInUse(format!(
                         "the container name \"/{n}\" is already in use: remove that container or choose another name"
                     )));
                 }
@@ -390,7 +438,7 @@ impl Engine {
         let hits: Vec<&ContainerRecord> = all.iter().filter(|c| c.id.starts_with(name)).collect();
         match hits.as_slice() {
             [one] if !name.is_empty() => Ok((*one).clone()),
-            [] | [_] => Err(Error::NoSuchImage(format!("No such container: {name}"))),
+            [] | [_] => Err(Error::no_such_container(name)),
             _ => Err(Error::Conflict(format!(
                 "multiple containers match {name:?}: give more of the id"
             ))),
@@ -436,7 +484,7 @@ impl Engine {
         let was_up = record.state.is_up() && self.container_alive(&record);
         if was_up {
             if !force {
-                return Err(Error::Conflict(format!(
+                return Err(Error::WrongState(format!(
                     "cannot remove container \"{}\": container is running: stop the container before removing or force remove",
                     record.name
                 )));
@@ -496,7 +544,7 @@ impl Engine {
                     let c = records
                         .iter()
                         .find(|c| c.name == *n || c.id.starts_with(n))
-                        .ok_or_else(|| Error::NoSuchImage(format!("No such container: {n}")))?;
+                        .ok_or_else(|| Error::no_such_container(n))?;
                     Ok(time(&Some(c.created.clone())))
                 })
                 .collect()
@@ -508,26 +556,26 @@ impl Engine {
             || filters.values("status").iter().any(|s| *s != "running")
             || !filters.values("exited").is_empty();
         for c in records {
-            let mut status = c.state.status.clone();
+            let mut status = c.state.status;
             let mut exit_code = c.state.exit_code;
             let mut finished = time(&c.state.finished_at);
             if c.state.is_up() && !self.container_alive(&c) {
                 // skiff was killed while the container ran in its foreground: it is gone.
-                status = "exited".into();
+                status = Status::Exited;
                 exit_code = 137;
                 finished = finished.or_else(|| time(&c.state.started_at));
             }
-            if !all && status != "running" && status != "restarting" {
+            if !all && !matches!(status, Status::Running | Status::Restarting) {
                 continue;
             }
-            let health = (status == "running")
-                .then(|| c.state.health.as_ref().map(|h| h.status.clone()))
+            let health = (status == Status::Running)
+                .then(|| c.state.health.as_ref().map(|h| h.status))
                 .flatten();
             let any = |key: &str, test: &dyn Fn(&str) -> bool| {
                 let wanted = filters.values(key);
                 wanted.is_empty() || wanted.iter().any(|w| test(w))
             };
-            let keep = any("status", &|v| v == status)
+            let keep = any("status", &|v| v == status.as_str())
                 && any("name", &|v| name_matches(v, &c.name))
                 && any("id", &|v| c.id.starts_with(v))
                 && any("label", &|v| match v.split_once('=') {
@@ -541,9 +589,11 @@ impl Engine {
                         || v == format!("{}:latest", c.image)
                         || c.image_id.trim_start_matches("sha256:").starts_with(bare)
                 })
-                && any("health", &|v| health.as_deref().unwrap_or("none") == v)
+                && any("health", &|v| {
+                    health.map_or("none", HealthStatus::as_str) == v
+                })
                 && any("exited", &|v| {
-                    status == "exited" && v.parse::<i32>().ok() == Some(exit_code)
+                    status == Status::Exited && v.parse::<i32>().ok() == Some(exit_code)
                 })
                 && before.iter().all(|b| time(&Some(c.created.clone())) < *b)
                 && since.iter().all(|b| time(&Some(c.created.clone())) > *b);
@@ -696,8 +746,7 @@ fn end_orphaned_init(record: &ContainerRecord) {
 #[derive(Debug, Clone, Default, Serialize, Deserialize)]
 #[serde(rename_all = "PascalCase")]
 pub struct Health {
-    /// starting, healthy or unhealthy.
-    pub status: String,
+    pub status: HealthStatus,
     pub failing_streak: u32,
     #[serde(default)]
     pub log: Vec<HealthResult>,
@@ -714,10 +763,7 @@ pub struct HealthResult {
 
 impl Health {
     pub fn starting() -> Health {
-        Health {
-            status: "starting".into(),
-            ..Health::default()
-        }
+        Health::default()
     }
 }
 

@@ -5,7 +5,7 @@ use std::collections::HashSet;
 use chrono::{DateTime, Utc};
 use serde_json::{json, Value};
 
-use crate::engine::Engine;
+use crate::engine::{Engine, ObjectKind};
 use crate::image::manifest::ImageConfig;
 use crate::image::reference::{self, ParsedName, Reference};
 use crate::store::ImageRecord;
@@ -118,13 +118,13 @@ impl Engine {
     pub fn image_exists(&self, name: &str) -> Result<bool, Error> {
         match self.find_image(name) {
             Ok(_) => Ok(true),
-            Err(Error::NoSuchImage(_)) => Ok(false),
+            Err(e) if e.is_not_found(ObjectKind::Image) => Ok(false),
             Err(e) => Err(e),
         }
     }
 
     fn resolve(&self, images: &[ImageRecord], name: &str) -> Result<Match, Error> {
-        let no_such = || Error::NoSuchImage(format!("No such image: {name}"));
+        let no_such = || Error::no_such_image(name);
         if let Some(i) = match_id(images, name)? {
             return Ok(Match::Id(i));
         }

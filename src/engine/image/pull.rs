@@ -9,7 +9,7 @@ use std::sync::Mutex;
 
 use super::unpacker::{LayerSink, Prepared};
 use crate::config::Credentials;
-use crate::engine::Engine;
+use crate::engine::{Engine, ObjectKind};
 use crate::engine::{Notice, Notices};
 use crate::image::manifest::{self, Descriptor, ImageConfig, ImageManifest, Manifest};
 pub use crate::image::platform::PlatformSpec;
@@ -128,10 +128,13 @@ impl Engine {
                 Err(e) => return Err(e),
             }
         }
-        Err(Error::NoSuchImage(format!(
-            "{name}: no search registry could provide it ({})",
-            errors.join("; ")
-        )))
+        Err(Error::not_found(
+            ObjectKind::Image,
+            format!(
+                "{name}: no search registry could provide it ({})",
+                errors.join("; ")
+            ),
+        ))
     }
 
     /// Refuses a name that is no image reference at all, before anything is said about it.
@@ -265,10 +268,10 @@ impl Engine {
         }
         let err = last_err.expect("at least one session");
         Err(match err {
-            RegistryError::NotFound { detail, .. } => Error::NoSuchImage(format!(
-                "manifest for {} not found: {detail}",
-                reference.familiar()
-            )),
+            RegistryError::NotFound { detail, .. } => Error::not_found(
+                ObjectKind::Image,
+                format!("manifest for {} not found: {detail}", reference.familiar()),
+            ),
             other => other.into(),
         })
     }
@@ -290,11 +293,14 @@ impl Engine {
             Manifest::Image(m) => (m, top.digest.clone(), media_type),
             Manifest::Index(index) => {
                 let chosen = platform.choose(&index.manifests).ok_or_else(|| {
-                    Error::NoSuchImage(format!(
+                    Error::not_found(
+                        ObjectKind::Image,
+                        format!(
                         "no image for platform {platform} in the manifest list of {} (it has: {})",
                         reference.familiar(),
                         platforms_of(&index.manifests)
-                    ))
+                    ),
+                    )
                 })?;
                 let fetched = session.manifest(&chosen.digest)?;
                 let (m, t) = Manifest::parse(&fetched.bytes, fetched.content_type.as_deref())?;
@@ -318,7 +324,7 @@ impl Engine {
         if explicit_platform
             && !platform.matches(&config.os, &config.architecture, config.variant.as_deref())
         {
-            return Err(Error::NoSuchImage(format!(
+            return Err(Error::not_found(ObjectKind::Image, format!(
                 "image with reference {} was found but does not match the specified platform: wanted {platform}, actual: {}/{}",
                 reference.familiar(),
                 config.os,

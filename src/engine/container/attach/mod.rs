@@ -9,7 +9,7 @@ pub mod server;
 
 use std::io;
 
-use crate::engine::container::record::ContainerRecord;
+use crate::engine::container::record::{ContainerRecord, Status};
 use crate::engine::Engine;
 use crate::Error;
 pub use client::AttachOptions;
@@ -20,20 +20,20 @@ impl Engine {
     /// detach keys (0).
     pub fn attach(&self, name: &str, opts: &AttachOptions) -> Result<i32, Error> {
         let record = self.find_container(name)?;
-        if record.state.status != "running" || !self.container_alive(&record) {
-            return Err(Error::Conflict(
+        if record.state.status != Status::Running || !self.container_alive(&record) {
+            return Err(Error::WrongState(
                 "you cannot attach to a stopped container, start it first".into(),
             ));
         }
         let conn = connect(&self.container_run_dir(&record.id)).map_err(|e| {
             let ended = self
                 .find_container(&record.id)
-                .map_or(true, |r| r.state.status != "running");
+                .map_or(true, |r| r.state.status != Status::Running);
             if ended {
-                Error::Conflict("you cannot attach to a stopped container, start it first".into())
+                Error::WrongState("you cannot attach to a stopped container, start it first".into())
             } else if e.kind() == io::ErrorKind::NotFound {
                 // `run` without -d holds its container itself, with no socket to attach to.
-                Error::Conflict(format!(
+                Error::WrongState(format!(
                     "container {} runs in the foreground of another skiff: only containers \
                      started with run -d or start can be attached to",
                     record.name
@@ -95,7 +95,7 @@ impl Engine {
                 // The monitor ended without a word (it was killed), or let this client go
                 // for not reading its output while the container goes on.
                 let now = self.find_container(&record.id)?;
-                if now.state.status == "running" && self.container_alive(&now) {
+                if now.state.status == Status::Running && self.container_alive(&now) {
                     return Err(Error::Other(format!(
                         "detached from {}: its output was not read fast enough; attach again \
                          (logs has it all)",
