@@ -5,9 +5,10 @@ use std::os::fd::AsFd;
 use clap::Args;
 
 use crate::engine::duration;
+use crate::engine::options::{self as run, parse_size};
 use crate::engine::Engine;
 use crate::engine::HealthConfig;
-use crate::engine::{run, Network, PullPolicy, RunOptions};
+use crate::engine::{Capability, Network, PullPolicy, RunOptions};
 use crate::engine::{Notice, PullEvent};
 use crate::Error;
 
@@ -294,7 +295,7 @@ fn log_config(driver: &str, opts: &[String]) -> Result<crate::engine::LogConfig,
     };
     for o in opts {
         match o.split_once('=') {
-            Some(("max-size", v)) => log.max_size = Some(run::parse_size(v)?),
+            Some(("max-size", v)) => log.max_size = Some(parse_size(v)?),
             Some(("max-file", v)) => {
                 log.max_file = v.parse().ok().filter(|n| *n > 0).ok_or_else(|| {
                     Error::Invalid(format!(
@@ -370,9 +371,15 @@ fn options(args: RunArgs) -> Result<RunOptions, Error> {
         mounts.push(run::parse_tmpfs(t)?);
     }
     crate::engine::options::check_duplicate_targets(&mounts)?;
-    for u in &args.ulimit {
-        run::parse_ulimit(u)?;
-    }
+    let ulimits = args
+        .ulimit
+        .iter()
+        .map(|u| run::parse_ulimit(u))
+        .collect::<Result<Vec<_>, _>>()?;
+    let shm_size = args.shm_size.as_deref().map(parse_size).transpose()?;
+    let capabilities = |names: &[String]| -> Result<Vec<Capability>, Error> {
+        names.iter().map(|n| Capability::parse(n)).collect()
+    };
     if args.rm && args.restart != "no" {
         return Err(Error::Invalid(
             "--restart and --rm conflict: a container removed on exit can't be restarted".into(),
@@ -414,8 +421,8 @@ fn options(args: RunArgs) -> Result<RunOptions, Error> {
         remove: args.rm,
         mounts,
         read_only: args.read_only,
-        cap_add: args.cap_add,
-        cap_drop: args.cap_drop,
+        cap_add: capabilities(&args.cap_add)?,
+        cap_drop: capabilities(&args.cap_drop)?,
         privileged: args.privileged,
         no_new_privileges,
         interactive: args.interactive,
@@ -427,8 +434,8 @@ fn options(args: RunArgs) -> Result<RunOptions, Error> {
                 .unwrap_or(crate::engine::DEFAULT_DETACH_KEYS),
         )?,
         init: args.init,
-        ulimits: args.ulimit,
-        shm_size: args.shm_size,
+        ulimits,
+        shm_size,
         tty: args.tty,
         seccomp,
         seccomp_profile,
@@ -458,7 +465,7 @@ fn options(args: RunArgs) -> Result<RunOptions, Error> {
         health,
         replace: args.replace,
         limits: run::Limits {
-            memory: args.memory.as_deref().map(run::parse_size).transpose()?,
+            memory: args.memory.as_deref().map(parse_size).transpose()?,
             cpus: args.cpus,
             pids: args.pids_limit,
         },

@@ -17,12 +17,12 @@ pub use notice::{Notice, Notices};
 // The operations' types the CLI uses, in one place: the wings' inner layout is theirs to change.
 pub use container::attach::AttachOptions;
 pub use container::cp::{CopyOptions, HostDest, HostSource};
-pub use container::create::{self as run, Network, PullPolicy, RunOptions};
 pub use container::exec::ExecOptions;
 pub use container::health::HealthConfig;
 pub use container::lifecycle::{parse_log_line, signal_number, write_entry, LogEntry};
 pub use container::options;
 pub use container::options::{parse_detach_keys, DEFAULT_DETACH_KEYS};
+pub use container::options::{Capability, Network, PullPolicy, RunOptions};
 pub use container::record::{
     ContainerRow, HealthStatus, LogConfig, PsFilters, RestartPolicy, Status,
 };

@@ -3,93 +3,16 @@
 
 use std::fs;
 use std::os::unix::fs::DirBuilderExt;
-use std::path::PathBuf;
 
+use super::options::{capabilities, Network, PullPolicy, RunOptions};
 use super::record::{ContainerRecord, ContainerState};
 use crate::engine::image::pull::{PullEvent, PullOptions};
 use crate::engine::{Engine, ObjectKind};
 use crate::engine::{Notice, Notices};
-use crate::runtime::caps::DEFAULT_CAPS;
 use crate::runtime::cgroup;
-pub use crate::runtime::cgroup::Limits;
 use crate::runtime::container::{MountKind, MountSpec, Spec};
 use crate::store::ImageRecord;
 use crate::Error;
-
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum PullPolicy {
-    Always,
-    Missing,
-    Never,
-}
-
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Network {
-    /// A network namespace of its own with only loopback.
-    None,
-    Host,
-}
-
-#[derive(Debug, Clone)]
-pub struct RunOptions {
-    pub image: String,
-    pub command: Vec<String>,
-    /// `Some("")` clears the image's entrypoint.
-    pub entrypoint: Option<String>,
-    /// `KEY=VALUE`, or `KEY` to take the value from skiff's own environment.
-    pub env: Vec<String>,
-    pub workdir: Option<String>,
-    pub user: Option<String>,
-    pub hostname: Option<String>,
-    pub network: Network,
-    pub pull: PullPolicy,
-    pub remove: bool,
-    pub mounts: Vec<MountSpec>,
-    pub read_only: bool,
-    pub cap_add: Vec<String>,
-    pub cap_drop: Vec<String>,
-    pub privileged: bool,
-    pub no_new_privileges: bool,
-    /// `-i`: the container reads skiff's stdin.
-    pub interactive: bool,
-    /// Pass signals skiff receives on to the container (Docker's `--sig-proxy`, default on).
-    pub sig_proxy: bool,
-    /// `run -d`: nobody is attached when the container starts.
-    pub detach: bool,
-    /// The keys that detach from a container run in the foreground.
-    pub detach_keys: Vec<u8>,
-    /// `--health-*` and `--no-healthcheck`, over the image's check.
-    pub health: super::health::HealthConfig,
-    pub init: bool,
-    /// `--ulimit` values as given (`nofile=1024:2048`).
-    pub ulimits: Vec<String>,
-    /// `--shm-size` as given (`64m`).
-    pub shm_size: Option<String>,
-    pub limits: Limits,
-    /// `-t`: a pseudo-terminal for the container.
-    pub tty: bool,
-    /// The default seccomp filter (`--security-opt seccomp=unconfined` turns it off).
-    pub seccomp: bool,
-    /// `--security-opt seccomp=FILE`: a Docker seccomp profile used instead of the default.
-    pub seccomp_profile: Option<PathBuf>,
-    pub group_add: Vec<String>,
-    /// `--platform` for a pull on the way.
-    pub platform: Option<crate::engine::image::pull::PlatformSpec>,
-    /// `--cidfile`: where to write the container's id.
-    pub cidfile: Option<PathBuf>,
-    /// `--name`.
-    pub name: Option<String>,
-    /// `--userns`, `--uidmap`, `--gidmap`.
-    pub userns: super::userns::UsernsMode,
-    /// `--label`.
-    pub labels: std::collections::BTreeMap<String, String>,
-    pub restart: super::record::RestartPolicy,
-    pub log: super::record::LogConfig,
-    pub stop_signal: Option<String>,
-    pub stop_timeout: Option<u32>,
-    /// `--replace`: an existing container of that name goes first.
-    pub replace: bool,
-}
 
 impl Engine {
     /// Runs a container in the foreground and returns its exit status (`create` + `start -a`).
@@ -164,10 +87,10 @@ impl Engine {
         let ulimits = opts
             .ulimits
             .iter()
-            .map(|u| parse_ulimit(u))
-            .collect::<Result<Vec<_>, _>>()?;
-        let shm_size = opts.shm_size.as_deref().map(parse_size).transpose()?;
-        let capabilities = capabilities(opts)?;
+            .map(|u| (u.name.clone(), u.soft, u.hard))
+            .collect();
+        let shm_size = opts.shm_size;
+        let capabilities = capabilities(opts);
         let seccomp_profile = match &opts.seccomp_profile {
             Some(path) if opts.seccomp && !opts.privileged => {
                 Some(seccomp_program(path, &capabilities)?)
@@ -326,230 +249,11 @@ fn seccomp_program(path: &std::path::Path, capabilities: &[u32]) -> Result<Vec<u
             path.display()
         ))
     })?;
-    let has_cap = |name: &str| capability_number(name).is_ok_and(|n| capabilities.contains(&n));
+    let has_cap = |name: &str| {
+        crate::runtime::caps::capability_number(name).is_some_and(|n| capabilities.contains(&n))
+    };
     crate::runtime::seccomp_profile::compile(&text, &has_cap)
         .map_err(|e| Error::Invalid(format!("seccomp profile {}: {e}", path.display())))
-}
-
-fn capability_number(name: &str) -> Result<u32, Error> {
-    crate::runtime::caps::capability_number(name)
-        .ok_or_else(|| Error::Invalid(format!("unknown capability {name:?}")))
-}
-
-/// Every capability this build knows (`--privileged`).
-pub(crate) fn all_capabilities() -> Vec<u32> {
-    (0..crate::runtime::caps::CAPABILITY_NAMES.len() as u32).collect()
-}
-
-/// The default set, `--privileged` (all), then `--cap-add` and `--cap-drop` (`ALL` allowed).
-fn capabilities(opts: &RunOptions) -> Result<Vec<u32>, Error> {
-    let all: Vec<u32> = (0..crate::runtime::caps::CAPABILITY_NAMES.len() as u32).collect();
-    let mut caps: Vec<u32> = if opts.privileged {
-        all.clone()
-    } else {
-        DEFAULT_CAPS.to_vec()
-    };
-    for name in &opts.cap_add {
-        if name.eq_ignore_ascii_case("all") {
-            caps = all.clone();
-        } else {
-            let n = capability_number(name)?;
-            if !caps.contains(&n) {
-                caps.push(n);
-            }
-        }
-    }
-    for name in &opts.cap_drop {
-        if name.eq_ignore_ascii_case("all") {
-            caps.clear();
-        } else {
-            let n = capability_number(name)?;
-            caps.retain(|c| *c != n);
-        }
-    }
-    caps.sort_unstable();
-    Ok(caps)
-}
-
-/// Parses `-v HOST:CTR[:OPTIONS]` (options `ro`, `rw`, `z`, `Z`; SELinux labels are accepted
-/// and have nothing to do where SELinux is off). A missing host directory is created later, by
-/// [`create_bind_sources`], once every value is known to be good and the image is there.
-pub fn parse_volume(spec: &str) -> Result<MountSpec, Error> {
-    let parts: Vec<&str> = spec.split(':').collect();
-    let (source, target, options) = match parts.as_slice() {
-        [s, t] => (*s, *t, ""),
-        [s, t, o] => (*s, *t, *o),
-        _ => {
-            return Err(Error::Invalid(format!(
-                "invalid volume specification {spec:?}: expected HOST:CONTAINER[:ro|rw]"
-            )))
-        }
-    };
-    if !source.starts_with('/') {
-        return Err(Error::NotSupported(format!(
-            "named volumes ({source:?}); use an absolute host path"
-        )));
-    }
-    check_target(target, spec)?;
-    let mut readonly = false;
-    for o in options.split(',').filter(|o| !o.is_empty()) {
-        match o {
-            "ro" => readonly = true,
-            "rw" | "z" | "Z" => {}
-            other => {
-                return Err(Error::Invalid(format!(
-                    "invalid volume option {other:?} in {spec:?}"
-                )))
-            }
-        }
-    }
-    Ok(MountSpec {
-        kind: MountKind::Bind,
-        source: Some(PathBuf::from(source)),
-        target: target.to_string(),
-        readonly,
-        options: String::new(),
-    })
-}
-
-/// Parses `--mount type=bind|tmpfs,source=…,target=…[,readonly][,tmpfs-size=…][,tmpfs-mode=…]`.
-pub fn parse_mount(spec: &str) -> Result<MountSpec, Error> {
-    let (mut kind, mut source, mut target, mut readonly) = (None, None, None, false);
-    let mut tmpfs = Vec::new();
-    for field in spec.split(',') {
-        let (k, v) = field.split_once('=').unwrap_or((field, ""));
-        match k {
-            "type" => kind = Some(v.to_string()),
-            "source" | "src" => source = Some(PathBuf::from(v)),
-            "target" | "destination" | "dst" => target = Some(v.to_string()),
-            "readonly" | "ro" => readonly = v.is_empty() || v == "true" || v == "1",
-            "tmpfs-size" => tmpfs.push(format!("size={v}")),
-            "tmpfs-mode" => tmpfs.push(format!("mode={v}")),
-            "bind-propagation" | "z" | "Z" | "relabel" => {}
-            other => return Err(Error::Invalid(format!("unknown --mount option {other:?}"))),
-        }
-    }
-    let target =
-        target.ok_or_else(|| Error::Invalid(format!("--mount {spec:?} needs a target")))?;
-    check_target(&target, spec)?;
-    match kind.as_deref() {
-        Some("bind") => {
-            let source =
-                source.ok_or_else(|| Error::Invalid(format!("--mount {spec:?} needs a source")))?;
-            if !source.exists() {
-                // Unlike -v, --mount does not create the source (as in Docker).
-                return Err(Error::Invalid(format!(
-                    "bind source path does not exist: {}",
-                    source.display()
-                )));
-            }
-            Ok(MountSpec {
-                kind: MountKind::Bind,
-                source: Some(source),
-                target,
-                readonly,
-                options: String::new(),
-            })
-        }
-        Some("tmpfs") => Ok(MountSpec {
-            kind: MountKind::Tmpfs,
-            source: None,
-            target,
-            readonly,
-            options: tmpfs.join(","),
-        }),
-        Some(other) => Err(Error::NotSupported(format!("--mount type={other}"))),
-        None => Err(Error::Invalid(format!("--mount {spec:?} needs a type"))),
-    }
-}
-
-/// Parses `--tmpfs /path[:options]`.
-pub fn parse_tmpfs(spec: &str) -> Result<MountSpec, Error> {
-    let (target, options) = spec.split_once(':').unwrap_or((spec, ""));
-    check_target(target, spec)?;
-    let options = if options.is_empty() {
-        "rw,noexec,nosuid,nodev".to_string()
-    } else {
-        options.to_string()
-    };
-    // Flags are applied as mount flags; only the data options go to the file system.
-    let data: Vec<&str> = options
-        .split(',')
-        .filter(|o| {
-            !matches!(
-                *o,
-                "rw" | "ro" | "noexec" | "exec" | "nosuid" | "suid" | "nodev" | "dev"
-            )
-        })
-        .collect();
-    Ok(MountSpec {
-        kind: MountKind::Tmpfs,
-        source: None,
-        target: target.to_string(),
-        readonly: options.split(',').any(|o| o == "ro"),
-        options: data.join(","),
-    })
-}
-
-/// Parses `--ulimit name=soft[:hard]` (`-1` or `unlimited` for no limit).
-pub fn parse_ulimit(spec: &str) -> Result<(String, u64, u64), Error> {
-    let bad = || {
-        Error::Invalid(format!(
-            "invalid --ulimit {spec:?}: expected NAME=SOFT[:HARD]"
-        ))
-    };
-    let (name, values) = spec.split_once('=').ok_or_else(bad)?;
-    if !crate::sys::is_limit_name(name) {
-        // Known before the container exists, not when its process sets the limits.
-        return Err(Error::Invalid(format!(
-            "invalid --ulimit {spec:?}: unknown limit {name:?}; use one of {}",
-            crate::sys::LIMIT_NAMES.join(", ")
-        )));
-    }
-    let number = |v: &str| -> Result<u64, Error> {
-        match v {
-            "-1" | "unlimited" => Ok(u64::MAX),
-            v => v.parse().map_err(|_| bad()),
-        }
-    };
-    let (soft, hard) = match values.split_once(':') {
-        Some((s, h)) => (number(s)?, number(h)?),
-        None => (number(values)?, number(values)?),
-    };
-    if soft > hard {
-        return Err(Error::Invalid(format!(
-            "invalid --ulimit {spec:?}: soft limit above the hard limit"
-        )));
-    }
-    Ok((name.to_string(), soft, hard))
-}
-
-/// Docker's sizes: a number with an optional b, k, m or g (powers of 1024).
-pub fn parse_size(s: &str) -> Result<u64, Error> {
-    let lower = s.trim().to_ascii_lowercase();
-    let (digits, unit) = match lower.find(|c: char| !c.is_ascii_digit() && c != '.') {
-        Some(i) => lower.split_at(i),
-        None => (lower.as_str(), ""),
-    };
-    let factor: u64 = match unit.trim_end_matches('b') {
-        "" => 1,
-        "k" => 1 << 10,
-        "m" => 1 << 20,
-        "g" => 1 << 30,
-        _ => {
-            return Err(Error::Invalid(format!(
-                "invalid size {s:?}: use a number with b, k, m or g"
-            )))
-        }
-    };
-    let value: f64 = digits
-        .parse()
-        .map_err(|_| Error::Invalid(format!("invalid size {s:?}")))?;
-    Ok((value * factor as f64) as u64)
-}
-
-fn check_target(target: &str, spec: &str) -> Result<(), Error> {
-    super::options::check_target(target, spec)
 }
 
 /// Makes the missing host directories of `-v` binds, as Docker does when it creates the
@@ -660,97 +364,8 @@ fn random_id() -> Result<String, Error> {
 
 #[cfg(test)]
 mod tests {
+    use super::super::options::test_options as opts;
     use super::*;
-
-    fn opts() -> RunOptions {
-        RunOptions {
-            image: "x".into(),
-            command: vec![],
-            entrypoint: None,
-            env: vec![],
-            workdir: None,
-            user: None,
-            hostname: None,
-            network: Network::None,
-            pull: PullPolicy::Missing,
-            remove: true,
-            mounts: vec![],
-            read_only: false,
-            cap_add: vec![],
-            cap_drop: vec![],
-            privileged: false,
-            no_new_privileges: false,
-            interactive: false,
-            sig_proxy: true,
-            detach: false,
-            detach_keys: Vec::new(),
-            health: Default::default(),
-            init: false,
-            ulimits: vec![],
-            shm_size: None,
-            limits: Limits::default(),
-            tty: false,
-            seccomp: true,
-            seccomp_profile: None,
-            userns: Default::default(),
-            labels: Default::default(),
-            restart: Default::default(),
-            log: Default::default(),
-            stop_signal: None,
-            stop_timeout: None,
-            replace: false,
-            group_add: vec![],
-            platform: None,
-            cidfile: None,
-            name: None,
-        }
-    }
-
-    #[test]
-    fn capabilities_follow_docker() {
-        let mut o = opts();
-        assert_eq!(capabilities(&o).unwrap(), DEFAULT_CAPS);
-        o.cap_add = vec!["net_admin".into(), "CAP_SYS_PTRACE".into()];
-        o.cap_drop = vec!["chown".into()];
-        let caps = capabilities(&o).unwrap();
-        assert!(caps.contains(&12) && caps.contains(&19) && !caps.contains(&0));
-        o.cap_drop = vec!["ALL".into()];
-        assert!(capabilities(&o).unwrap().is_empty());
-        o.cap_add = vec!["bogus".into()];
-        assert!(capabilities(&o).is_err());
-    }
-
-    #[test]
-    fn sizes_and_ulimits() {
-        assert_eq!(parse_size("64m").unwrap(), 64 << 20);
-        assert_eq!(parse_size("1g").unwrap(), 1 << 30);
-        assert_eq!(parse_size("512").unwrap(), 512);
-        assert!(parse_size("12x").is_err());
-        assert_eq!(
-            parse_ulimit("nofile=1024:2048").unwrap(),
-            ("nofile".into(), 1024, 2048)
-        );
-        assert_eq!(parse_ulimit("core=-1").unwrap().1, u64::MAX);
-        assert!(parse_ulimit("nofile=10:5").is_err());
-    }
-
-    #[test]
-    fn mount_flags_parse() {
-        let t = parse_tmpfs("/scratch:size=1m,ro").unwrap();
-        assert_eq!(
-            (t.target.as_str(), t.readonly, t.options.as_str()),
-            ("/scratch", true, "size=1m")
-        );
-        assert!(parse_volume("rel:/x").is_err());
-        assert!(parse_volume("/a:b").is_err());
-        assert!(
-            parse_mount("type=tmpfs,target=/t,tmpfs-size=1m")
-                .unwrap()
-                .options
-                == "size=1m"
-        );
-        assert!(parse_mount("type=volume,target=/t").is_err());
-    }
 
     #[test]
     fn entrypoint_and_cmd_follow_docker() {

@@ -53,7 +53,7 @@ impl Engine {
         spec.init = false;
         spec.outlive_parent = true;
         if opts.privileged {
-            spec.capabilities = super::create::all_capabilities();
+            spec.capabilities = super::options::all_capabilities();
             spec.seccomp = false;
             spec.no_new_privileges = false;
         }

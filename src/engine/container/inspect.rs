@@ -126,7 +126,7 @@ impl Engine {
                 "Binds": binds,
                 "NetworkMode": if spec.private_network { "none" } else { "host" },
                 "RestartPolicy": {
-                    "Name": if r.restart.name.is_empty() { "no" } else { &r.restart.name },
+                    "Name": r.restart.name.as_str(),
                     "MaximumRetryCount": r.restart.max_retries,
                 },
                 "AutoRemove": r.remove,

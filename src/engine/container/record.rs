@@ -65,10 +65,33 @@ pub struct ContainerRecord {
 /// Docker's restart policies.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct RestartPolicy {
-    /// `no`, `on-failure`, `always` or `unless-stopped`.
-    pub name: String,
+    pub name: Restart,
     /// on-failure's limit (0: no limit).
     pub max_retries: u32,
+}
+
+/// When a container that exited goes again, stored as Docker spells it.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum Restart {
+    /// Never (records written before the name was checked may hold an empty one).
+    #[default]
+    #[serde(alias = "")]
+    No,
+    OnFailure,
+    Always,
+    UnlessStopped,
+}
+
+impl Restart {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Restart::No => "no",
+            Restart::OnFailure => "on-failure",
+            Restart::Always => "always",
+            Restart::UnlessStopped => "unless-stopped",
+        }
+    }
 }
 
 impl RestartPolicy {
@@ -84,21 +107,24 @@ impl RestartPolicy {
             ("on-failure", n) => n.parse().map_err(|_| bad())?,
             _ => return Err(bad()),
         };
-        match name {
-            "" | "no" | "on-failure" | "always" | "unless-stopped" => Ok(RestartPolicy {
-                name: if name.is_empty() { "no" } else { name }.into(),
-                max_retries,
-            }),
-            _ => Err(bad()),
-        }
+        let name = match name {
+            "" | "no" => Restart::No,
+            "on-failure" => Restart::OnFailure,
+            "always" => Restart::Always,
+            "unless-stopped" => Restart::UnlessStopped,
+            _ => return Err(bad()),
+        };
+        Ok(RestartPolicy { name, max_retries })
     }
 
     /// Whether a container that exited with `code` after `restarts` restarts goes again.
     pub fn restarts(&self, code: i32, restarts: u32) -> bool {
-        match self.name.as_str() {
-            "always" | "unless-stopped" => true,
-            "on-failure" => code != 0 && (self.max_retries == 0 || restarts < self.max_retries),
-            _ => false,
+        match self.name {
+            Restart::Always | Restart::UnlessStopped => true,
+            Restart::OnFailure => {
+                code != 0 && (self.max_retries == 0 || restarts < self.max_retries)
+            }
+            Restart::No => false,
         }
     }
 }
@@ -788,6 +814,35 @@ pub(crate) fn remove_run_dir(run: &Path) {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn states_and_policies_keep_their_words_on_disk() {
+        let state: ContainerState = serde_json::from_str(
+            r#"{"status":"restarting","exit_code":3,"started_at":null,"finished_at":null,
+                "pid":0,"health":{"Status":"unhealthy","FailingStreak":2}}"#,
+        )
+        .unwrap();
+        assert_eq!(state.status, Status::Restarting);
+        assert_eq!(state.health.unwrap().status, HealthStatus::Unhealthy);
+        let text = serde_json::to_string(&ContainerState::default()).unwrap();
+        assert!(text.contains(r#""status":"created""#), "{text}");
+        // An empty name, as the first records held for no policy, reads as `no`.
+        for (json, name) in [
+            (r#"{"name":"","max_retries":0}"#, Restart::No),
+            (r#"{"name":"on-failure","max_retries":3}"#, Restart::OnFailure),
+            (r#"{"name":"unless-stopped","max_retries":0}"#, Restart::UnlessStopped),
+        ] {
+            let policy: RestartPolicy = serde_json::from_str(json).unwrap();
+            assert_eq!(policy.name, name);
+        }
+        let policy = RestartPolicy::parse("on-failure:2").unwrap();
+        assert_eq!(
+            serde_json::to_string(&policy).unwrap(),
+            r#"{"name":"on-failure","max_retries":2}"#
+        );
+        assert!(policy.restarts(1, 1) && !policy.restarts(1, 2) && !policy.restarts(0, 0));
+        assert!(RestartPolicy::parse("sometimes").is_err());
+    }
 
     #[test]
     fn name_filters_read_anchors() {
