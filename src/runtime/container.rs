@@ -680,6 +680,9 @@ fn become_init(outlive_parent: bool) -> Result<(), Failure> {
         rustix::process::set_parent_process_death_signal(Some(rustix::process::Signal::KILL))
             .map_err(|e| fail("prctl(PR_SET_PDEATHSIG)", e))?;
     }
+    // Named before the fork: named after, the workload could list the processes before init
+    // has its name (the workload's exec gives it its own).
+    let _ = rustix::thread::set_name(c"skiff-init");
     match crate::sys::fork().map_err(|e| fail("fork", e))? {
         None => Ok(()),
         Some(workload) => {
@@ -687,7 +690,6 @@ fn become_init(outlive_parent: bool) -> Result<(), Failure> {
             // helper waiting for a report until init exits. Nothing else of skiff's stays open
             // in init either (the monitor's status socket, the console socket).
             crate::sys::close_fds_above_stdio();
-            let _ = rustix::thread::set_name(c"skiff-init");
             crate::sys::forward_signals(workload, true);
             crate::sys::exit_now(crate::sys::reap_until(workload))
         }
