@@ -81,7 +81,7 @@ impl Engine {
             .map(|m| (m.target.clone(), Value::String(m.options.clone())))
             .collect();
         let time = |t: &Option<String>| t.clone().unwrap_or_else(|| ZERO_TIME.into());
-        let log_path = super::monitor::log_path(&dir, &r.log)
+        let log_path = super::log::log_path(&dir, &r.log)
             .map(|p| p.display().to_string())
             .unwrap_or_default();
         let mut log_config = serde_json::Map::new();

@@ -3,7 +3,6 @@
 //! PID 1, pidfds to wait) and on its record; the monitor notices and records the exit.
 
 use std::fs;
-use std::io::Write;
 use std::time::{Duration, Instant};
 
 use super::record::ContainerRecord;
@@ -381,24 +380,6 @@ impl Engine {
             ))
         })
     }
-
-    /// The log entries of a container, oldest first: rotated files, then the current one.
-    pub fn log_files(&self, record: &ContainerRecord) -> Result<Vec<std::path::PathBuf>, Error> {
-        let dir = self.container_dir(&record.id);
-        let Some(path) = super::monitor::log_path(&dir, &record.log) else {
-            return Err(Error::Invalid(format!(
-                "container {} logs nothing (--log-driver {})",
-                record.name, record.log.driver
-            )));
-        };
-        let mut files: Vec<std::path::PathBuf> = (1..record.log.max_file)
-            .rev()
-            .map(|n| std::path::PathBuf::from(format!("{}.{n}", path.display())))
-            .filter(|p| p.exists())
-            .collect();
-        files.push(path);
-        Ok(files)
-    }
 }
 
 /// The host pids of the processes in the PID namespace of `init`.
@@ -542,43 +523,6 @@ impl Engine {
     }
 }
 
-/// A parsed log entry.
-#[derive(Debug, Clone)]
-pub struct LogEntry {
-    pub stream: String,
-    pub time: chrono::DateTime<chrono::Utc>,
-    pub text: Vec<u8>,
-}
-
-/// Parses one line of a json-file or k8s-file log.
-pub fn parse_log_line(line: &str, k8s: bool) -> Option<LogEntry> {
-    if k8s {
-        let mut parts = line.splitn(4, ' ');
-        let time = parts.next()?;
-        let stream = parts.next()?;
-        let tag = parts.next()?;
-        let text = parts.next().unwrap_or("");
-        let mut text = text.as_bytes().to_vec();
-        if tag == "F" {
-            text.push(b'\n');
-        }
-        Some(LogEntry {
-            stream: stream.into(),
-            time: chrono::DateTime::parse_from_rfc3339(time).ok()?.to_utc(),
-            text,
-        })
-    } else {
-        let v: serde_json::Value = serde_json::from_str(line).ok()?;
-        Some(LogEntry {
-            stream: v["stream"].as_str()?.into(),
-            time: chrono::DateTime::parse_from_rfc3339(v["time"].as_str()?)
-                .ok()?
-                .to_utc(),
-            text: v["log"].as_str()?.as_bytes().to_vec(),
-        })
-    }
-}
-
 fn send(pid: i32, sig: i32) -> Result<(), Error> {
     // SAFETY: kill(2) takes plain integers.
     if unsafe { libc::kill(pid, sig) } == 0 {
@@ -617,16 +561,4 @@ fn wait_exit(pidfd: Option<&rustix::fd::OwnedFd>, limit: Duration) -> bool {
             Err(_) => return true,
         }
     }
-}
-
-/// Writes `entries` as `logs` shows them (with `-t`, Docker's timestamp first).
-pub fn write_entry(out: &mut impl Write, e: &LogEntry, timestamps: bool) -> std::io::Result<()> {
-    if timestamps {
-        write!(
-            out,
-            "{} ",
-            e.time.to_rfc3339_opts(chrono::SecondsFormat::Nanos, true)
-        )?;
-    }
-    out.write_all(&e.text)
 }

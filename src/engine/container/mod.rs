@@ -9,6 +9,7 @@ pub mod exec;
 pub mod health;
 pub mod inspect;
 pub mod lifecycle;
+pub mod log;
 pub mod monitor;
 pub mod options;
 pub mod record;

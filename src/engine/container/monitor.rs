@@ -9,10 +9,9 @@
 //! command can't be executed. It never threads (it forks the container again on restarts), and holds little
 //! memory: a read buffer and the partial line of each stream.
 
-use std::fs::{self, File, OpenOptions};
+use std::fs::{self, File};
 use std::io::{BufRead, Write};
 use std::os::fd::{AsRawFd, FromRawFd, OwnedFd};
-use std::os::unix::fs::OpenOptionsExt;
 use std::os::unix::net::UnixStream;
 use std::os::unix::process::CommandExt;
 use std::path::{Path, PathBuf};
@@ -21,7 +20,8 @@ use std::time::{Duration, Instant};
 
 use super::attach::client::{connect, Connection};
 use super::attach::server::{Attachments, Request};
-use super::record::{ContainerRecord, LogConfig, Status};
+use super::log::{log_path, LogWriter};
+use super::record::{ContainerRecord, Status};
 use crate::engine::Engine;
 use crate::engine::Notices;
 use crate::runtime::container::{self, Spec, EXIT_RUNTIME};
@@ -82,15 +82,6 @@ impl Engine {
         }
         let _ = fs::remove_file(&tmp);
         Ok(program)
-    }
-}
-
-/// The log file of a container, by driver.
-pub fn log_path(container_dir: &Path, log: &LogConfig) -> Option<PathBuf> {
-    match log.driver.as_str() {
-        "json-file" => Some(container_dir.join("json.log")),
-        "k8s-file" => Some(container_dir.join("ctr.log")),
-        _ => None,
     }
 }
 
@@ -888,94 +879,4 @@ fn set_nonblocking(fd: &OwnedFd) -> std::io::Result<()> {
     let flags = rustix::fs::fcntl_getfl(fd)?;
     rustix::fs::fcntl_setfl(fd, flags | rustix::fs::OFlags::NONBLOCK)?;
     Ok(())
-}
-
-/// Appends log entries in the container's log format, rotating past `max-size`.
-struct LogWriter {
-    path: Option<PathBuf>,
-    file: Option<File>,
-    k8s: bool,
-    max_size: Option<u64>,
-    max_file: u32,
-    size: u64,
-}
-
-impl LogWriter {
-    fn open(path: Option<PathBuf>, config: &LogConfig) -> LogWriter {
-        let file = path.as_ref().and_then(|p| {
-            OpenOptions::new()
-                .create(true)
-                .append(true)
-                .mode(0o600)
-                .open(p)
-                .ok()
-        });
-        let size = file
-            .as_ref()
-            .and_then(|f| f.metadata().ok())
-            .map_or(0, |m| m.len());
-        LogWriter {
-            path,
-            file,
-            k8s: config.driver == "k8s-file",
-            max_size: config.max_size,
-            max_file: config.max_file.max(1),
-            size,
-        }
-    }
-
-    /// One entry: `text` is a whole line (with its newline) or a partial one.
-    fn line(&mut self, stream: &str, text: &[u8]) {
-        let now = chrono::Utc::now();
-        let entry = if self.k8s {
-            let (body, tag) = match text.strip_suffix(b"\n") {
-                Some(b) => (b, "F"),
-                None => (text, "P"),
-            };
-            format!(
-                "{} {stream} {tag} {}\n",
-                now.to_rfc3339_opts(chrono::SecondsFormat::Nanos, true),
-                String::from_utf8_lossy(body)
-            )
-        } else {
-            let value = serde_json::json!({
-                "log": String::from_utf8_lossy(text),
-                "stream": stream,
-                "time": now.to_rfc3339_opts(chrono::SecondsFormat::Nanos, true),
-            });
-            format!("{value}\n")
-        };
-        if let Some(max) = self.max_size {
-            if self.size > 0 && self.size + entry.len() as u64 > max {
-                self.rotate();
-            }
-        }
-        if let Some(f) = &mut self.file {
-            if f.write_all(entry.as_bytes()).is_ok() {
-                self.size += entry.len() as u64;
-            }
-        }
-    }
-
-    /// `max-file` files at most: the current one and `max-file - 1` numbered ones.
-    fn rotate(&mut self) {
-        let Some(path) = self.path.clone() else {
-            return;
-        };
-        let numbered = |n: u32| PathBuf::from(format!("{}.{n}", path.display()));
-        if self.max_file > 1 {
-            for n in (1..self.max_file - 1).rev() {
-                let _ = fs::rename(numbered(n), numbered(n + 1));
-            }
-            let _ = fs::rename(&path, numbered(1));
-        }
-        self.file = OpenOptions::new()
-            .create(true)
-            .write(true)
-            .truncate(true)
-            .mode(0o600)
-            .open(&path)
-            .ok();
-        self.size = 0;
-    }
 }

@@ -829,8 +829,14 @@ mod tests {
         // An empty name, as the first records held for no policy, reads as `no`.
         for (json, name) in [
             (r#"{"name":"","max_retries":0}"#, Restart::No),
-            (r#"{"name":"on-failure","max_retries":3}"#, Restart::OnFailure),
-            (r#"{"name":"unless-stopped","max_retries":0}"#, Restart::UnlessStopped),
+            (
+                r#"{"name":"on-failure","max_retries":3}"#,
+                Restart::OnFailure,
+            ),
+            (
+                r#"{"name":"unless-stopped","max_retries":0}"#,
+                Restart::UnlessStopped,
+            ),
         ] {
             let policy: RestartPolicy = serde_json::from_str(json).unwrap();
             assert_eq!(policy.name, name);
