@@ -28,6 +28,7 @@
 //! never delete the same tree) and finishes the deletion.
 
 pub mod archive;
+pub mod diff;
 pub mod unpack;
 
 use std::fs::{self, File, OpenOptions};
@@ -55,6 +56,9 @@ pub enum StoreError {
     DigestMismatch { expected: String, actual: String },
     #[error("invalid digest {0:?}")]
     BadDigest(String),
+    /// A layer of an image being added was removed meanwhile (by `rmi` or a prune).
+    #[error("layer {0} was removed by another command during the pull; pull again")]
+    LayerGone(String),
 }
 
 fn io_err<'a>(action: &'static str, path: &'a Path) -> impl FnOnce(io::Error) -> StoreError + 'a {
@@ -415,6 +419,45 @@ impl Store {
     pub fn images(&self) -> Result<Vec<ImageRecord>, StoreError> {
         let index: Option<ImageIndex> = read_json_opt(&self.root.join("images.json"))?;
         Ok(index.unwrap_or_default().images)
+    }
+
+    /// Adds or merges an image record (a pull, and later load, commit and build), moving its
+    /// names off any other image. Returns whether
+    /// anything changed (false when the names already pointed at this image).
+    pub fn add_image(&self, mut record: ImageRecord) -> Result<bool, StoreError> {
+        let lock = self.lock()?;
+        // Under the lock, so that an `rmi` running meanwhile cannot leave us naming a layer it
+        // just took away.
+        if let Some(gone) = record.layers.iter().find(|l| !self.has_layer(l)) {
+            return Err(StoreError::LayerGone(gone.clone()));
+        }
+        let mut images = self.images()?;
+        let unchanged = images.iter().any(|i| {
+            i.id == record.id
+                && record.names.iter().all(|n| i.names.contains(n))
+                && record.digests.iter().all(|d| i.digests.contains(d))
+        });
+        for other in images.iter_mut().filter(|i| i.id != record.id) {
+            other.names.retain(|n| !record.names.contains(n));
+        }
+        match images.iter_mut().find(|i| i.id == record.id) {
+            Some(existing) => {
+                for n in existing.names.drain(..) {
+                    if !record.names.contains(&n) {
+                        record.names.push(n);
+                    }
+                }
+                for d in existing.digests.drain(..) {
+                    if !record.digests.contains(&d) {
+                        record.digests.push(d);
+                    }
+                }
+                *existing = record;
+            }
+            None => images.push(record),
+        }
+        self.write_images(&lock, images)?;
+        Ok(!unchanged)
     }
 
     /// Replaces the image records; the caller holds the lock and read them under it.

@@ -5,6 +5,7 @@ use serde_json::{json, Value};
 use super::record::{ContainerRecord, Status};
 use crate::engine::Engine;
 use crate::runtime::container::MountKind;
+use crate::store::diff::Skip;
 use crate::Error;
 
 /// Docker's zero time, for times that never happened.
@@ -200,51 +201,14 @@ impl Engine {
                 "diff of a container on the copy driver".into(),
             ));
         }
-        let mut out = Vec::new();
-        walk_changes(&r.spec.upper, "", &r.spec.lowers, &mut out);
-        out.sort_by(|a, b| a.1.cmp(&b.1));
-        Ok(out)
-    }
-}
-
-/// Lists the changes under `upper/rel`; returns whether any was listed.
-fn walk_changes(
-    upper: &std::path::Path,
-    rel: &str,
-    lowers: &[std::path::PathBuf],
-    out: &mut Vec<(char, String)>,
-) -> bool {
-    use std::os::unix::fs::{FileTypeExt, MetadataExt};
-    let Ok(entries) = std::fs::read_dir(upper.join(rel.trim_start_matches('/'))) else {
-        return false;
-    };
-    let mut any = false;
-    for e in entries.flatten() {
-        let path = format!("{rel}/{}", e.file_name().to_string_lossy());
-        if RUNTIME_TREES.contains(&path.as_str()) {
-            continue;
-        }
-        let Ok(meta) = e.path().symlink_metadata() else {
-            continue;
+        let skip = Skip {
+            trees: RUNTIME_TREES,
+            empty_files: RUNTIME_FILES,
         };
-        let in_lower = lowers.iter().any(|l| {
-            l.join(path.trim_start_matches('/'))
-                .symlink_metadata()
-                .is_ok()
-        });
-        if meta.file_type().is_char_device() && meta.rdev() == 0 {
-            out.push(('D', path));
-            any = true;
-        } else if meta.is_dir() {
-            let changed_inside = walk_changes(upper, &path, lowers, out);
-            if !in_lower || changed_inside {
-                out.push((if in_lower { 'C' } else { 'A' }, path));
-                any = true;
-            }
-        } else if !(RUNTIME_FILES.contains(&path.as_str()) && meta.len() == 0) {
-            out.push((if in_lower { 'C' } else { 'A' }, path));
-            any = true;
-        }
+        let changes = crate::store::diff::changes(&r.spec.upper, &r.spec.lowers, &skip);
+        Ok(changes
+            .into_iter()
+            .map(|(change, path)| (change.letter(), path))
+            .collect())
     }
-    any
 }

@@ -387,7 +387,7 @@ impl Engine {
             variant: config.variant.clone(),
             tagged: Some(chrono::Utc::now().to_rfc3339()),
         };
-        let changed = self.add_image(record)?;
+        let changed = self.store.add_image(record)?;
         crate::debug!("image record written");
         Ok(Pulled {
             reference: reference.clone(),
@@ -590,46 +590,6 @@ impl Engine {
         }
         blob.commit(&self.store, &desc.digest)?;
         Ok(unpacked)
-    }
-
-    /// Adds or merges an image record, moving its names off any other image. Returns whether
-    /// anything changed (false when the names already pointed at this image).
-    pub fn add_image(&self, mut record: ImageRecord) -> Result<bool, Error> {
-        let lock = self.store.lock()?;
-        // Under the lock, so that an `rmi` running meanwhile cannot leave us naming a layer it
-        // just took away.
-        if let Some(gone) = record.layers.iter().find(|l| !self.store.has_layer(l)) {
-            return Err(Error::Conflict(format!(
-                "layer {gone} was removed by another command during the pull; pull again"
-            )));
-        }
-        let mut images = self.store.images()?;
-        let unchanged = images.iter().any(|i| {
-            i.id == record.id
-                && record.names.iter().all(|n| i.names.contains(n))
-                && record.digests.iter().all(|d| i.digests.contains(d))
-        });
-        for other in images.iter_mut().filter(|i| i.id != record.id) {
-            other.names.retain(|n| !record.names.contains(n));
-        }
-        match images.iter_mut().find(|i| i.id == record.id) {
-            Some(existing) => {
-                for n in existing.names.drain(..) {
-                    if !record.names.contains(&n) {
-                        record.names.push(n);
-                    }
-                }
-                for d in existing.digests.drain(..) {
-                    if !record.digests.contains(&d) {
-                        record.digests.push(d);
-                    }
-                }
-                *existing = record;
-            }
-            None => images.push(record),
-        }
-        self.store.write_images(&lock, images)?;
-        Ok(!unchanged)
     }
 }
 
