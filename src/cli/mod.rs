@@ -57,44 +57,8 @@ pub struct Cli {
 pub enum Command {
     /// Download an image from a registry.
     Pull(pull::PullArgs),
-    /// Run a command in a new container.
-    Run(Box<run::RunArgs>),
-    /// Create a container without starting it.
-    Create(Box<run::RunArgs>),
-    /// Start containers (in the background; in the foreground with -a).
-    Start(containers::StartArgs),
-    /// Attach to a running container's output and input.
-    Attach(containers::AttachArgs),
-    /// Run a command in a running container.
-    Exec(lifecycle::ExecArgs),
-    /// Copy files between a container and the local file system.
-    Cp(cp::CpArgs),
-    /// List the files a container changed: A added, C changed, D deleted.
-    Diff(lifecycle::DiffArgs),
-    /// Show containers' resource use, live (one sample with --no-stream).
-    Stats(lifecycle::StatsArgs),
-    /// Rename a container.
-    Rename(lifecycle::RenameArgs),
-    /// Show the processes of a running container.
-    Top(lifecycle::TopArgs),
-    /// List a container's published ports.
-    Port(lifecycle::PortArgs),
-    /// Freeze every process of containers (cgroup v2 freezer).
-    Pause(lifecycle::PauseArgs),
-    /// Thaw paused containers.
-    Unpause(lifecycle::PauseArgs),
-    /// Stop running containers (the stop signal, then SIGKILL).
-    Stop(lifecycle::StopArgs),
-    /// Send a signal to running containers.
-    Kill(lifecycle::KillArgs),
-    /// Stop and start containers again.
-    Restart(lifecycle::StopArgs),
-    /// Block until containers stop, then print their exit codes.
-    Wait(lifecycle::WaitArgs),
-    /// Show a container's log.
-    Logs(lifecycle::LogsArgs),
-    /// Remove containers.
-    Rm(containers::RmArgs),
+    #[command(flatten)]
+    Verb(ContainerVerb),
     /// List containers.
     Ps(containers::PsArgs),
     /// Manage containers.
@@ -133,8 +97,9 @@ pub enum Command {
     Other(Vec<String>),
 }
 
+/// The verbs that work both at the top (`skiff run`) and under `skiff container`.
 #[derive(Subcommand, Debug)]
-pub enum ContainerCommand {
+pub enum ContainerVerb {
     /// Run a command in a new container.
     Run(Box<run::RunArgs>),
     /// Create a container without starting it.
@@ -161,8 +126,6 @@ pub enum ContainerCommand {
     Pause(lifecycle::PauseArgs),
     /// Thaw paused containers.
     Unpause(lifecycle::PauseArgs),
-    /// Remove every stopped container.
-    Prune(lifecycle::PruneArgs),
     /// Stop running containers (the stop signal, then SIGKILL).
     Stop(lifecycle::StopArgs),
     /// Send a signal to running containers.
@@ -173,12 +136,24 @@ pub enum ContainerCommand {
     Wait(lifecycle::WaitArgs),
     /// Show a container's log.
     Logs(lifecycle::LogsArgs),
-    /// Show low-level information on containers.
-    Inspect(images::InspectArgs),
     /// Remove containers.
     Rm(containers::RmArgs),
+}
+
+/// `skiff container …`: the shared verbs, and those only found here. The display orders put
+/// these among the shared verbs, where Docker lists them (a tie sorts by name).
+#[derive(Subcommand, Debug)]
+pub enum ContainerCommand {
+    #[command(flatten)]
+    Verb(ContainerVerb),
+    /// Remove every stopped container.
+    #[command(display_order = 13)]
+    Prune(lifecycle::PruneArgs),
+    /// Show low-level information on containers.
+    #[command(display_order = 18)]
+    Inspect(images::InspectArgs),
     /// List containers.
-    #[command(visible_aliases = ["ps", "list"])]
+    #[command(visible_aliases = ["ps", "list"], display_order = 19)]
     Ls(containers::PsArgs),
 }
 
@@ -276,61 +251,11 @@ fn run(cli: Cli) -> Result<i32, Error> {
     };
     match cli.command {
         Command::Pull(a) | Command::Image(ImageCommand::Pull(a)) => pull::pull(&engine()?, a),
-        Command::Run(a) | Command::Container(ContainerCommand::Run(a)) => run::run(&starts()?, *a),
-        Command::Create(a) | Command::Container(ContainerCommand::Create(a)) => {
-            run::create(&engine()?, *a)
-        }
-        Command::Start(a) | Command::Container(ContainerCommand::Start(a)) => {
-            containers::start(&starts()?, a)
-        }
-        Command::Attach(a) | Command::Container(ContainerCommand::Attach(a)) => {
-            containers::attach(&engine()?, a)
+        Command::Verb(v) | Command::Container(ContainerCommand::Verb(v)) => {
+            container_verb(v, engine, starts)
         }
         Command::Healthcheck(HealthcheckCommand::Run(a)) => lifecycle::healthcheck(&starts()?, a),
-        Command::Cp(a) | Command::Container(ContainerCommand::Cp(a)) => cp::cp(&engine()?, a),
-        Command::Diff(a) | Command::Container(ContainerCommand::Diff(a)) => {
-            lifecycle::diff(&engine()?, a)
-        }
-        Command::Stats(a) | Command::Container(ContainerCommand::Stats(a)) => {
-            lifecycle::stats(&engine()?, a)
-        }
-        Command::Rename(a) | Command::Container(ContainerCommand::Rename(a)) => {
-            lifecycle::rename(&engine()?, a)
-        }
-        Command::Top(a) | Command::Container(ContainerCommand::Top(a)) => {
-            lifecycle::top(&engine()?, a)
-        }
-        Command::Port(a) | Command::Container(ContainerCommand::Port(a)) => {
-            lifecycle::port(&engine()?, a)
-        }
-        Command::Pause(a) | Command::Container(ContainerCommand::Pause(a)) => {
-            lifecycle::pause(&engine()?, a, true)
-        }
-        Command::Unpause(a) | Command::Container(ContainerCommand::Unpause(a)) => {
-            lifecycle::pause(&engine()?, a, false)
-        }
         Command::Container(ContainerCommand::Prune(a)) => lifecycle::prune(&engine()?, a),
-        Command::Exec(a) | Command::Container(ContainerCommand::Exec(a)) => {
-            lifecycle::exec(&starts()?, a)
-        }
-        Command::Stop(a) | Command::Container(ContainerCommand::Stop(a)) => {
-            lifecycle::stop(&engine()?, a)
-        }
-        Command::Kill(a) | Command::Container(ContainerCommand::Kill(a)) => {
-            lifecycle::kill(&engine()?, a)
-        }
-        Command::Restart(a) | Command::Container(ContainerCommand::Restart(a)) => {
-            lifecycle::restart(&starts()?, a)
-        }
-        Command::Wait(a) | Command::Container(ContainerCommand::Wait(a)) => {
-            lifecycle::wait(&engine()?, a)
-        }
-        Command::Logs(a) | Command::Container(ContainerCommand::Logs(a)) => {
-            lifecycle::logs(&engine()?, a)
-        }
-        Command::Rm(a) | Command::Container(ContainerCommand::Rm(a)) => {
-            containers::rm(&engine()?, a)
-        }
         Command::Ps(a) | Command::Container(ContainerCommand::Ls(a)) => {
             containers::ps(&engine()?, a)
         }
@@ -369,6 +294,34 @@ fn run(cli: Cli) -> Result<i32, Error> {
                 )))
             }
         }
+    }
+}
+
+fn container_verb(
+    verb: ContainerVerb,
+    engine: impl Fn() -> Result<Engine, Error>,
+    starts: impl Fn() -> Result<Engine, Error>,
+) -> Result<i32, Error> {
+    match verb {
+        ContainerVerb::Run(a) => run::run(&starts()?, *a),
+        ContainerVerb::Create(a) => run::create(&engine()?, *a),
+        ContainerVerb::Start(a) => containers::start(&starts()?, a),
+        ContainerVerb::Attach(a) => containers::attach(&engine()?, a),
+        ContainerVerb::Exec(a) => lifecycle::exec(&starts()?, a),
+        ContainerVerb::Cp(a) => cp::cp(&engine()?, a),
+        ContainerVerb::Diff(a) => lifecycle::diff(&engine()?, a),
+        ContainerVerb::Stats(a) => lifecycle::stats(&engine()?, a),
+        ContainerVerb::Rename(a) => lifecycle::rename(&engine()?, a),
+        ContainerVerb::Top(a) => lifecycle::top(&engine()?, a),
+        ContainerVerb::Port(a) => lifecycle::port(&engine()?, a),
+        ContainerVerb::Pause(a) => lifecycle::pause(&engine()?, a, true),
+        ContainerVerb::Unpause(a) => lifecycle::pause(&engine()?, a, false),
+        ContainerVerb::Stop(a) => lifecycle::stop(&engine()?, a),
+        ContainerVerb::Kill(a) => lifecycle::kill(&engine()?, a),
+        ContainerVerb::Restart(a) => lifecycle::restart(&starts()?, a),
+        ContainerVerb::Wait(a) => lifecycle::wait(&engine()?, a),
+        ContainerVerb::Logs(a) => lifecycle::logs(&engine()?, a),
+        ContainerVerb::Rm(a) => containers::rm(&engine()?, a),
     }
 }
 
