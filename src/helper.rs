@@ -42,7 +42,7 @@ pub fn dispatch() -> Option<i32> {
 /// Entry point of the hidden helper commands; runs inside the user namespace already.
 pub fn helper_main(cmd: &str, args: &[String], lifeline: Option<UnixStream>) -> i32 {
     crate::log::init(std::env::var_os(DEBUG_ENV).is_some());
-    crate::debug!("helper {cmd} started");
+    tracing::debug!("helper {cmd} started");
     if cmd == crate::engine::container::monitor::MONITOR_CMD {
         // Single-threaded for good: it forks containers again on restarts.
         return crate::engine::container::monitor::monitor_main(args, lifeline);
@@ -89,7 +89,7 @@ fn unpack_main(args: &[String]) -> i32 {
     let text = serde_json::to_string(&reply).unwrap_or_else(|_| "{}".into());
     // The parent may be gone (killed): nobody to tell, and no reason to panic.
     let _ = writeln!(io::stdout(), "{text}");
-    crate::debug!("replied");
+    tracing::debug!("replied");
     i32::from(!ok)
 }
 

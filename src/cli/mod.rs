@@ -204,7 +204,7 @@ pub fn main() -> i32 {
     };
     let level = cli.log_level.to_ascii_lowercase();
     crate::log::init(level == "debug" || level == "trace");
-    crate::debug!("parsed the command line");
+    tracing::debug!("parsed the command line");
     match run(cli) {
         Ok(code) => code,
         Err(e) => {

@@ -177,7 +177,7 @@ impl Engine {
             let _ = rustix::thread::set_name(c"skiff");
             return Ok(());
         }
-        crate::debug!("re-executing from a sealed copy of the binary");
+        tracing::debug!("re-executing from a sealed copy of the binary");
         let e = sealed::reexec_from_sealed_copy();
         Err(Error::Other(format!(
             "re-executing from a sealed copy of skiff's binary (needed because a container \

@@ -204,7 +204,7 @@ pub fn prepare(spec: &Spec) -> Result<(), String> {
             .map_err(|e| format!("bringing up the container's loopback device: {e}"))?;
     }
     mount_layers(spec, &spec.merged)?;
-    crate::debug!(
+    tracing::debug!(
         "container: root file system mounted ({})",
         spec.driver.name()
     );
@@ -494,7 +494,7 @@ fn start(spec: &Spec, report: i32) -> Result<Never, Failure> {
     if let Some(dir) = &spec.cgroup {
         super::cgroup::join(dir).map_err(|e| fail("joining the container's cgroup", e))?;
     }
-    crate::debug!("container: in its namespaces");
+    tracing::debug!("container: in its namespaces");
     let root = &spec.merged;
     if spec.id_shift.is_some() {
         // Mounts that came from the helper's namespace are locked in this less privileged
@@ -503,7 +503,7 @@ fn start(spec: &Spec, report: i32) -> Result<Never, Failure> {
             .map_err(|e| fail("binding the root file system", e))?;
     }
     mount_kernel_files(root, spec.private_network, spec.shm_size)?;
-    crate::debug!("container: /proc, /dev, /sys mounted");
+    tracing::debug!("container: /proc, /dev, /sys mounted");
     let root_fd = rustix::fs::open(
         root,
         rustix::fs::OFlags::PATH | rustix::fs::OFlags::DIRECTORY | rustix::fs::OFlags::CLOEXEC,
@@ -612,7 +612,7 @@ pub(super) fn run_workload(spec: &Spec, report: i32) -> Result<Never, Failure> {
         rustix::process::set_parent_process_death_signal(Some(rustix::process::Signal::KILL))
             .map_err(|e| fail("prctl(PR_SET_PDEATHSIG)", e))?;
     }
-    crate::debug!("container: exec {program:?}");
+    tracing::debug!("container: exec {program:?}");
     let err = exec(&program, &spec.args, &spec.env);
     let code = match err.raw_os_error() {
         Some(libc::ENOENT) => EXIT_NOT_FOUND,

@@ -218,7 +218,7 @@ pub fn unpack_layer(
             chunk: Vec::new(),
             pos: 0,
         };
-        crate::debug!("unpacking");
+        tracing::debug!("unpacking");
         let result = state.entries(&mut reader).and_then(|()| {
             // Trailing zero blocks and padding belong to the diff id too.
             io::copy(&mut reader, &mut io::sink())
@@ -232,7 +232,7 @@ pub fn unpack_layer(
             .expect("the decompressing thread does not panic");
         result?;
         let digest = digest.map_err(UnpackError::Read)?;
-        crate::debug!("unpacked all entries");
+        tracing::debug!("unpacked all entries");
         state.finish_dirs();
         Ok(Unpacked {
             diff_id: format!("sha256:{digest}"),

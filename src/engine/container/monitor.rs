@@ -149,7 +149,7 @@ impl Engine {
             state.error.clear();
             self.save_container(&record)?;
         }
-        crate::debug!("container {id} prepared");
+        tracing::debug!("container {id} prepared");
         let mut cmd = Command::new("/proc/self/exe");
         // None of the caller's environment (its tokens, its secrets): the monitor's children
         // enter the container, and the workload gets the container's own environment anyway.
@@ -193,7 +193,7 @@ impl Engine {
             drop(theirs);
             (child, ours)
         };
-        crate::debug!("monitor started");
+        tracing::debug!("monitor started");
         // With `attach`, first "attach" once the monitor listens; then one line: "ok" or
         // "err CODE MESSAGE".
         let mut status = std::io::BufReader::new(&mut status);
@@ -211,7 +211,7 @@ impl Engine {
         // The monitor goes on alone; reap it if it is already done (a failed start).
         let _ = child.try_wait();
         let answer = answer.trim();
-        crate::debug!("monitor answered {answer:?}");
+        tracing::debug!("monitor answered {answer:?}");
         if answer == "ok" {
             // A --rm container that was quick may already be gone again: it did run.
             let now = self.find_container(&id).unwrap_or(record);

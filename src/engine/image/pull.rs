@@ -106,7 +106,7 @@ impl Engine {
         report: Report<'_>,
     ) -> Result<Vec<Pulled>, Error> {
         let candidates = self.candidates(name)?;
-        crate::debug!("candidates: {candidates:?}");
+        tracing::debug!("candidates: {candidates:?}");
         // What an earlier, killed command left half-done goes first; failing that is no reason
         // to stop.
         let _ = self.finish_leftovers();
@@ -256,7 +256,7 @@ impl Engine {
         let mut last_err = None;
         for session in &sessions {
             let fetched = session.manifest(&wanted);
-            crate::debug!(
+            tracing::debug!(
                 "manifest {wanted} from {}: {}",
                 session.target().host,
                 fetched.is_ok()
@@ -316,7 +316,7 @@ impl Engine {
         let config_bytes = session.small_blob(&image.config.digest, image.config.size)?;
         let config = ImageConfig::parse(&config_bytes)?;
         check_layers(&image, &config)?;
-        crate::debug!(
+        tracing::debug!(
             "config {} with {} layers",
             image.config.digest,
             image.layers.len()
@@ -344,7 +344,7 @@ impl Engine {
         let missing = self.missing_layers(&image, &config, report);
         let downloaded = !missing.is_empty();
         self.fetch_layers(session, &missing, report)?;
-        crate::debug!("{} layers fetched", missing.len());
+        tracing::debug!("{} layers fetched", missing.len());
 
         for (digest, bytes) in &blobs_to_keep {
             self.store.put_blob(digest, bytes)?;
@@ -388,7 +388,7 @@ impl Engine {
             tagged: Some(chrono::Utc::now().to_rfc3339()),
         };
         let changed = self.store.add_image(record)?;
-        crate::debug!("image record written");
+        tracing::debug!("image record written");
         Ok(Pulled {
             reference: reference.clone(),
             image_id,
@@ -543,7 +543,7 @@ impl Engine {
         id: &str,
         report: Report<'_>,
     ) -> Result<crate::store::unpack::Unpacked, Error> {
-        crate::debug!("unpacker for {} ready", desc.digest);
+        tracing::debug!("unpacker for {} ready", desc.digest);
         let mut blob = self.store.blob_writer()?;
         let total = desc.size;
         let mut last_report = 0u64;
@@ -577,9 +577,9 @@ impl Engine {
                 return Err(e.into());
             }
         }
-        crate::debug!("downloaded {}", desc.digest);
+        tracing::debug!("downloaded {}", desc.digest);
         let unpacked = sink.finish()?;
-        crate::debug!("unpacked {}", desc.digest);
+        tracing::debug!("unpacked {}", desc.digest);
         if unpacked.diff_id != diff_id {
             return Err(RegistryError::DigestMismatch {
                 what: format!("uncompressed layer {}", desc.digest),

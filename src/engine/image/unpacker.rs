@@ -51,9 +51,9 @@ impl LayerSink {
                 if let Some(mut stdout) = helper.child.stdout.take() {
                     let _ = stdout.read_to_string(&mut out);
                 }
-                crate::debug!("unpacker replied");
+                tracing::debug!("unpacker replied");
                 let status = helper.child.wait().map_err(RuntimeError::Io)?;
-                crate::debug!("unpacker exited");
+                tracing::debug!("unpacker exited");
                 match serde_json::from_str::<Reply>(out.trim()) {
                     Ok(Reply::Ok(u)) => Ok(u),
                     Ok(Reply::Error(e)) => Err(Error::Other(e)),
