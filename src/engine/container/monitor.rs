@@ -880,3 +880,159 @@ fn set_nonblocking(fd: &OwnedFd) -> std::io::Result<()> {
     rustix::fs::fcntl_setfl(fd, flags | rustix::fs::OFlags::NONBLOCK)?;
     Ok(())
 }
+
+#[cfg(test)]
+mod tests {
+    use std::os::fd::AsFd;
+
+    use super::super::attach::protocol::{send, Kind, MESSAGE};
+    use super::super::log::parse_log_line;
+    use super::super::record::LogConfig;
+    use super::*;
+
+    /// The monitor's side of a container's pipes, and the container's ends.
+    struct Pipes {
+        streams: Streams,
+        out: OwnedFd,
+        err: OwnedFd,
+        input: Option<OwnedFd>,
+    }
+
+    fn pipes(interactive: bool) -> Pipes {
+        let pipe = || rustix::pipe::pipe_with(rustix::pipe::PipeFlags::CLOEXEC).unwrap();
+        let ((out_r, out_w), (err_r, err_w)) = (pipe(), pipe());
+        let (input, theirs) = if interactive {
+            let (r, w) = pipe();
+            set_nonblocking(&w).unwrap();
+            (Some(w), Some(r))
+        } else {
+            (None, None)
+        };
+        let streams = Streams {
+            out: Some(out_r),
+            err: Some(err_r),
+            input,
+            pending: Vec::new(),
+            stdin_once: true,
+            close_input: false,
+            interactive,
+            tty: false,
+            child_in: None,
+            child_out: None,
+            child_err: None,
+            null: None,
+            console: None,
+        };
+        Pipes {
+            streams,
+            out: out_w,
+            err: err_w,
+            input: theirs,
+        }
+    }
+
+    fn json_log(dir: &Path) -> (PathBuf, LogWriter) {
+        let config = LogConfig::default();
+        let path = log_path(dir, &config).unwrap();
+        let writer = LogWriter::open(Some(path.clone()), &config);
+        (path, writer)
+    }
+
+    fn entries(path: &Path) -> Vec<(String, Vec<u8>)> {
+        fs::read_to_string(path)
+            .unwrap()
+            .lines()
+            .map(|l| parse_log_line(l, false).unwrap())
+            .map(|e| (e.stream, e.text))
+            .collect()
+    }
+
+    /// The container's PID 1 for `pump`: only signalled when a foreground owner is gone, and
+    /// these tests have none.
+    const NO_INIT: i32 = i32::MAX;
+
+    #[test]
+    fn output_goes_to_the_log_by_line_and_stream() {
+        let dir = tempfile::tempdir().unwrap();
+        let (path, mut log) = json_log(dir.path());
+        let mut attachments = Attachments::listen(dir.path()).unwrap();
+        let mut p = pipes(false);
+        rustix::io::write(&p.out, b"one\ntwo\nthree").unwrap();
+        rustix::io::write(&p.err, b"oops\n").unwrap();
+        drop((p.out, p.err));
+        p.streams
+            .pump(&mut log, &mut attachments, NO_INIT, &mut || None);
+        let got = entries(&path);
+        let of = |stream: &str| -> Vec<Vec<u8>> {
+            got.iter()
+                .filter(|(s, _)| s == stream)
+                .map(|(_, t)| t.clone())
+                .collect()
+        };
+        // A last line without its newline is logged when the stream ends.
+        assert_eq!(of("stdout"), [&b"one\n"[..], b"two\n", b"three"]);
+        assert_eq!(of("stderr"), [b"oops\n"]);
+    }
+
+    #[test]
+    fn a_long_line_is_logged_in_parts() {
+        let dir = tempfile::tempdir().unwrap();
+        let (path, mut log) = json_log(dir.path());
+        let mut attachments = Attachments::listen(dir.path()).unwrap();
+        let mut p = pipes(false);
+        // Within a pipe's capacity, so that it is all there before the monitor reads: the
+        // first read takes a whole buffer (32 KiB), past the 16 KiB a partial line may grow.
+        let line = vec![b'x'; 40_000];
+        rustix::io::write(&p.out, &line).unwrap();
+        drop((p.out, p.err));
+        p.streams
+            .pump(&mut log, &mut attachments, NO_INIT, &mut || None);
+        let sizes: Vec<usize> = entries(&path).iter().map(|(_, t)| t.len()).collect();
+        assert_eq!(sizes, [32 * 1024, 40_000 - 32 * 1024]);
+    }
+
+    #[test]
+    fn a_client_gets_the_output_and_its_input_reaches_the_container() {
+        let dir = tempfile::tempdir().unwrap();
+        let (path, mut log) = json_log(dir.path());
+        let mut attachments = Attachments::listen(dir.path()).unwrap();
+        let p = pipes(true);
+        let client = connect(dir.path()).unwrap();
+        send_on(&client, Kind::HelloStdin, b"");
+        send_on(&client, Kind::Stdin, b"hello ");
+        send_on(&client, Kind::Stdin, b"there");
+        // With StdinOnce, the end of the client's input ends the container's.
+        send_on(&client, Kind::StdinEnd, b"");
+        let Pipes {
+            mut streams,
+            out,
+            err,
+            input,
+        } = p;
+        let monitor = std::thread::spawn(move || {
+            streams.pump(&mut log, &mut attachments, NO_INIT, &mut || None);
+        });
+        // The container: reads its stdin to the end, answers, exits.
+        let mut stdin = File::from(input.unwrap());
+        let mut read = Vec::new();
+        std::io::Read::read_to_end(&mut stdin, &mut read).unwrap();
+        assert_eq!(read, b"hello there");
+        rustix::io::write(&out, b"got it\n").unwrap();
+        drop((out, err));
+        monitor.join().unwrap();
+        let mut buf = vec![0u8; MESSAGE];
+        let (n, _) =
+            rustix::net::recv(client.as_fd(), &mut buf, rustix::net::RecvFlags::empty()).unwrap();
+        assert_eq!(Kind::of(buf[0]), Some(Kind::Stdout));
+        assert_eq!(&buf[1..n], b"got it\n");
+        assert_eq!(
+            entries(&path),
+            [("stdout".to_string(), b"got it\n".to_vec())]
+        );
+    }
+
+    fn send_on(conn: &Connection, kind: Kind, data: &[u8]) {
+        let fd = conn.as_fd().try_clone_to_owned().unwrap();
+        send(&fd, kind, data).unwrap();
+    }
+}

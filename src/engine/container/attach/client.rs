@@ -39,6 +39,12 @@ pub enum Outcome {
 /// A client's connection to a container's monitor.
 pub struct Connection(OwnedFd);
 
+impl AsFd for Connection {
+    fn as_fd(&self) -> std::os::fd::BorrowedFd<'_> {
+        self.0.as_fd()
+    }
+}
+
 /// Connects to the monitor of the container whose runtime directory is `dir`.
 pub fn connect(dir: &Path) -> io::Result<Connection> {
     let dir_fd = open_dir(dir)?;
