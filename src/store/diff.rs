@@ -66,31 +66,22 @@ fn walk(
                 .symlink_metadata()
                 .is_ok()
         });
+        let kind = if in_lower {
+            Change::Changed
+        } else {
+            Change::Added
+        };
         if meta.file_type().is_char_device() && meta.rdev() == 0 {
             out.push((Change::Deleted, path));
             any = true;
         } else if meta.is_dir() {
             let changed_inside = walk(upper, &path, lowers, skip, out);
             if !in_lower || changed_inside {
-                out.push((
-                    if in_lower {
-                        Change::Changed
-                    } else {
-                        Change::Added
-                    },
-                    path,
-                ));
+                out.push((kind, path));
                 any = true;
             }
         } else if !(skip.empty_files.contains(&path.as_str()) && meta.len() == 0) {
-            out.push((
-                if in_lower {
-                    Change::Changed
-                } else {
-                    Change::Added
-                },
-                path,
-            ));
+            out.push((kind, path));
             any = true;
         }
     }
