@@ -1,5 +1,16 @@
-//! One function per user-visible operation. The engine owns the order in which locks are taken:
-//! a layer's lock before the store lock, never the other way round.
+//! The operations the CLI calls, one per user-visible command, behind a thin façade: `Engine`
+//! (the user's paths, store and user namespace), and a curated `pub use` of the types the CLI
+//! needs. The work is in two wings:
+//!
+//! - `image/`: pull (and the unpacking helper it feeds), the local image operations, login.
+//! - `container/`: the run options and their parsers, create, the records and their states,
+//!   the monitor that holds each container, its log, attach, health checks, the lifecycle
+//!   commands, exec, cp, inspect and diff, and user namespaces of a container's own.
+//!
+//! Beside them: the engine's typed errors (`error`), notices for the user (`notice`), the
+//! helper processes' plumbing (`helpers`), prune filters, durations, `info` and `system`.
+//! The engine owns the order in which locks are taken: a layer's lock before the store lock,
+//! never the other way round.
 
 pub mod container;
 pub mod duration;

@@ -113,7 +113,7 @@ mod tests {
         // A whiteout: the overlay's mark of a deletion.
         rustix::fs::mknodat(
             rustix::fs::CWD,
-            &upper.join("gone"),
+            upper.join("gone"),
             rustix::fs::FileType::CharacterDevice,
             rustix::fs::Mode::from_raw_mode(0o600),
             0,
