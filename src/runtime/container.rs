@@ -1,26 +1,41 @@
-//! One container process: new namespaces, the root file system, and the exec of the workload.
+//! One container process: its namespaces, the root file system, and the exec of the workload.
 //!
 //! Runs in a `skiff` helper that is already root in the user's user namespace (see `userns`).
-//! The helper unshares the mount, UTS, IPC, PID (and network) namespaces, forks the container's
-//! PID 1, and waits for it. The child builds the root file system (overlay of the image's layers,
-//! /proc, a minimal /dev, /sys, generated /etc files), pivots into it, masks what the container
-//! must not see, drops capabilities and execs. Nothing here allocates between fork and exec in a
-//! way that could deadlock: the helper has a single thread when it forks.
+//! The helper creates, joins or shares the UTS, IPC and network namespaces, makes a mount one,
+//! mounts the image's layers, forks the container's PID 1 into its PID namespace, and waits for
+//! it. The child takes a mount namespace of its own, builds the root file system (/proc, a
+//! minimal /dev with the spec's devices, /sys, the /etc files the engine wrote, the requested
+//! mounts: see `setup`), pivots into it, masks what the container must not see, loads the
+//! seccomp filter, drops capabilities and execs, running the spec's hooks at their stages on
+//! the way. The helper has a single thread when it forks, so the child may allocate; what the
+//! set-up mounts is still worked out before the fork (`setup::Plan`). The set-up's mount,
+//! namespace and credential calls go through `syscall::Syscall`, so that tests can check
+//! their order.
 //!
 //! Time budget of the path (busybox `true`, rootless, this machine, `--log-level debug`): helper
 //! exec + id maps ~2.3 ms (newuidmap and newgidmap at once), unshare + overlay ~0.7 ms, the
 //! kernel mounts ~0.6 ms, the rest up to exec ~0.7 ms, the workload and teardown of its
 //! namespaces ~1.7 ms.
 
-use std::ffi::{CString, OsStr};
+use std::ffi::CString;
 use std::fs;
 use std::io::{self, Read, Write};
+use std::os::fd::AsFd;
 use std::os::unix::ffi::OsStrExt;
-use std::os::unix::fs::{DirBuilderExt, OpenOptionsExt};
+use std::os::unix::net::UnixStream;
 use std::path::{Path, PathBuf};
 
-use rustix::mount::{self as mnt, MountFlags, MountPropagationFlags, UnmountFlags};
-use serde::{Deserialize, Serialize};
+pub use super::devices::{Device, DeviceKind};
+pub use super::hooks::{Hook, Hooks};
+pub use super::namespaces::{Namespace, Namespaces};
+pub use super::report::EXIT_RUNTIME;
+pub use super::spec::{MountKind, MountSpec, Spec};
+
+use super::hooks::Stage;
+use super::namespaces::Joins;
+use super::report::{fail, read_report, report_and_exit, Failure};
+use super::setup::Plan;
+use super::syscall::{NamespaceFlags, NamespaceType, Real, Syscall};
 
 /// Exit status when the command is found but cannot be executed (Docker's).
 pub const EXIT_CANNOT_EXECUTE: i32 = 126;
@@ -28,150 +43,27 @@ pub const EXIT_CANNOT_EXECUTE: i32 = 126;
 pub const EXIT_NOT_FOUND: i32 = 127;
 /// Docker's PATH when the image sets none (and the monitor's when skiff was given none).
 pub const DEFAULT_PATH: &str = "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin";
-/// Exit status when the runtime itself fails.
-pub const EXIT_RUNTIME: i32 = 125;
 
-/// Everything the helper needs to start one container, written by the engine as JSON.
-#[derive(Debug, Clone, Serialize, Deserialize)]
-pub struct Spec {
-    /// Image layers' directories, top layer first.
-    pub lowers: Vec<PathBuf>,
-    pub upper: PathBuf,
-    pub work: PathBuf,
-    /// Where the root file system is assembled (an empty directory).
-    pub merged: PathBuf,
-    /// The copy driver's private root.
-    #[serde(default)]
-    pub copy: PathBuf,
-    /// How the layers become the root file system.
-    #[serde(default = "default_driver")]
-    pub driver: super::rootfs::Driver,
-    pub args: Vec<String>,
-    pub env: Vec<String>,
-    pub cwd: String,
-    pub hostname: String,
-    /// `uid[:gid]` or `name[:group]` as given; resolved against the image's /etc/passwd.
-    pub user: String,
-    /// New network namespace (with only a loopback device) instead of the host's.
-    pub private_network: bool,
-    /// Files bind-mounted over the image's: (path in the container, file on the host).
-    pub etc_files: Vec<(String, PathBuf)>,
-    /// `-v`, `--mount`, `--tmpfs`, in the order given.
-    #[serde(default)]
-    pub mounts: Vec<MountSpec>,
-    /// `--read-only`: the root file system is mounted read-only (/tmp, /var/tmp, /run stay
-    /// writable tmpfs, as Podman does).
-    #[serde(default)]
-    pub read_only_root: bool,
-    /// Capability numbers the container keeps.
-    pub capabilities: Vec<u32>,
-    /// `--privileged`: nothing masked or made read-only.
-    #[serde(default)]
-    pub privileged: bool,
-    /// `--security-opt no-new-privileges`.
-    #[serde(default)]
-    pub no_new_privileges: bool,
-    /// `--init`: PID 1 is a minimal init that forwards signals and reaps orphans.
-    #[serde(default)]
-    pub init: bool,
-    /// `--ulimit`: (resource name, soft, hard).
-    #[serde(default)]
-    pub ulimits: Vec<(String, u64, u64)>,
-    /// Size of /dev/shm in bytes (`--shm-size`; Docker's default is 64 MiB).
-    #[serde(default)]
-    pub shm_size: Option<u64>,
-    /// The container's own cgroup (created with its limits by the engine), if any.
-    #[serde(default)]
-    pub cgroup: Option<PathBuf>,
-    /// `-t`: the descriptor (inherited from skiff) to send the terminal's master over.
-    #[serde(default)]
-    pub console_socket: Option<i32>,
-    /// The terminal's first size (rows, columns): the attached skiff's, so that the workload
-    /// sees it from its first instruction.
-    #[serde(default)]
-    pub console_size: Option<(u16, u16)>,
-    /// The default seccomp filter (off for `--privileged` and `seccomp=unconfined`).
-    #[serde(default)]
-    pub seccomp: bool,
-    /// `--security-opt seccomp=FILE`: the profile's compiled program, used instead of the
-    /// default filter (see `seccomp_profile`).
-    #[serde(default)]
-    pub seccomp_profile: Option<Vec<u64>>,
-    /// `--group-add`: more supplementary groups (names from the image's /etc/group, or ids).
-    #[serde(default)]
-    pub group_add: Vec<String>,
-    /// `--userns=keep-id|auto`, `--uidmap`: the container's own user namespace, nested in the
-    /// user's, with these maps.
-    #[serde(default)]
-    pub id_shift: Option<super::userns::IdShift>,
-    /// `exec`: the process outlives the command that started it (as in Docker), so no
-    /// parent-death signal.
-    #[serde(default)]
-    pub outlive_parent: bool,
-    /// Where the helper writes the host pid of the container's PID 1 (for `exec`, `inspect`).
-    #[serde(default)]
-    pub pid_file: Option<PathBuf>,
-    /// `--userns=keep-id`: the user's passwd and group lines, added to the container's files
-    /// when its uid or gid is missing there.
-    #[serde(default)]
-    pub add_user: Option<(String, String)>,
-}
-
-#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq)]
-pub enum MountKind {
-    Bind,
-    Tmpfs,
-}
-
-/// One mount requested on the command line.
-#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq)]
-pub struct MountSpec {
-    pub kind: MountKind,
-    /// The host path of a bind mount.
-    pub source: Option<PathBuf>,
-    /// Absolute path in the container.
-    pub target: String,
-    pub readonly: bool,
-    /// tmpfs options (`size=…,mode=…`).
-    pub options: String,
-}
-
-fn default_driver() -> super::rootfs::Driver {
-    super::rootfs::Driver::Overlay
-}
-
-const MASKED: &[&str] = &[
-    "/proc/acpi",
-    "/proc/kcore",
-    "/proc/keys",
-    "/proc/latency_stats",
-    "/proc/timer_list",
-    "/proc/timer_stats",
-    "/proc/sched_debug",
-    "/proc/scsi",
-    "/proc/interrupts",
-    "/sys/firmware",
-    "/sys/fs/selinux",
-    "/sys/dev/block",
+/// The namespaces the helper itself joins for the container (the PID one is for its child).
+const JOINED_BY_THE_HELPER: [NamespaceType; 3] = [
+    NamespaceType::Network,
+    NamespaceType::InterProcessCommunication,
+    NamespaceType::HostNameAndNISDomainName,
 ];
 
-const READ_ONLY: &[&str] = &[
-    "/proc/asound",
-    "/proc/bus",
-    "/proc/fs",
-    "/proc/irq",
-    "/proc/sys",
-    "/proc/sysrq-trigger",
+/// Every namespace a spec may join.
+const JOINABLE: [NamespaceType; 4] = [
+    NamespaceType::Network,
+    NamespaceType::InterProcessCommunication,
+    NamespaceType::HostNameAndNISDomainName,
+    NamespaceType::ProcessID,
 ];
 
 /// In a fresh mount namespace: makes its mounts private and mounts the container's layers on
 /// `mount_point`.
 pub(super) fn mount_layers(spec: &Spec, mount_point: &Path) -> Result<(), String> {
-    mnt::mount_change(
-        "/",
-        MountPropagationFlags::REC | MountPropagationFlags::PRIVATE,
-    )
-    .map_err(|e| format!("making mounts private: {e}"))?;
+    Real.make_private(Path::new("/"))
+        .map_err(|e| format!("making mounts private: {e}"))?;
     // A FUSE daemon forks away from the process we start: as subreaper we reap it at the end
     // instead of leaving a zombie to the system's init.
     let _ = rustix::process::set_child_subreaper(Some(rustix::process::getpid()));
@@ -193,13 +85,14 @@ pub fn prepare(spec: &Spec) -> Result<(), String> {
     // A container with id maps of its own creates its other namespaces inside its user
     // namespace (see `enter_nested`), so that it owns them; here only the mount namespace.
     let nested = spec.id_shift.is_some();
-    let flags = if nested {
-        crate::sys::NamespaceFlags::NEWNS
+    let (flags, joins) = if nested {
+        (NamespaceFlags::NEWNS, Joins::default())
     } else {
-        container_namespaces(spec.private_network)
+        let joins = Joins::open(&spec.namespaces, &JOINED_BY_THE_HELPER)?;
+        (spec.namespaces.unshare_flags(), joins)
     };
-    crate::sys::unshare(flags).map_err(|e| format!("creating the container's namespaces: {e}"))?;
-    if spec.private_network && !nested {
+    super::namespaces::enter(&Real, flags, &joins)?;
+    if spec.namespaces.network == Namespace::New && !nested {
         crate::sys::loopback_up()
             .map_err(|e| format!("bringing up the container's loopback device: {e}"))?;
     }
@@ -211,10 +104,30 @@ pub fn prepare(spec: &Spec) -> Result<(), String> {
     Ok(())
 }
 
-/// Undoes `prepare` once no container process is left.
+/// Undoes `prepare` once no container process is left, and runs the poststop hooks.
 pub fn teardown(spec: &Spec) {
     super::rootfs::unmount(&spec.merged, spec.driver);
     crate::sys::reap_for(std::time::Duration::from_secs(1));
+    if spec.hooks.poststop.is_empty() {
+        return;
+    }
+    // What has ended can't fail: each hook runs, and a failure is only reported (as OCI says).
+    let context = super::hooks::Context {
+        bundle: bundle(spec),
+        pid: 0,
+    };
+    let state = context.state(Stage::Poststop);
+    for hook in &spec.hooks.poststop {
+        if let Err(e) = super::hooks::run(hook, Stage::Poststop, &state) {
+            eprintln!("skiff: warning: {e}");
+        }
+    }
+}
+
+/// The container's run directory, where the engine put its spec and its root file system's
+/// mount point, and which is named by the container's id: the hooks' bundle.
+fn bundle(spec: &Spec) -> &Path {
+    spec.merged.parent().unwrap_or(Path::new(""))
 }
 
 /// Where the container's standard streams go: descriptors of the helper (not close-on-exec
@@ -290,34 +203,34 @@ impl Drop for Watcher {
     }
 }
 
-/// The starter's end of a report socket: closed by the started process's exec (success), or
-/// carrying `CODE:MESSAGE` when it failed before.
-pub(super) fn read_report(report: &mut std::os::unix::net::UnixStream) -> Option<(i32, String)> {
-    let mut text = String::new();
-    let _ = report.read_to_string(&mut text);
-    let (code, message) = text.split_once(':')?;
-    Some((code.parse().unwrap_or(EXIT_RUNTIME), message.to_string()))
-}
-
-/// The started process's end: reports `failure` and exits with its code.
-pub(super) fn report_and_exit(mut report: std::os::unix::net::UnixStream, failure: Failure) -> ! {
-    let (code, message) = failure;
-    let _ = write!(report, "{code}:{message}");
-    crate::sys::exit_now(code)
-}
-
-/// Starts the container's PID 1 in a new PID namespace (after `prepare`; may be called again
+/// Starts the container's PID 1 in its PID namespace (after `prepare`; may be called again
 /// for a restart once the previous one has exited).
 pub fn spawn(spec: &Spec, stdio: &Stdio) -> Result<Started, String> {
     let nested = spec.id_shift.is_some();
-    let pair = || std::os::unix::net::UnixStream::pair().map_err(|e| e.to_string());
+    let plan = Plan::new(spec)?;
+    // Nested, the child joins namespaces itself (see `enter_nested`); otherwise `prepare` has
+    // joined all but the PID namespace, which is joined here for the fork.
+    let joins = if nested {
+        Joins::open(&spec.namespaces, &JOINABLE)?
+    } else {
+        Joins::open(&spec.namespaces, &[NamespaceType::ProcessID])?
+    };
+    let pair = || UnixStream::pair().map_err(|e| e.to_string());
     let (report_rx, report_tx) = pair()?;
     let (mut maps_rx, maps_tx) = pair()?;
+    // The child waits for the create_runtime hooks between its namespaces and its root file
+    // system.
+    let (hooks_rx, hooks_tx) = if spec.hooks.create_runtime.is_empty() {
+        (None, None)
+    } else {
+        let (rx, tx) = pair()?;
+        (Some(rx), Some(tx))
+    };
     // Nested, the child creates its PID namespace itself, inside its user namespace.
     let forked = if nested {
         crate::sys::fork()
     } else {
-        crate::sys::fork_in_new_pid_namespace()
+        fork_into_pid_namespace(&spec.namespaces.pid, &joins)?
     };
     match forked {
         Err(e) => Err(format!("fork: {e}")),
@@ -325,6 +238,7 @@ pub fn spawn(spec: &Spec, stdio: &Stdio) -> Result<Started, String> {
             // The container's PID 1 (or, nested, its parent). Only returns on failure.
             drop(report_rx);
             drop(maps_rx);
+            drop(hooks_rx);
             let report = std::os::fd::AsRawFd::as_raw_fd(&report_tx);
             // None of the monitor's environment in this process's memory (before `start`
             // makes it not dumpable: /proc/self/mem is root's then).
@@ -333,10 +247,11 @@ pub fn spawn(spec: &Spec, stdio: &Stdio) -> Result<Started, String> {
                 .and_then(|()| redirect(stdio))
                 .and_then(|()| {
                     if nested {
-                        enter_nested(spec, maps_tx).and_then(|()| start(spec, report))
+                        enter_nested(&Real, spec, maps_tx, &joins)
+                            .and_then(|()| start(&Real, &plan, report, hooks_tx))
                     } else {
                         drop(maps_tx);
-                        start(spec, report)
+                        start(&Real, &plan, report, hooks_tx)
                     }
                 });
             match started {
@@ -347,6 +262,8 @@ pub fn spawn(spec: &Spec, stdio: &Stdio) -> Result<Started, String> {
         Ok(Some(child)) => {
             drop(report_tx);
             drop(maps_tx);
+            drop(hooks_tx);
+            drop(joins);
             let mut init = child;
             if let Some(shift) = &spec.id_shift {
                 // The child has unshared its user namespace: give it its maps; it answers
@@ -360,12 +277,86 @@ pub fn spawn(spec: &Spec, stdio: &Stdio) -> Result<Started, String> {
                     init = i32::from_ne_bytes(pid);
                 }
             }
+            if let Some(sync) = hooks_rx {
+                run_runtime_hooks(spec, sync, child, init)?;
+            }
             Ok(Started {
                 child,
                 init,
                 report: report_rx,
             })
         }
+    }
+}
+
+/// Forks into the PID namespace the spec chose: a new one, the helper's, or one joined for
+/// the fork alone (setns(2) of a PID namespace only places the next children; the helper's
+/// later ones, the watcher among them, must stay in its own).
+fn fork_into_pid_namespace(
+    pid: &Namespace,
+    joins: &Joins,
+) -> Result<io::Result<Option<i32>>, String> {
+    match pid {
+        Namespace::New => Ok(crate::sys::fork_in_new_pid_namespace()),
+        Namespace::Host => Ok(crate::sys::fork()),
+        Namespace::Join(_) => {
+            let own = super::namespaces::own_pid_namespace()?;
+            joins.enter(&Real)?;
+            let forked = crate::sys::fork();
+            if matches!(forked, Ok(None)) {
+                return Ok(forked);
+            }
+            if let Err(e) = Real.setns(own.as_fd(), NamespaceType::ProcessID) {
+                if let Ok(Some(child)) = forked {
+                    crate::sys::kill_now(child);
+                    crate::sys::wait_for(child);
+                }
+                return Err(format!("going back to the helper's PID namespace: {e}"));
+            }
+            Ok(forked)
+        }
+    }
+}
+
+/// The helper's side of the create_runtime stage: once the child says its namespaces exist,
+/// runs the hooks and lets it go on. A hook that fails ends the container before it started.
+fn run_runtime_hooks(
+    spec: &Spec,
+    mut sync: UnixStream,
+    child: i32,
+    init: i32,
+) -> Result<(), String> {
+    let mut byte = [0u8; 1];
+    if sync.read(&mut byte).unwrap_or(0) != 1 {
+        // The child failed before: its report says why.
+        return Ok(());
+    }
+    let context = super::hooks::Context {
+        bundle: bundle(spec),
+        pid: init,
+    };
+    match super::hooks::run_all(&spec.hooks.create_runtime, Stage::CreateRuntime, &context) {
+        Ok(()) => {
+            let _ = sync.write_all(b"G");
+            Ok(())
+        }
+        Err(e) => {
+            crate::sys::kill_now(init);
+            crate::sys::kill_now(child);
+            crate::sys::wait_for(child);
+            Err(e)
+        }
+    }
+}
+
+/// The child's side: tells the helper that its namespaces exist and waits for the hooks.
+fn wait_for_runtime_hooks(mut sync: UnixStream) -> Result<(), Failure> {
+    sync.write_all(b"N")
+        .map_err(|e| fail("waiting for the create_runtime hooks", e))?;
+    let mut byte = [0u8; 1];
+    match sync.read(&mut byte) {
+        Ok(1) if byte[0] == b'G' => Ok(()),
+        _ => Err((EXIT_RUNTIME, "a create_runtime hook failed".into())),
     }
 }
 
@@ -382,43 +373,20 @@ fn redirect(stdio: &Stdio) -> Result<(), Failure> {
 
 pub(super) enum Never {}
 
-/// Appends `line` (`name:x:ID:…`) to the container's `file` unless an entry has its id.
-fn add_line(root: &rustix::fd::OwnedFd, file: &str, line: &str) -> Result<(), Failure> {
-    let path = in_root(root, file, Kind::File)?;
-    let id = line.split(':').nth(2).unwrap_or_default();
-    let text = fs::read_to_string(&path).unwrap_or_default();
-    if text.lines().any(|l| l.split(':').nth(2) == Some(id)) {
-        return Ok(());
-    }
-    let sep = if text.is_empty() || text.ends_with('\n') {
-        ""
-    } else {
-        "\n"
-    };
-    fs::OpenOptions::new()
-        .append(true)
-        .open(&path)
-        .and_then(|mut f| writeln!(f, "{sep}{line}"))
-        .map_err(|e| fail(&format!("adding the user to {file}"), e))
-}
-
-fn container_namespaces(private_network: bool) -> crate::sys::NamespaceFlags {
-    let mut flags = crate::sys::NamespaceFlags::NEWNS
-        | crate::sys::NamespaceFlags::NEWUTS
-        | crate::sys::NamespaceFlags::NEWIPC
-        | crate::sys::NamespaceFlags::NEWCGROUP;
-    if private_network {
-        flags |= crate::sys::NamespaceFlags::NEWNET;
-    }
-    flags
-}
-
-/// A container with id maps of its own: this process unshares its user namespace, waits for
-/// the helper to write the maps, creates the other namespaces (owned by the new user namespace,
-/// so that /proc and /sys can be mounted in them), and forks the container's PID 1, staying
-/// as its parent until it exits. Returns in that PID 1.
-fn enter_nested(spec: &Spec, mut maps: std::os::unix::net::UnixStream) -> Result<(), Failure> {
+/// A container with id maps of its own: this process joins the namespaces it shares, unshares
+/// its user namespace, waits for the helper to write the maps, creates the other namespaces
+/// (owned by the new user namespace, so that /proc and /sys can be mounted in them), and forks
+/// the container's PID 1, staying as its parent until it exits. Returns in that PID 1.
+fn enter_nested<S: Syscall>(
+    sys: &S,
+    spec: &Spec,
+    mut maps: UnixStream,
+    joins: &Joins,
+) -> Result<(), Failure> {
     let helper = rustix::process::getppid();
+    // Joined first: inside the new user namespace this process holds no capability over the
+    // namespaces of the user's, which setns(2) needs.
+    joins.enter(sys).map_err(|e| (EXIT_RUNTIME, e))?;
     crate::sys::unshare_user_namespace().map_err(|e| fail("creating the user namespace", e))?;
     maps.write_all(b"U")
         .map_err(|e| fail("asking for the id maps", e))?;
@@ -437,13 +405,16 @@ fn enter_nested(spec: &Spec, mut maps: std::os::unix::net::UnixStream) -> Result
         crate::sys::take_ids(first(&shift.uid_map), first(&shift.gid_map))
             .map_err(|e| fail("taking an id in the user namespace", e))?;
         // It stays as PID 1's parent in the container's user namespace: out of its reach.
-        crate::sys::set_not_dumpable().map_err(|e| fail("prctl(PR_SET_DUMPABLE)", e))?;
+        sys.set_not_dumpable()
+            .map_err(|e| fail("prctl(PR_SET_DUMPABLE)", e))?;
     }
-    crate::sys::unshare(
-        container_namespaces(spec.private_network) | crate::sys::NamespaceFlags::NEWPID,
-    )
-    .map_err(|e| fail("creating the container's namespaces", e))?;
-    if spec.private_network {
+    let mut flags = spec.namespaces.unshare_flags();
+    if spec.namespaces.pid == Namespace::New {
+        flags |= NamespaceFlags::NEWPID;
+    }
+    sys.unshare(flags)
+        .map_err(|e| fail("creating the container's namespaces", e))?;
+    if spec.namespaces.network == Namespace::New {
         crate::sys::loopback_up().map_err(|e| fail("bringing up the loopback device", e))?;
     }
     match crate::sys::fork() {
@@ -474,92 +445,79 @@ fn enter_nested(spec: &Spec, mut maps: std::os::unix::net::UnixStream) -> Result
     }
 }
 
-pub(super) type Failure = (i32, String);
-
-pub(super) fn fail(what: &str, e: impl std::fmt::Display) -> Failure {
-    (EXIT_RUNTIME, format!("{what}: {e}"))
-}
-
 /// Builds the root file system, enters it and execs the workload. `report` is the descriptor
 /// that tells the starter how the start went (close-on-exec); every other one is closed.
-fn start(spec: &Spec, report: i32) -> Result<Never, Failure> {
+/// `runtime_hooks`: the helper runs create_runtime hooks and is waited for.
+fn start<S: Syscall>(
+    sys: &S,
+    plan: &Plan,
+    report: i32,
+    runtime_hooks: Option<UnixStream>,
+) -> Result<Never, Failure> {
+    set_up(sys, plan, runtime_hooks)?;
+    run_workload(sys, plan.spec, report)
+}
+
+/// From the container's namespaces to just before the workload's own steps: its mount
+/// namespace, cgroup, root file system, pivot_root and masks, with the hooks in between.
+fn set_up<S: Syscall>(
+    sys: &S,
+    plan: &Plan,
+    runtime_hooks: Option<UnixStream>,
+) -> Result<(), Failure> {
+    let spec = plan.spec;
     // Not dumpable from here on (not before: a nested container's parent writes its id maps
     // first): nothing of the container may read this process's memory or open its
     // executable. The workload's exec makes it dumpable again, for itself alone.
-    crate::sys::set_not_dumpable().map_err(|e| fail("prctl(PR_SET_DUMPABLE)", e))?;
+    sys.set_not_dumpable()
+        .map_err(|e| fail("prctl(PR_SET_DUMPABLE)", e))?;
     // A mount namespace of its own (a copy of the helper's, root file system included), so
     // that pivot_root moves only the container.
-    crate::sys::unshare(crate::sys::NamespaceFlags::NEWNS)
+    sys.unshare(NamespaceFlags::NEWNS)
         .map_err(|e| fail("creating the container's mount namespace", e))?;
     if let Some(dir) = &spec.cgroup {
         super::cgroup::join(dir).map_err(|e| fail("joining the container's cgroup", e))?;
     }
     tracing::debug!("container: in its namespaces");
-    let root = &spec.merged;
-    if spec.id_shift.is_some() {
-        // Mounts that came from the helper's namespace are locked in this less privileged
-        // one, and pivot_root refuses a locked root: a bind of it made here is not locked.
-        mnt::mount_bind_recursive(root, root)
-            .map_err(|e| fail("binding the root file system", e))?;
+    if let Some(sync) = runtime_hooks {
+        wait_for_runtime_hooks(sync)?;
     }
-    mount_kernel_files(root, spec.private_network, spec.shm_size)?;
-    tracing::debug!("container: /proc, /dev, /sys mounted");
-    let root_fd = rustix::fs::open(
-        root,
-        rustix::fs::OFlags::PATH | rustix::fs::OFlags::DIRECTORY | rustix::fs::OFlags::CLOEXEC,
-        rustix::fs::Mode::empty(),
-    )
-    .map_err(|e| fail("opening the root file system", e))?;
-    for (inside, host) in &spec.etc_files {
-        let target = in_root(&root_fd, inside, Kind::File)?;
-        bind(host, &target)?;
-    }
-    if let Some((passwd, group)) = &spec.add_user {
-        add_line(&root_fd, "/etc/passwd", passwd)?;
-        add_line(&root_fd, "/etc/group", group)?;
-    }
-    for m in &spec.mounts {
-        mount_requested(&root_fd, m)?;
-    }
-    if spec.read_only_root {
-        for dir in ["/tmp", "/var/tmp", "/run"] {
-            if !spec.mounts.iter().any(|m| m.target == dir) {
-                let target = in_root(&root_fd, dir, Kind::Dir)?;
-                mnt::mount(
-                    "tmpfs",
-                    &target,
-                    "tmpfs",
-                    MountFlags::NOSUID | MountFlags::NODEV,
-                    Some(c"mode=1777"),
-                )
-                .map_err(|e| fail(&format!("mounting a tmpfs on {dir}"), e))?;
-            }
-        }
-        mnt::mount_remount(root, MountFlags::BIND | MountFlags::RDONLY, "")
-            .map_err(|e| fail("making the root file system read-only", e))?;
-    }
-    rustix::system::sethostname(spec.hostname.as_bytes())
-        .map_err(|e| fail("setting the hostname", e))?;
-    // Docker creates a missing working directory.
-    in_root(&root_fd, &spec.cwd, Kind::Dir)
-        .map_err(|(c, m)| (c, format!("creating the working directory: {m}")))?;
-    drop(root_fd);
-    enter_root(root)?;
-    if !spec.privileged {
-        for path in MASKED {
-            mask(path);
-        }
-        for path in READ_ONLY {
-            let _ = read_only(Path::new(path));
-        }
-    }
-    run_workload(spec, report)
+    let hooks = &spec.hooks;
+    let context = super::hooks::Context {
+        bundle: bundle(spec),
+        pid: if hooks.create_container.is_empty() && hooks.start_container.is_empty() {
+            0
+        } else {
+            host_pid()
+        },
+    };
+    let run_hooks = |list: &[Hook], stage: Stage| {
+        super::hooks::run_all(list, stage, &context).map_err(|e| (EXIT_RUNTIME, e))
+    };
+    super::setup::build_root(sys, plan)?;
+    run_hooks(&hooks.create_container, Stage::CreateContainer)?;
+    super::setup::enter_root(sys, plan.root())?;
+    super::setup::mask_paths(sys, spec.privileged);
+    run_hooks(&hooks.start_container, Stage::StartContainer)
+}
+
+/// This process's pid as the host sees it, for the hooks' state: read before pivot_root,
+/// while /proc is still the helper's.
+fn host_pid() -> i32 {
+    fs::read_link("/proc/self")
+        .ok()
+        .and_then(|p| p.to_str()?.parse().ok())
+        .unwrap_or(0)
 }
 
 /// Inside the container (its root, its namespaces): the terminal, the working directory, the
 /// user, the seccomp filter and capabilities, then exec. Shared by PID 1 and `exec`. `report`
 /// is the one descriptor above 2 kept open until the exec (it is close-on-exec).
-pub(super) fn run_workload(spec: &Spec, report: i32) -> Result<Never, Failure> {
+pub(super) fn run_workload<S: Syscall>(
+    sys: &S,
+    spec: &Spec,
+    report: i32,
+) -> Result<Never, Failure> {
     if let Some(fd) = spec.console_socket {
         // SAFETY: skiff passed this descriptor to the helper for this purpose; it stays open
         // (close-on-exec) for as long as this borrow is used.
@@ -580,28 +538,7 @@ pub(super) fn run_workload(spec: &Spec, report: i32) -> Result<Never, Failure> {
         }
     }
     let program = find_program(&spec.args, &spec.env)?;
-    if spec.seccomp {
-        // Installed while we still hold CAP_SYS_ADMIN (no no_new_privs needed for that).
-        let program = match &spec.seccomp_profile {
-            Some(packed) => super::seccomp_profile::unpack(packed),
-            None => super::seccomp_profile::unpack(
-                &super::seccomp::default_program(&spec.capabilities)
-                    .map_err(|e| fail("building the seccomp filter", e))?,
-            ),
-        };
-        crate::sys::install_seccomp(&program)
-            .map_err(|e| fail("installing the seccomp filter", e))?;
-    }
-    drop_privileges(&spec.capabilities, uid, gid, &groups)?;
-    // A change of credentials makes the process dumpable again where fs.suid_dumpable says so.
-    crate::sys::set_not_dumpable().map_err(|e| fail("prctl(PR_SET_DUMPABLE)", e))?;
-    if spec.no_new_privileges {
-        rustix::thread::set_no_new_privs(true).map_err(|e| fail("no-new-privileges", e))?;
-    }
-    for (name, soft, hard) in &spec.ulimits {
-        crate::sys::set_limit(name, *soft, *hard)
-            .map_err(|e| fail(&format!("setting the {name} limit"), e))?;
-    }
+    confine(sys, spec, uid, gid, &groups)?;
     if spec.init {
         become_init(spec.outlive_parent)?;
     }
@@ -622,6 +559,43 @@ pub(super) fn run_workload(spec: &Spec, report: i32) -> Result<Never, Failure> {
         code,
         format!("exec: {:?}: {}", spec.args[0], describe(&err)),
     ))
+}
+
+/// The workload's confinement. The seccomp filter comes first, while this process still holds
+/// CAP_SYS_ADMIN: the kernel then takes it without no_new_privs, which only
+/// `--security-opt no-new-privileges` sets (setuid programs in the container keep working).
+/// Then the capabilities and ids, no_new_privs where asked, and the limits.
+fn confine<S: Syscall>(
+    sys: &S,
+    spec: &Spec,
+    uid: u32,
+    gid: u32,
+    groups: &[u32],
+) -> Result<(), Failure> {
+    if spec.seccomp {
+        let program = match &spec.seccomp_profile {
+            Some(packed) => super::seccomp_profile::unpack(packed),
+            None => super::seccomp_profile::unpack(
+                &super::seccomp::default_program(&spec.capabilities)
+                    .map_err(|e| fail("building the seccomp filter", e))?,
+            ),
+        };
+        sys.load_seccomp(&program)
+            .map_err(|e| fail("installing the seccomp filter", e))?;
+    }
+    drop_privileges(sys, &spec.capabilities, uid, gid, groups)?;
+    // A change of credentials makes the process dumpable again where fs.suid_dumpable says so.
+    sys.set_not_dumpable()
+        .map_err(|e| fail("prctl(PR_SET_DUMPABLE)", e))?;
+    if spec.no_new_privileges {
+        sys.set_no_new_privs()
+            .map_err(|e| fail("no-new-privileges", e))?;
+    }
+    for (name, soft, hard) in &spec.ulimits {
+        sys.set_limit(name, *soft, *hard)
+            .map_err(|e| fail(&format!("setting the {name} limit"), e))?;
+    }
+    Ok(())
 }
 
 /// Enters `cwd`, resolved inside the process's root (after pivot_root, or after joining the
@@ -703,307 +677,6 @@ fn describe(e: &io::Error) -> String {
         Some(libc::ENOEXEC) => "exec format error".into(),
         _ => e.to_string(),
     }
-}
-
-fn mount_kernel_files(
-    root: &Path,
-    private_network: bool,
-    shm_size: Option<u64>,
-) -> Result<(), Failure> {
-    let nosuid_nodev_noexec = MountFlags::NOSUID | MountFlags::NODEV | MountFlags::NOEXEC;
-    let proc_dir = ensure_dir(root, "proc")?;
-    mnt::mount("proc", &proc_dir, "proc", nosuid_nodev_noexec, None)
-        .map_err(|e| fail("mounting /proc", e))?;
-
-    let dev = ensure_dir(root, "dev")?;
-    let mode = c"mode=755,size=65536k";
-    mnt::mount(
-        "tmpfs",
-        &dev,
-        "tmpfs",
-        MountFlags::NOSUID | MountFlags::STRICTATIME,
-        Some(mode),
-    )
-    .map_err(|e| fail("mounting /dev", e))?;
-    for name in ["null", "zero", "full", "random", "urandom", "tty"] {
-        let target = dev.join(name);
-        // /dev is our own fresh tmpfs: plain paths are safe here.
-        fs::File::create(&target).map_err(|e| fail(&format!("creating /dev/{name}"), e))?;
-        bind(&Path::new("/dev").join(name), &target)?;
-    }
-    let pts = ensure_dir(&dev, "pts")?;
-    mnt::mount(
-        "devpts",
-        &pts,
-        "devpts",
-        MountFlags::NOSUID | MountFlags::NOEXEC,
-        Some(c"newinstance,ptmxmode=0666,mode=0620"),
-    )
-    .map_err(|e| fail("mounting /dev/pts", e))?;
-    let links = [
-        ("ptmx", "pts/ptmx"),
-        ("fd", "/proc/self/fd"),
-        ("stdin", "/proc/self/fd/0"),
-        ("stdout", "/proc/self/fd/1"),
-        ("stderr", "/proc/self/fd/2"),
-        ("core", "/proc/kcore"),
-    ];
-    for (name, target) in links {
-        std::os::unix::fs::symlink(target, dev.join(name))
-            .map_err(|e| fail(&format!("creating /dev/{name}"), e))?;
-    }
-    let shm = ensure_dir(&dev, "shm")?;
-    let shm_options = format!("mode=1777,size={}", shm_size.unwrap_or(64 << 20));
-    let shm_options = CString::new(shm_options).map_err(|e| fail("shm options", e))?;
-    mnt::mount(
-        "shm",
-        &shm,
-        "tmpfs",
-        nosuid_nodev_noexec,
-        Some(shm_options.as_c_str()),
-    )
-    .map_err(|e| fail("mounting /dev/shm", e))?;
-    let mqueue = ensure_dir(&dev, "mqueue")?;
-    // A message-queue file system needs the IPC namespace we own; older kernels refuse it.
-    let _ = mnt::mount("mqueue", &mqueue, "mqueue", nosuid_nodev_noexec, None);
-
-    let sys = ensure_dir(root, "sys")?;
-    // A fresh sysfs shows the container's own network namespace; with the host's network (or
-    // where the kernel refuses) the host's /sys is bound read-only instead.
-    let fresh = private_network
-        && mnt::mount(
-            "sysfs",
-            &sys,
-            "sysfs",
-            nosuid_nodev_noexec | MountFlags::RDONLY,
-            None,
-        )
-        .is_ok();
-    if !fresh {
-        mnt::mount_bind_recursive("/sys", &sys).map_err(|e| fail("binding /sys", e))?;
-        read_only(&sys).map_err(|e| fail("making /sys read-only", e))?;
-    }
-    Ok(())
-}
-
-fn ensure_dir(parent: &Path, name: &str) -> Result<PathBuf, Failure> {
-    let path = parent.join(name);
-    match fs::symlink_metadata(&path) {
-        Ok(m) if m.is_dir() => Ok(path),
-        Ok(_) => Err(fail(
-            &format!("preparing {}", path.display()),
-            "not a directory",
-        )),
-        Err(_) => {
-            fs::DirBuilder::new()
-                .mode(0o755)
-                .create(&path)
-                .map_err(|e| fail(&format!("creating {}", path.display()), e))?;
-            Ok(path)
-        }
-    }
-}
-
-/// Binds `source` (and what is mounted beneath it) onto `target`.
-fn bind(source: &Path, target: &Path) -> Result<(), Failure> {
-    mnt::mount_bind_recursive(source, target)
-        .map_err(|e| fail(&format!("binding {}", source.display()), e))
-}
-
-pub(super) fn mount_requested(root_fd: &rustix::fd::OwnedFd, m: &MountSpec) -> Result<(), Failure> {
-    match m.kind {
-        MountKind::Bind => {
-            let source = m
-                .source
-                .as_ref()
-                .ok_or_else(|| fail("bind mount", "no source"))?;
-            let is_dir = fs::metadata(source)
-                .map_err(|e| fail(&format!("bind source {}", source.display()), e))?
-                .is_dir();
-            let kind = if is_dir { Kind::Dir } else { Kind::File };
-            let target = in_root(root_fd, &m.target, kind)?;
-            bind(source, &target)?;
-            if m.readonly {
-                // The fd named the directory under the mount; resolve again to reach the mount.
-                let mounted = in_root(root_fd, &m.target, kind)?;
-                read_only(&mounted)
-                    .map_err(|e| fail(&format!("making {} read-only", m.target), e))?;
-            }
-            Ok(())
-        }
-        MountKind::Tmpfs => {
-            let target = in_root(root_fd, &m.target, Kind::Dir)?;
-            let options = if m.options.is_empty() {
-                "mode=1777".to_string()
-            } else {
-                m.options.clone()
-            };
-            let options = CString::new(options).map_err(|e| fail("tmpfs options", e))?;
-            let mut flags = MountFlags::NOSUID | MountFlags::NODEV;
-            if m.readonly {
-                flags |= MountFlags::RDONLY;
-            }
-            mnt::mount("tmpfs", &target, "tmpfs", flags, Some(options.as_c_str()))
-                .map_err(|e| fail(&format!("mounting a tmpfs on {}", m.target), e))
-        }
-    }
-}
-
-#[derive(Clone, Copy, PartialEq, Eq)]
-enum Kind {
-    Dir,
-    File,
-}
-
-/// A mount point at `path` inside the root file system, created if missing (directories
-/// 0755, files empty), with every symlink on the way resolved as if the root were "/" (so an
-/// image's `/etc -> /host/path` cannot send a mount or a new file out of the container, and a
-/// link to a missing path, such as a dangling /etc/resolv.conf, gets its target created).
-/// Returns a `/proc/self/fd/N` path that names it for mount(2), and keeps the fd open (it is
-/// close-on-exec).
-fn in_root(root: &rustix::fd::OwnedFd, path: &str, kind: Kind) -> Result<PathBuf, Failure> {
-    use rustix::fs::{AtFlags, FileType, Mode, OFlags, ResolveFlags};
-    let failed =
-        |what: &str, e: rustix::io::Errno| fail(&format!("{what} {path} in the container"), e);
-    // The path still to walk, and the part already resolved (no symlinks in it).
-    let mut todo: Vec<String> = Vec::new();
-    push_components(&mut todo, path);
-    let mut done: Vec<String> = Vec::new();
-    let mut links = 0;
-    while let Some(name) = todo.pop() {
-        if name == ".." {
-            done.pop();
-            continue;
-        }
-        let here = done.join("/");
-        let parent = open_resolved(root, &here).map_err(|e| failed("resolving", e))?;
-        let last = todo.is_empty();
-        match rustix::fs::statat(&parent, name.as_str(), AtFlags::SYMLINK_NOFOLLOW) {
-            Ok(st) if FileType::from_raw_mode(st.st_mode) == FileType::Symlink => {
-                links += 1;
-                if links > 40 {
-                    return Err(fail(path, "too many levels of symbolic links"));
-                }
-                let target = rustix::fs::readlinkat(&parent, name.as_str(), Vec::new())
-                    .map_err(|e| failed("reading a link on the way to", e))?;
-                let target = target.to_string_lossy().into_owned();
-                if target.starts_with('/') {
-                    done.clear();
-                }
-                push_components(&mut todo, &target);
-            }
-            Ok(_) => done.push(name),
-            Err(rustix::io::Errno::NOENT) => {
-                let made = if last && kind == Kind::File {
-                    rustix::fs::openat(
-                        &parent,
-                        name.as_str(),
-                        OFlags::CREATE | OFlags::EXCL | OFlags::WRONLY | OFlags::CLOEXEC,
-                        Mode::from_raw_mode(0o644),
-                    )
-                    .map(drop)
-                } else {
-                    rustix::fs::mkdirat(&parent, name.as_str(), Mode::from_raw_mode(0o755))
-                };
-                made.map_err(|e| failed("creating", e))?;
-                done.push(name);
-            }
-            Err(e) => return Err(failed("resolving", e)),
-        }
-    }
-    let resolved = if done.is_empty() {
-        ".".to_string()
-    } else {
-        done.join("/")
-    };
-    let fd = crate::sys::openat2(
-        root,
-        resolved.as_str(),
-        OFlags::PATH | OFlags::CLOEXEC | OFlags::NOFOLLOW,
-        Mode::empty(),
-        ResolveFlags::IN_ROOT | ResolveFlags::NO_SYMLINKS | ResolveFlags::NO_MAGICLINKS,
-    )
-    .map_err(|e| failed("opening", e))?;
-    let raw = std::os::fd::IntoRawFd::into_raw_fd(fd);
-    Ok(PathBuf::from(format!("/proc/self/fd/{raw}")))
-}
-
-/// Pushes a path's components on a stack so that they pop in order.
-fn push_components(stack: &mut Vec<String>, path: &str) {
-    for part in path.split('/').filter(|p| !p.is_empty() && *p != ".").rev() {
-        stack.push(part.to_string());
-    }
-}
-
-/// Opens a symlink-free path inside the root as a directory.
-fn open_resolved(
-    root: &rustix::fd::OwnedFd,
-    rel: &str,
-) -> Result<rustix::fd::OwnedFd, rustix::io::Errno> {
-    use rustix::fs::{Mode, OFlags, ResolveFlags};
-    crate::sys::openat2(
-        root,
-        if rel.is_empty() { "." } else { rel },
-        OFlags::DIRECTORY | OFlags::RDONLY | OFlags::CLOEXEC | OFlags::NOFOLLOW,
-        Mode::empty(),
-        ResolveFlags::IN_ROOT | ResolveFlags::NO_SYMLINKS | ResolveFlags::NO_MAGICLINKS,
-    )
-}
-
-fn read_only(path: &Path) -> io::Result<()> {
-    let flags = MountFlags::BIND | MountFlags::RDONLY | locked_flags(path);
-    if mnt::mount_remount(path, flags, "").is_ok() {
-        return Ok(());
-    }
-    // Not a mount point yet: binding the path to itself makes it one. (Not done first: a
-    // mount with submounts from outside may not be bound on its own in a user namespace.)
-    mnt::mount_bind(path, path)?;
-    mnt::mount_remount(path, flags, "")?;
-    Ok(())
-}
-
-/// The flags a remount must keep: inside a user namespace the kernel refuses to clear the
-/// nosuid, nodev, noexec and atime flags of a mount that came from outside.
-fn locked_flags(path: &Path) -> MountFlags {
-    use rustix::fs::StatVfsMountFlags as St;
-    let Ok(st) = rustix::fs::statvfs(path) else {
-        return MountFlags::NOSUID | MountFlags::NODEV;
-    };
-    let pairs = [
-        (St::NOSUID, MountFlags::NOSUID),
-        (St::NODEV, MountFlags::NODEV),
-        (St::NOEXEC, MountFlags::NOEXEC),
-        (St::NOATIME, MountFlags::NOATIME),
-        (St::NODIRATIME, MountFlags::NODIRATIME),
-        (St::RELATIME, MountFlags::RELATIME),
-    ];
-    pairs
-        .iter()
-        .filter(|(st_flag, _)| st.f_flag.contains(*st_flag))
-        .fold(MountFlags::NOSUID | MountFlags::NODEV, |acc, (_, m)| {
-            acc | *m
-        })
-}
-
-/// Hides a path: /dev/null over a file, an empty read-only tmpfs over a directory.
-fn mask(path: &str) {
-    match fs::symlink_metadata(path) {
-        Ok(m) if m.is_dir() => {
-            let _ = mnt::mount("tmpfs", path, "tmpfs", MountFlags::RDONLY, None);
-        }
-        Ok(_) => {
-            let _ = mnt::mount_bind("/dev/null", path);
-        }
-        Err(_) => {}
-    }
-}
-
-/// pivot_root into `root` and detach the old root, so no path leads back to the host.
-fn enter_root(root: &Path) -> Result<(), Failure> {
-    std::env::set_current_dir(root).map_err(|e| fail("entering the root file system", e))?;
-    rustix::process::pivot_root(".", ".").map_err(|e| fail("pivot_root", e))?;
-    mnt::unmount(".", UnmountFlags::DETACH).map_err(|e| fail("detaching the old root", e))?;
-    std::env::set_current_dir("/").map_err(|e| fail("entering /", e))
 }
 
 /// Resolves `user[:group]` (names or numbers) against the container's /etc/passwd and
@@ -1113,9 +786,16 @@ fn find_program(args: &[String], env: &[String]) -> Result<PathBuf, Failure> {
     ))
 }
 
-fn drop_privileges(caps: &[u32], uid: u32, gid: u32, groups: &[u32]) -> Result<(), Failure> {
-    crate::sys::limit_capabilities(caps, uid == 0).map_err(|e| fail("dropping capabilities", e))?;
-    crate::sys::set_ids(uid, gid, groups).map_err(|e| {
+fn drop_privileges<S: Syscall>(
+    sys: &S,
+    caps: &[u32],
+    uid: u32,
+    gid: u32,
+    groups: &[u32],
+) -> Result<(), Failure> {
+    sys.limit_capabilities(caps, uid == 0)
+        .map_err(|e| fail("dropping capabilities", e))?;
+    sys.set_ids(uid, gid, groups).map_err(|e| {
         fail(
             &format!("switching to uid {uid} gid {gid}"),
             format!("{e} (is the id mapped? a user without a subuid range only has uid 0)"),
@@ -1133,94 +813,194 @@ fn exec(program: &Path, args: &[String], env: &[String]) -> io::Error {
     crate::sys::execve(&program, &args, &env)
 }
 
-/// The directory of files generated per container (/etc/hosts, /etc/hostname, resolv.conf).
-pub fn write_etc_files(
-    dir: &Path,
-    hostname: &str,
-    host_network: bool,
-) -> io::Result<Vec<(String, PathBuf)>> {
-    let hosts = if host_network {
-        fs::read_to_string("/etc/hosts").unwrap_or_default()
-    } else {
-        format!(
-            "127.0.0.1\tlocalhost\n::1\tlocalhost ip6-localhost ip6-loopback\n127.0.1.1\t{hostname}\n"
-        )
-    };
-    let resolv = fs::read_to_string("/etc/resolv.conf").unwrap_or_default();
-    let files = [
-        ("/etc/hosts", hosts),
-        ("/etc/hostname", format!("{hostname}\n")),
-        ("/etc/resolv.conf", resolv),
-    ];
-    let mut out = Vec::new();
-    for (inside, text) in files {
-        let host = dir.join(Path::new(inside).file_name().unwrap_or(OsStr::new("file")));
-        let mut f = fs::OpenOptions::new()
-            .write(true)
-            .create(true)
-            .truncate(true)
-            .mode(0o644)
-            .open(&host)?;
-        f.write_all(text.as_bytes())?;
-        out.push((inside.to_string(), host));
-    }
-    Ok(out)
-}
-
 #[cfg(test)]
 mod tests {
+    use super::super::setup::{MASKED, READ_ONLY};
+    use super::super::syscall::recording::{Call, Recording};
     use super::*;
 
-    #[test]
-    fn mount_points_are_resolved_inside_the_root() {
-        let dir = tempfile::tempdir().unwrap();
-        let root = dir.path().join("root");
-        let outside = dir.path().join("outside");
-        fs::create_dir_all(root.join("etc")).unwrap();
-        fs::create_dir(&outside).unwrap();
-        // An image's absolute and climbing symlinks, aimed at the host.
-        std::os::unix::fs::symlink(&outside, root.join("abs")).unwrap();
-        std::os::unix::fs::symlink("../../outside", root.join("etc/rel")).unwrap();
-        // A dangling link, as some images ship /etc/resolv.conf.
-        std::os::unix::fs::symlink("../run/stub/resolv.conf", root.join("etc/resolv.conf"))
-            .unwrap();
-        let root_fd = rustix::fs::open(
-            &root,
-            rustix::fs::OFlags::PATH | rustix::fs::OFlags::DIRECTORY,
-            rustix::fs::Mode::empty(),
-        )
-        .unwrap();
-        for (path, kind) in [
-            ("/abs/inner", Kind::Dir),
-            ("/etc/rel/file", Kind::File),
-            ("/new/dir", Kind::Dir),
-            ("/etc/resolv.conf", Kind::File),
-            ("/", Kind::Dir),
-        ] {
-            let target = in_root(&root_fd, path, kind).unwrap();
-            // What the /proc/self/fd link names must be under the root.
-            let real = fs::read_link(&target).unwrap();
-            assert!(
-                real.starts_with(&root),
-                "{path} resolved to {}",
-                real.display()
-            );
+    /// A spec whose root file system is `root`, with one of each kind of mount, a device, and
+    /// every confinement, its namespaces as given.
+    fn spec_in(root: &Path, host: &Path, namespaces: serde_json::Value) -> Spec {
+        fs::write(host.join("hosts"), "127.0.0.1 localhost\n").unwrap();
+        let ret_allow: u64 = 0x06 | (0x7fff_0000 << 32);
+        serde_json::from_value(serde_json::json!({
+            "lowers": [], "upper": "/u", "work": "/w", "merged": root,
+            "args": ["/bin/true"], "env": [], "cwd": "/work", "hostname": "box", "user": "",
+            "namespaces": namespaces,
+            "etc_files": [["/etc/hosts", host.join("hosts")]],
+            "mounts": [
+                {"kind": "Bind", "source": host, "target": "/data", "readonly": true,
+                 "options": ""},
+                {"kind": "Tmpfs", "source": null, "target": "/scratch", "readonly": false,
+                 "options": ""},
+            ],
+            "devices": [{"path": "/dev/fuse", "kind": "char", "major": 10, "minor": 229,
+                         "mode": 0o666, "uid": 0, "gid": 0}],
+            "read_only_root": true,
+            "capabilities": [0, 1],
+            "seccomp": true,
+            "seccomp_profile": [ret_allow],
+            "no_new_privileges": true,
+            "ulimits": [["nofile", 1024, 1024]],
+        }))
+        .unwrap()
+    }
+
+    fn new_namespaces() -> serde_json::Value {
+        serde_json::json!({"network": "new", "ipc": "new", "pid": "new", "uts": "new"})
+    }
+
+    fn target(call: &Call) -> Option<&Path> {
+        match call {
+            Call::Mount { target, .. }
+            | Call::Bind { target, .. }
+            | Call::Remount { target, .. } => Some(target),
+            Call::Mknod { path, .. } => Some(path),
+            _ => None,
         }
+    }
+
+    #[test]
+    fn the_set_up_runs_in_order() {
+        let dir = tempfile::tempdir().unwrap();
+        let (root, host) = (dir.path().join("root"), dir.path().join("host"));
+        fs::create_dir(&root).unwrap();
+        fs::create_dir(&host).unwrap();
+        let spec = spec_in(&root, &host, new_namespaces());
+        let plan = Plan::new(&spec).unwrap();
+        let sys = Recording::default();
+        set_up(&sys, &plan, None).unwrap();
+        confine(&sys, &spec, 0, 0, &[]).unwrap();
+        let calls = sys.calls();
+        let at = |what: &str, found: &dyn Fn(&Call) -> bool| {
+            calls
+                .iter()
+                .position(found)
+                .unwrap_or_else(|| panic!("no {what} in {calls:#?}"))
+        };
         assert_eq!(
-            fs::read_dir(&outside).unwrap().count(),
-            0,
-            "nothing made on the host"
+            calls[..2],
+            [Call::SetNotDumpable, Call::Unshare(NamespaceFlags::NEWNS)]
         );
-        assert!(root
-            .join(outside.strip_prefix("/").unwrap())
-            .join("inner")
-            .is_dir());
-        assert!(
-            root.join("run/stub/resolv.conf").is_file(),
-            "the dangling link's target made"
+        let pivot = at("pivot_root", &|c| matches!(c, Call::PivotRoot { .. }));
+        assert_eq!(calls[pivot - 1], Call::Chdir(root.clone()));
+        assert_eq!(calls[pivot + 1], Call::Umount(".".into()));
+        // Every mount into the root file system comes before pivot_root, none after.
+        let into_root: Vec<usize> = (0..calls.len())
+            .filter(|&i| target(&calls[i]).is_some_and(|t| t.starts_with(&root)))
+            .collect();
+        assert!(into_root.len() > 10, "{calls:#?}");
+        assert!(into_root.iter().all(|&i| i < pivot), "{calls:#?}");
+        let proc = at(
+            "/proc",
+            &|c| matches!(c, Call::Mount { fstype, .. } if fstype == "proc"),
         );
-        // "../../outside" from /etc climbs no higher than the root.
-        assert!(root.join("outside/file").is_file());
+        let dev = at(
+            "/dev",
+            &|c| matches!(c, Call::Mount { target, .. } if *target == root.join("dev")),
+        );
+        assert!(proc < dev);
+        // The standard nodes and the spec's devices once /dev is there.
+        let null = at(
+            "/dev/null",
+            &|c| matches!(c, Call::Bind { target, .. } if *target == root.join("dev/null")),
+        );
+        let fuse = at("/dev/fuse", &|c| matches!(c, Call::Mknod { .. }));
+        assert!(dev < null && null < fuse);
+        assert!(matches!(calls[fuse + 1], Call::Chown { .. }));
+        assert_eq!(
+            calls[fuse + 2],
+            Call::Chmod {
+                path: root.join("dev/fuse"),
+                mode: 0o666
+            }
+        );
+        let sysfs = at(
+            "/sys",
+            &|c| matches!(c, Call::Mount { fstype, .. } if fstype == "sysfs"),
+        );
+        assert!(fuse < sysfs);
+        let hostname = at("the hostname", &|c| matches!(c, Call::Sethostname(_)));
+        assert_eq!(calls[hostname], Call::Sethostname("box".into()));
+        assert!(hostname < pivot);
+        // Masks and read-only paths: after pivot_root, on the container's own /proc.
+        let masks: Vec<usize> = (0..calls.len())
+            .filter(|&i| {
+                target(&calls[i]).is_some_and(|t| {
+                    [MASKED, READ_ONLY]
+                        .concat()
+                        .iter()
+                        .any(|p| t == Path::new(p))
+                })
+            })
+            .collect();
+        assert!(masks.len() >= 6, "the read-only paths at least: {calls:#?}");
+        assert!(masks.iter().all(|&i| i > pivot && i > proc));
+        // The filter is loaded after every mount, then the capabilities and ids go, then
+        // no_new_privs and the limits.
+        let seccomp = at("seccomp", &|c| matches!(c, Call::LoadSeccomp { .. }));
+        assert_eq!(calls[seccomp], Call::LoadSeccomp { instructions: 1 });
+        assert!((0..calls.len())
+            .filter(|&i| target(&calls[i]).is_some())
+            .all(|i| i < seccomp));
+        assert_eq!(
+            calls[seccomp + 1..],
+            [
+                Call::LimitCapabilities {
+                    keep: vec![0, 1],
+                    for_root: true
+                },
+                Call::SetIds {
+                    uid: 0,
+                    gid: 0,
+                    groups: vec![]
+                },
+                Call::SetNotDumpable,
+                Call::SetNoNewPrivs,
+                Call::SetLimit("nofile".into()),
+            ]
+        );
+    }
+
+    #[test]
+    fn shared_namespaces_change_what_is_mounted() {
+        let dir = tempfile::tempdir().unwrap();
+        let (root, host) = (dir.path().join("root"), dir.path().join("host"));
+        fs::create_dir(&root).unwrap();
+        fs::create_dir(&host).unwrap();
+        let shared = serde_json::json!({
+            "network": "host", "ipc": "host", "pid": "host", "uts": {"join": "/proc/1/ns/uts"}
+        });
+        let spec = spec_in(&root, &host, shared);
+        let plan = Plan::new(&spec).unwrap();
+        // The kernel refuses a new proc for a PID namespace the user's doesn't own.
+        let sys = Recording::refusing("proc");
+        set_up(&sys, &plan, None).unwrap();
+        let calls = sys.calls();
+        assert!(calls.contains(&Call::Bind {
+            source: "/proc".into(),
+            target: root.join("proc"),
+            recursive: true
+        }));
+        assert!(calls.contains(&Call::Bind {
+            source: "/sys".into(),
+            target: root.join("sys"),
+            recursive: true
+        }));
+        assert!(!calls
+            .iter()
+            .any(|c| matches!(c, Call::Mount { fstype, .. } if fstype == "sysfs")));
+        assert!(!calls.iter().any(|c| matches!(c, Call::Sethostname(_))));
+    }
+
+    #[test]
+    fn a_device_the_spec_may_not_add_fails_before_the_fork() {
+        let host = tempfile::tempdir().unwrap();
+        let mut spec = spec_in(Path::new("/r"), host.path(), new_namespaces());
+        spec.devices[0].path = "/dev/../etc/passwd".into();
+        let err = Plan::new(&spec).err().expect("refused");
+        assert!(err.contains("/dev/../etc/passwd"), "{err}");
     }
 
     #[test]

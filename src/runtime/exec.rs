@@ -36,7 +36,7 @@ pub struct ExecProcess {
 impl ExecProcess {
     /// Waits until the command runs (or failed to start): the failure, if any.
     pub fn failure(&mut self) -> Option<(i32, String)> {
-        super::container::read_report(&mut self.report)
+        super::report::read_report(&mut self.report)
     }
 }
 
@@ -66,15 +66,15 @@ pub fn exec(
             let failure = match enter(&joins, null.as_ref(), output, report, spec) {
                 Err(failure) => failure,
                 Ok(()) => match crate::sys::fork() {
-                    Err(e) => super::container::fail("fork", e),
+                    Err(e) => super::report::fail("fork", e),
                     Ok(None) => {
                         let result = (|| {
                             if let Some(dir) = &spec.cgroup {
                                 super::cgroup::join(dir).map_err(|e| {
-                                    super::container::fail("joining the container's cgroup", e)
+                                    super::report::fail("joining the container's cgroup", e)
                                 })?;
                             }
-                            super::container::run_workload(spec, report)
+                            super::container::run_workload(&super::syscall::Real, spec, report)
                         })();
                         match result {
                             Ok(never) => match never {},
@@ -90,7 +90,7 @@ pub fn exec(
                     }
                 },
             };
-            super::container::report_and_exit(report_tx, failure)
+            super::report::report_and_exit(report_tx, failure)
         }
         Ok(Some(pid)) => Ok(ExecProcess {
             pid,
@@ -190,13 +190,12 @@ fn enter(
     output: Option<std::os::fd::RawFd>,
     report: std::os::fd::RawFd,
     spec: &Spec,
-) -> Result<(), super::container::Failure> {
+) -> Result<(), super::report::Failure> {
     use std::os::fd::AsRawFd;
     // (The environment first: /proc/self/mem is root's once the process is not dumpable.)
     crate::sys::wipe_environment()
-        .map_err(|e| super::container::fail("clearing the environment", e))?;
-    crate::sys::set_not_dumpable()
-        .map_err(|e| super::container::fail("prctl(PR_SET_DUMPABLE)", e))?;
+        .map_err(|e| super::report::fail("clearing the environment", e))?;
+    crate::sys::set_not_dumpable().map_err(|e| super::report::fail("prctl(PR_SET_DUMPABLE)", e))?;
     let mut keep: Vec<i32> = joins.iter().map(|(fd, _)| fd.as_raw_fd()).collect();
     keep.push(report);
     keep.extend(null.map(|f| f.as_raw_fd()));
@@ -205,27 +204,27 @@ fn enter(
     crate::sys::close_fds_except(&keep);
     if let Some(null) = null {
         crate::sys::dup_onto(std::os::fd::AsRawFd::as_raw_fd(null), 0)
-            .map_err(|e| super::container::fail("redirecting stdin", e))?;
+            .map_err(|e| super::report::fail("redirecting stdin", e))?;
     }
     if let Some(fd) = output {
         for target in [1, 2] {
             crate::sys::dup_onto(fd, target)
-                .map_err(|e| super::container::fail("redirecting the output", e))?;
+                .map_err(|e| super::report::fail("redirecting the output", e))?;
         }
     }
     for (fd, kind) in joins {
         rustix::thread::move_into_link_name_space(fd.as_fd(), Some(*kind))
-            .map_err(|e| super::container::fail("joining the container's namespaces", e))?;
+            .map_err(|e| super::report::fail("joining the container's namespaces", e))?;
     }
     if joins
         .iter()
         .any(|(_, k)| *k == rustix::thread::LinkNameSpaceType::User)
     {
-        crate::sys::become_root().map_err(|e| super::container::fail("setresuid(0)", e))?;
+        crate::sys::become_root().map_err(|e| super::report::fail("setresuid(0)", e))?;
         // In a nested user namespace that changed the process's ids: dumpable again where
         // fs.suid_dumpable says so.
         crate::sys::set_not_dumpable()
-            .map_err(|e| super::container::fail("prctl(PR_SET_DUMPABLE)", e))?;
+            .map_err(|e| super::report::fail("prctl(PR_SET_DUMPABLE)", e))?;
     }
     Ok(())
 }

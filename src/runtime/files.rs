@@ -226,7 +226,8 @@ fn mount_stopped(
     for m in spec.mounts.iter().filter(|m| {
         m.kind == super::container::MountKind::Bind && m.source.as_ref().is_some_and(|s| s.exists())
     }) {
-        super::container::mount_requested(&root, m).map_err(|(_, message)| message)?;
+        super::setup::mount_requested(&super::syscall::Real, &root, m)
+            .map_err(|(_, message)| message)?;
     }
     if let Some(shift) = &spec.id_shift {
         enter_shifted(shift, spec, mount_point)?;

@@ -3,12 +3,19 @@
 pub mod caps;
 pub mod cgroup;
 pub mod container;
+pub mod devices;
 pub mod exec;
 pub mod files;
+pub mod hooks;
+pub mod namespaces;
+mod report;
 pub mod rootfs;
 pub mod sealed;
 pub mod seccomp;
 pub mod seccomp_profile;
+mod setup;
+pub mod spec;
+mod syscall;
 pub mod tty;
 pub mod userns;
 

@@ -120,8 +120,16 @@ impl Engine {
                 .unwrap_or_else(|| "/".into()),
             hostname,
             user,
-            private_network: opts.network == Network::None,
+            namespaces: crate::runtime::container::Namespaces::with_network(
+                if opts.network == Network::None {
+                    crate::runtime::container::Namespace::New
+                } else {
+                    crate::runtime::container::Namespace::Host
+                },
+            ),
             etc_files: Vec::new(),
+            devices: Vec::new(),
+            hooks: Default::default(),
             mounts: opts.mounts.clone(),
             read_only_root: opts.read_only,
             capabilities,

@@ -125,7 +125,13 @@ impl Engine {
             "ExecIDs": Value::Null,
             "HostConfig": {
                 "Binds": binds,
-                "NetworkMode": if spec.private_network { "none" } else { "host" },
+                "NetworkMode": match &spec.namespaces.network {
+                    crate::runtime::container::Namespace::New => "none".to_string(),
+                    crate::runtime::container::Namespace::Host => "host".to_string(),
+                    crate::runtime::container::Namespace::Join(path) => {
+                        format!("ns:{}", path.display())
+                    }
+                },
                 "RestartPolicy": {
                     "Name": r.restart.name.as_str(),
                     "MaximumRetryCount": r.restart.max_retries,

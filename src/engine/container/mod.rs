@@ -5,6 +5,7 @@
 pub mod attach;
 pub mod cp;
 pub mod create;
+pub mod etc_files;
 pub mod exec;
 pub mod health;
 pub mod inspect;

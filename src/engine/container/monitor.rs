@@ -247,7 +247,8 @@ impl Engine {
             .create(run.join("merged"))
             .map_err(|e| Error::Other(format!("creating {}: {e}", run.display())))?;
         let mut spec = record.spec.clone();
-        spec.etc_files = container::write_etc_files(run, &spec.hostname, !spec.private_network)
+        let host_network = spec.namespaces.network == container::Namespace::Host;
+        spec.etc_files = super::etc_files::write_etc_files(run, &spec.hostname, host_network)
             .map_err(|e| Error::Other(format!("writing /etc files: {e}")))?;
         spec.pid_file = Some(run.join("pid"));
         spec.cgroup = cgroup;
