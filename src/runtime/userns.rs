@@ -5,9 +5,15 @@
 //! removing one) runs in a fresh `skiff` helper process: it unshares first thing in `main`, tells
 //! the parent over an inherited socket, the parent writes its id maps (newuidmap/newgidmap for
 //! subuid ranges, a plain write for a single-uid map), and the helper carries on as root inside.
+//!
+//! One user namespace serves all of a user's containers while any holds it: a container's
+//! helper joins the namespace of a live monitor (a [`Holder`], kept open so that it can't go
+//! away meanwhile) instead of making one, which takes the setuid map tools off its path and
+//! lets containers share their other namespaces (setns(2) of a network namespace needs the user
+//! namespace that owns it). A helper that can't join makes a new one, as when none is held.
 
 use std::io::{self, Read, Write};
-use std::os::fd::{AsRawFd, FromRawFd};
+use std::os::fd::{AsRawFd, FromRawFd, OwnedFd};
 use std::os::unix::net::UnixStream;
 use std::os::unix::process::CommandExt;
 use std::process::{Child, Command, Stdio};
@@ -19,6 +25,65 @@ use crate::runtime::RuntimeError;
 const SYNC_FD: i32 = 3;
 /// Set in the helper's environment; its presence makes `main` unshare before anything else.
 pub const SYNC_ENV: &str = "_SKIFF_USERNS_SYNC";
+/// The fd number a helper that is to join a user namespace finds it on.
+const JOIN_FD: i32 = 4;
+/// Set in the environment of a helper that is to join the namespace on `JOIN_FD`.
+const JOIN_ENV: &str = "_SKIFF_USERNS_JOIN";
+
+/// A live user namespace of the user's, held open (it lives while the descriptor does).
+pub struct Holder(OwnedFd);
+
+impl Holder {
+    /// The user namespace of process `pid`, started at `start` (so that a recycled pid is never
+    /// taken for it), when that is a namespace of the user's with `ns`'s maps.
+    pub fn of_process(pid: i32, start: u64, ns: &UserNs) -> Option<Holder> {
+        if pid <= 0 || start == 0 || crate::sys::process_start(pid) != start {
+            return None;
+        }
+        // A descriptor well above the ones `spawn` moves into place (3 and 4).
+        let fd = rustix::fs::open(
+            format!("/proc/{pid}/ns/user"),
+            rustix::fs::OFlags::RDONLY | rustix::fs::OFlags::CLOEXEC,
+            rustix::fs::Mode::empty(),
+        )
+        .ok()?;
+        let fd = rustix::io::fcntl_dupfd_cloexec(&fd, 10).ok()?;
+        let maps_match = |file: &str, map: &[IdMapping]| {
+            std::fs::read_to_string(format!("/proc/{pid}/{file}"))
+                .is_ok_and(|text| same_map(&text, map))
+        };
+        // Opened first, checked after: the namespace held is that process's, still running.
+        let ours = maps_match("uid_map", &ns.uid_map)
+            && maps_match("gid_map", &ns.gid_map)
+            && crate::sys::process_start(pid) == start
+            && !same_namespace(&fd);
+        ours.then_some(Holder(fd))
+    }
+}
+
+/// Whether `fd` is this process's own user namespace (root's, or a helper's): not one to join.
+fn same_namespace(fd: &OwnedFd) -> bool {
+    let (Ok(theirs), Ok(own)) = (
+        rustix::fs::fstat(fd),
+        rustix::fs::stat("/proc/self/ns/user"),
+    ) else {
+        return true;
+    };
+    (theirs.st_dev, theirs.st_ino) == (own.st_dev, own.st_ino)
+}
+
+/// Whether a uid_map or gid_map as the kernel prints it holds exactly `map`.
+fn same_map(text: &str, map: &[IdMapping]) -> bool {
+    let numbers: Vec<u32> = text
+        .split_whitespace()
+        .map_while(|n| n.parse().ok())
+        .collect();
+    let want: Vec<u32> = map
+        .iter()
+        .flat_map(|m| [m.container, m.host, m.size])
+        .collect();
+    numbers == want
+}
 
 /// One line of a uid_map or gid_map: `size` ids from `container` inside are `host` outside.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
@@ -158,13 +223,45 @@ pub fn socket_on_fd3(cmd: &mut Command) -> Result<(UnixStream, UnixStream), Runt
 }
 
 /// Starts `cmd` (a skiff helper) and returns once it is inside a new user namespace with `ns`'s maps.
-pub fn spawn(mut cmd: Command, ns: &UserNs) -> Result<Helper, RuntimeError> {
+pub fn spawn(cmd: Command, ns: &UserNs) -> Result<Helper, RuntimeError> {
+    spawn_joining(cmd, ns, None)
+}
+
+/// `spawn`, into the namespace of `holder` where given and the helper can join it (it makes
+/// one of its own with `ns`'s maps where it can't).
+pub fn spawn_joining(
+    mut cmd: Command,
+    ns: &UserNs,
+    holder: Option<&Holder>,
+) -> Result<Helper, RuntimeError> {
     cmd.env(SYNC_ENV, SYNC_FD.to_string());
     let (mut ours, theirs) = socket_on_fd3(&mut cmd)?;
+    if let Some(Holder(fd)) = holder {
+        cmd.env(JOIN_ENV, JOIN_FD.to_string());
+        // Above 9 (see `Holder::of_process`): the move of the socket onto 3 can't touch it.
+        let raw = fd.as_raw_fd();
+        // SAFETY: the closure runs between fork and exec and only calls async-signal-safe dup2.
+        unsafe {
+            cmd.pre_exec(move || {
+                if libc::dup2(raw, JOIN_FD) < 0 {
+                    return Err(io::Error::last_os_error());
+                }
+                Ok(())
+            });
+        }
+    }
     let mut child = cmd.spawn().map_err(RuntimeError::Io)?;
     drop(theirs);
     let mut byte = [0u8; 1];
     let ready = ours.read(&mut byte).map_err(RuntimeError::Io)?;
+    if ready == 1 && byte[0] == b'J' {
+        // It joined: the namespace has its maps already.
+        ours.write_all(b"M").map_err(RuntimeError::Io)?;
+        return Ok(Helper {
+            child,
+            lifeline: ours,
+        });
+    }
     if ready != 1 || byte[0] != b'U' {
         let _ = child.kill();
         let _ = child.wait();
@@ -256,9 +353,18 @@ pub fn enter_if_helper() -> Result<Option<UnixStream>, RuntimeError> {
     std::env::remove_var(SYNC_ENV);
     // SAFETY: fd 3 was set up by `spawn` for this process alone and is owned here from now on.
     let mut sync = unsafe { UnixStream::from_raw_fd(SYNC_FD) };
-    crate::sys::unshare_user_namespace()
-        .map_err(|e| RuntimeError::Userns(format!("unshare(CLONE_NEWUSER) failed: {e}")))?;
-    sync.write_all(b"U").map_err(|_| RuntimeError::ParentGone)?;
+    let joined = std::env::var_os(JOIN_ENV).is_some() && {
+        std::env::remove_var(JOIN_ENV);
+        // SAFETY: fd 4 was set up by `spawn_joining` for this process alone, owned from now on.
+        let holder = unsafe { OwnedFd::from_raw_fd(JOIN_FD) };
+        crate::sys::join_user_namespace(&holder).is_ok()
+    };
+    if !joined {
+        crate::sys::unshare_user_namespace()
+            .map_err(|e| RuntimeError::Userns(format!("unshare(CLONE_NEWUSER) failed: {e}")))?;
+    }
+    sync.write_all(if joined { b"J" } else { b"U" })
+        .map_err(|_| RuntimeError::ParentGone)?;
     let mut byte = [0u8; 1];
     // A failed read means the parent is gone: nobody is left to tell.
     let n = sync.read(&mut byte).map_err(|_| RuntimeError::ParentGone)?;
@@ -282,6 +388,27 @@ pub fn watch_parent(mut lifeline: UnixStream, on_death: impl FnOnce() + Send + '
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn maps_are_compared_as_the_kernel_prints_them() {
+        let map = [
+            IdMapping {
+                container: 0,
+                host: 1001,
+                size: 1,
+            },
+            IdMapping {
+                container: 1,
+                host: 100000,
+                size: 65536,
+            },
+        ];
+        let printed = "         0       1001          1\n         1     100000      65536\n";
+        assert!(same_map(printed, &map));
+        assert!(!same_map("         0       1001          1\n", &map));
+        assert!(!same_map("         0       1002          1\n", &map[..1]));
+        assert!(same_map("", &[]));
+    }
 
     #[test]
     fn maps_for_user_with_and_without_ranges() {

@@ -35,6 +35,13 @@ pub fn unshare_user_namespace() -> io::Result<()> {
     unsafe { thread::unshare_unsafe(UnshareFlags::NEWUSER) }.map_err(io::Error::from)
 }
 
+/// Joins the user namespace `fd` names (the user's, held by another of its processes). Like
+/// `unshare_user_namespace`, only for a process with a single thread.
+pub fn join_user_namespace(fd: &impl rustix::fd::AsFd) -> io::Result<()> {
+    thread::move_into_link_name_space(fd.as_fd(), Some(thread::LinkNameSpaceType::User))
+        .map_err(io::Error::from)
+}
+
 /// Becomes uid 0 / gid 0 inside a freshly mapped user namespace. Supplementary groups are dropped
 /// where setgroups is allowed (it is denied with a single-uid map, which is fine).
 pub fn become_root() -> io::Result<()> {

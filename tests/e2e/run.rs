@@ -829,3 +829,32 @@ fn every_root_file_system_driver_gives_the_same_container() {
     s.check("info", 0, "rootless: true");
     s.check("info --format json", 0, "\"graphRoot\"");
 }
+
+#[test]
+fn containers_share_the_users_namespace_while_one_runs() {
+    for s in [Sandbox::user(), Sandbox::nosub()] {
+        ready(&s);
+        let start = || {
+            s.run("run -d $REG/busybox sleep 60")
+                .ok()
+                .stdout
+                .trim()
+                .to_string()
+        };
+        let user_ns = |id: &str| {
+            let line = format!("inspect --format '{{{{.State.Pid}}}}' {id}");
+            let pid = s.run(&line).ok().stdout.trim().to_string();
+            std::fs::read_link(format!("/proc/{pid}/ns/user")).unwrap()
+        };
+        let (a, b) = (start(), start());
+        assert_eq!(user_ns(&a), user_ns(&b), "{}", s.user.name);
+        // The one that made it goes: a later container finds the other that holds it.
+        s.check(&format!("rm -f {a}"), 0, "");
+        let c = start();
+        assert_eq!(user_ns(&b), user_ns(&c), "{}", s.user.name);
+        s.check(&format!("exec {c} id -u"), 0, "0\n");
+        // None left: the next one makes a namespace of its own again.
+        s.check(&format!("rm -f {b} {c}"), 0, "");
+        s.check("run --rm $REG/busybox id -u", 0, "0\n");
+    }
+}

@@ -184,7 +184,12 @@ impl Engine {
             });
         }
         let (mut child, mut status) = if self.user.rootless() {
-            let helper = userns::spawn(cmd, &self.userns())?;
+            let (holder, named) = self.user_namespace_holder();
+            let helper = userns::spawn_joining(cmd, &self.userns(), holder.as_ref())?;
+            drop(holder);
+            if !named {
+                self.note_user_namespace_holder(helper.child.id());
+            }
             (helper.child, helper.lifeline)
         } else {
             cmd.env(STATUS_FD_ENV, STATUS_FD.to_string());

@@ -4,8 +4,54 @@
 //! subordinate ids from /etc/subuid and /etc/subgid.
 
 use crate::engine::Engine;
-use crate::runtime::userns::{IdMapping, IdShift, UserNs};
+use crate::runtime::userns::{Holder, IdMapping, IdShift, UserNs};
 use crate::Error;
+
+/// In the run root: "PID START" of the monitor last seen holding the user's namespace, so that
+/// the next container finds one to join without reading every record.
+const HOLDER_FILE: &str = "userns-holder";
+
+impl Engine {
+    /// A live user namespace of the user's for a new container to join: the one the run root
+    /// names (true: the hint holds), else that of any running container's monitor; none when no
+    /// container runs.
+    pub(crate) fn user_namespace_holder(&self) -> (Option<Holder>, bool) {
+        let ns = self.userns();
+        let hint = std::fs::read_to_string(self.paths.run_root.join(HOLDER_FILE)).ok();
+        let named = hint.as_deref().and_then(|h| {
+            let (pid, start) = h.trim().split_once(' ')?;
+            Holder::of_process(pid.parse().ok()?, start.parse().ok()?, &ns)
+        });
+        if named.is_some() {
+            return (named, true);
+        }
+        let records = self.containers().unwrap_or_default();
+        let running = records
+            .iter()
+            .filter(|r| r.state.monitor > 0)
+            .find_map(|r| Holder::of_process(r.state.monitor, r.state.monitor_start, &ns));
+        (running, false)
+    }
+
+    /// Names the monitor `pid` as holding the user's namespace, for the next container.
+    pub(crate) fn note_user_namespace_holder(&self, pid: u32) {
+        let Ok(pid) = i32::try_from(pid) else {
+            return;
+        };
+        let start = crate::sys::process_start(pid);
+        let path = self.paths.run_root.join(HOLDER_FILE);
+        let tmp = self
+            .paths
+            .run_root
+            .join(format!(".{HOLDER_FILE}.{}", std::process::id()));
+        // A hint only: when it can't be written, the next container reads the records.
+        if std::fs::write(&tmp, format!("{pid} {start}\n")).is_err()
+            || std::fs::rename(&tmp, &path).is_err()
+        {
+            let _ = std::fs::remove_file(&tmp);
+        }
+    }
+}
 
 /// The user namespace a container asks for.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
