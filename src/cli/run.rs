@@ -90,7 +90,8 @@ pub struct RunArgs {
     /// Container host name.
     #[arg(short = 'h', long, value_name = "NAME")]
     pub hostname: Option<String>,
-    /// Network: none (loopback only, the default for now) or host.
+    /// Network: none (loopback only, the default for now), host, or container:NAME (another
+    /// running container's network, hostname and /etc files).
     #[arg(
         long,
         visible_alias = "net",
@@ -331,7 +332,15 @@ fn options(args: RunArgs) -> Result<RunOptions, Error> {
     let network = match args.network.as_str() {
         "none" => Network::None,
         "host" => Network::Host,
-        other => return Err(Error::NotSupported(format!("--network {other}"))),
+        other => match other.strip_prefix("container:") {
+            Some("") => {
+                return Err(Error::Invalid(
+                    "--network container: needs a container's name or id (container:NAME)".into(),
+                ))
+            }
+            Some(target) => Network::Container(target.to_string()),
+            None => return Err(Error::NotSupported(format!("--network {other}"))),
+        },
     };
     let pull = match args.pull.as_str() {
         "always" => PullPolicy::Always,

@@ -858,3 +858,68 @@ fn containers_share_the_users_namespace_while_one_runs() {
         s.check("run --rm $REG/busybox id -u", 0, "0\n");
     }
 }
+
+#[test]
+fn network_of_another_container_and_of_the_host() {
+    for s in [
+        Sandbox::user(),
+        Sandbox::nosub(),
+        Sandbox::new(User::root()),
+    ] {
+        ready(&s);
+        let who = s.user.name.clone();
+        let server = s
+            .run("run -d --name web -h webhost $REG/busybox sh -c 'while true; do nc -l -p 8080 -e echo pong; done'")
+            .ok()
+            .stdout
+            .trim()
+            .to_string();
+        // command | exit | output contains
+        // Its loopback, its hostname and its /etc files.
+        let joined = s.eventually(
+            "run --rm --network container:web $REG/busybox sh -c 'nc 127.0.0.1 8080; hostname; tail -1 /etc/hosts'",
+            "pong",
+        );
+        assert!(
+            joined.contains("webhost\n127.0.1.1\twebhost"),
+            "{who}: {joined}"
+        );
+        s.check(
+            "run --rm --network container:web -h other $REG/busybox true",
+            125,
+            "conflicting options: hostname and the network mode",
+        );
+        s.check(
+            "run --rm --network container:nosuch $REG/busybox true",
+            125,
+            "No such container: nosuch",
+        );
+        s.check(
+            "create --name later --network container:web $REG/busybox true",
+            0,
+            "",
+        );
+        s.check(
+            "inspect --format '{{.HostConfig.NetworkMode}}' later",
+            0,
+            &format!("container:{server}"),
+        );
+        s.check("stop -t 0 web", 0, "web");
+        s.check(
+            "start -a later",
+            125,
+            "cannot join network of a non running container: web",
+        );
+        s.check("rm -f web later", 0, "");
+        // The host's network comes with the host's hostname, as in Docker.
+        let host = rustix::system::uname()
+            .nodename()
+            .to_string_lossy()
+            .into_owned();
+        s.check(
+            "run --rm --network host $REG/busybox hostname",
+            0,
+            &format!("{host}\n"),
+        );
+    }
+}

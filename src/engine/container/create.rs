@@ -66,10 +66,30 @@ impl Engine {
         let defaults = config.config.unwrap_or_default();
         let args = command_line(opts, defaults.entrypoint, defaults.cmd)?;
         let id = random_id()?;
-        let hostname = opts
-            .hostname
-            .clone()
-            .unwrap_or_else(|| id[..12].to_string());
+        // Another container's network comes with its hostname, the host's with the host's
+        // (as in Docker).
+        let network_of = match &opts.network {
+            Network::Container(target) => {
+                if opts.hostname.is_some() {
+                    return Err(Error::Invalid(
+                        "conflicting options: hostname and the network mode: a container on \
+                         another's network has that one's hostname"
+                            .into(),
+                    ));
+                }
+                Some(self.find_container(target)?)
+            }
+            _ => None,
+        };
+        let hostname = match (&opts.hostname, &network_of, &opts.network) {
+            (Some(h), _, _) => h.clone(),
+            (None, Some(target), _) => target.spec.hostname.clone(),
+            (None, None, Network::Host) => rustix::system::uname()
+                .nodename()
+                .to_string_lossy()
+                .into_owned(),
+            (None, None, _) => id[..12].to_string(),
+        };
         let nested = self.nested_user(&opts.userns)?;
         let mut env = environment(defaults.env.unwrap_or_default(), &opts.env, &hostname);
         let mut user = opts.user.clone().or(defaults.user).unwrap_or_default();
@@ -120,11 +140,13 @@ impl Engine {
                 .unwrap_or_else(|| "/".into()),
             hostname,
             user,
+            // Another container's network is joined at each start, where it is then (see
+            // `prepare_run_dir`).
             namespaces: crate::runtime::container::Namespaces::with_network(
-                if opts.network == Network::None {
-                    crate::runtime::container::Namespace::New
-                } else {
+                if opts.network == Network::Host {
                     crate::runtime::container::Namespace::Host
+                } else {
+                    crate::runtime::container::Namespace::New
                 },
             ),
             etc_files: Vec::new(),
@@ -169,6 +191,7 @@ impl Engine {
             stop_signal: opts.stop_signal.clone().or(defaults.stop_signal.clone()),
             stop_timeout: opts.stop_timeout,
             health: super::health::HealthConfig::merge(&opts.health, defaults.healthcheck.as_ref()),
+            network_of: network_of.map(|t| t.id),
         };
         // Built under tmp/ and renamed into place with its record: a kill before that leaves
         // a temp entry that a later command removes, never a container directory without one.

@@ -126,6 +126,9 @@ impl Engine {
             "HostConfig": {
                 "Binds": binds,
                 "NetworkMode": match &spec.namespaces.network {
+                    _ if r.network_of.is_some() => {
+                        format!("container:{}", r.network_of.as_deref().unwrap_or_default())
+                    }
                     crate::runtime::container::Namespace::New => "none".to_string(),
                     crate::runtime::container::Namespace::Host => "host".to_string(),
                     crate::runtime::container::Namespace::Join(path) => {

@@ -184,7 +184,25 @@ impl Engine {
             });
         }
         let (mut child, mut status) = if self.user.rootless() {
-            let (holder, named) = self.user_namespace_holder();
+            // Another container's network is owned by its user namespace: that one it must be.
+            let (holder, named) = match &record.network_of {
+                Some(target) => {
+                    let owner = self.network_owner(target)?;
+                    let holder = userns::Holder::of_process(
+                        owner.state.monitor,
+                        owner.state.monitor_start,
+                        &self.userns(),
+                    );
+                    if holder.is_none() {
+                        return Err(Error::WrongState(format!(
+                            "cannot join the network of container {}: its monitor is gone",
+                            owner.name
+                        )));
+                    }
+                    (holder, true)
+                }
+                None => self.user_namespace_holder(),
+            };
             let helper = userns::spawn_joining(cmd, &self.userns(), holder.as_ref())?;
             drop(holder);
             if !named {
@@ -236,6 +254,24 @@ impl Engine {
         }
     }
 
+    /// The running container whose network a container joins (`--network container:X`),
+    /// its PID 1 checked to be the one its record names.
+    fn network_owner(&self, target: &str) -> Result<ContainerRecord, Error> {
+        let owner = self.find_container(target)?;
+        let s = &owner.state;
+        let running = s.status == Status::Running
+            && self.container_alive(&owner)
+            && s.pid > 0
+            && super::record::process_start(s.pid) == s.pid_start;
+        if !running {
+            return Err(Error::WrongState(format!(
+                "cannot join network of a non running container: {}: start it first",
+                owner.name
+            )));
+        }
+        Ok(owner)
+    }
+
     /// Lays out the runtime directory of one start (/etc files, spec) and returns the spec's
     /// path.
     pub(crate) fn prepare_run_dir(
@@ -255,6 +291,18 @@ impl Engine {
         let host_network = spec.namespaces.network == container::Namespace::Host;
         spec.etc_files = super::etc_files::write_etc_files(run, &spec.hostname, host_network)
             .map_err(|e| Error::Other(format!("writing /etc files: {e}")))?;
+        if let Some(target) = &record.network_of {
+            let target = self.network_owner(target)?;
+            spec.namespaces.network =
+                container::Namespace::Join(format!("/proc/{}/ns/net", target.state.pid).into());
+            // Its /etc files too, as Docker: names and resolvers belong to the network.
+            let theirs = self.container_run_dir(&target.id);
+            for (inside, host) in &mut spec.etc_files {
+                if inside != "/etc/hostname" {
+                    *host = theirs.join(host.file_name().unwrap_or_default());
+                }
+            }
+        }
         spec.pid_file = Some(run.join("pid"));
         spec.cgroup = cgroup;
         spec.console_size = console_size;

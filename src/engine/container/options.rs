@@ -18,11 +18,15 @@ pub enum PullPolicy {
     Never,
 }
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Network {
     /// A network namespace of its own with only loopback.
     None,
+    /// The host's network, and its hostname.
     Host,
+    /// `container:NAME|ID`: the network namespace, hostname and /etc files of another
+    /// container, which must be running when this one starts.
+    Container(String),
 }
 
 #[derive(Debug, Clone)]

@@ -60,6 +60,9 @@ pub struct ContainerRecord {
     /// The health check (`--health-*` over the image's HEALTHCHECK).
     #[serde(default)]
     pub health: Option<HealthConfig>,
+    /// `--network container:X`: the id of the container whose network this one joins.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub network_of: Option<String>,
 }
 
 /// Docker's restart policies.
