@@ -99,6 +99,21 @@ pub struct RunArgs {
         default_value = "none"
     )]
     pub network: String,
+    /// A name server for the container's /etc/resolv.conf, instead of the host's.
+    #[arg(long = "dns", value_name = "IP")]
+    pub dns: Vec<String>,
+    /// A search domain instead of the host's (`.` for none).
+    #[arg(long = "dns-search", value_name = "DOMAIN")]
+    pub dns_search: Vec<String>,
+    /// A resolver option (`ndots:2`) instead of the host's.
+    #[arg(long = "dns-option", alias = "dns-opt", value_name = "OPTION")]
+    pub dns_option: Vec<String>,
+    /// An /etc/hosts line: NAME:IP (or NAME=IP; IP may be host-gateway with --network host).
+    #[arg(long = "add-host", value_name = "NAME:IP")]
+    pub add_host: Vec<String>,
+    /// Leave the image's /etc/hosts as it is.
+    #[arg(long)]
+    pub no_hosts: bool,
     /// When to pull the image: always, missing or never.
     #[arg(long, value_name = "POLICY", default_value = "missing")]
     pub pull: String,
@@ -189,6 +204,7 @@ pub fn run(engine: &Engine, args: RunArgs) -> Result<i32, Error> {
         return Err(Error::Invalid("the input device is not a TTY".into()));
     }
     let opts = options(args)?;
+    engine.check_run(&opts)?;
     if detach {
         let record = engine.create_container(&opts, &progress, &notice)?;
         if let Err(e) = engine.start_detached(&record.id, &notice) {
@@ -416,6 +432,14 @@ fn options(args: RunArgs) -> Result<RunOptions, Error> {
             other => return Err(Error::NotSupported(format!("--security-opt {other}"))),
         }
     }
+    let etc = run::etc_options(
+        &network,
+        args.dns,
+        args.dns_search,
+        args.dns_option,
+        &args.add_host,
+        args.no_hosts,
+    )?;
     Ok(RunOptions {
         image: args.image,
         command: args.command,
@@ -445,6 +469,7 @@ fn options(args: RunArgs) -> Result<RunOptions, Error> {
         init: args.init,
         ulimits,
         shm_size,
+        etc,
         tty: args.tty,
         seccomp,
         seccomp_profile,

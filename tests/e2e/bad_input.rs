@@ -765,7 +765,7 @@ fn command_line_rows() -> Vec<(String, i32, &'static str)> {
         (
             format!("run --network container:box {IMG} true"),
             125,
-            "--network container:box",
+            "cannot join network of a non running container: box",
         ),
         (
             format!("run --pids-limit x {IMG} true"),

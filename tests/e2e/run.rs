@@ -923,3 +923,63 @@ fn network_of_another_container_and_of_the_host() {
         );
     }
 }
+
+#[test]
+fn hosts_and_resolvers_as_asked() {
+    let s = Sandbox::user();
+    ready(&s);
+    // command | exit | output contains
+    s.check(
+        "run --rm --add-host db:10.0.0.5 --add-host six=::1 $REG/busybox tail -2 /etc/hosts",
+        0,
+        "10.0.0.5\tdb\n::1\tsix\n",
+    );
+    s.check(
+        "run --rm --dns 10.1.1.1 --dns-search example.org --dns-option ndots:2 $REG/busybox cat /etc/resolv.conf",
+        0,
+        "search example.org\nnameserver 10.1.1.1\noptions ndots:2\n",
+    );
+    // The image's own /etc/hosts: nothing is mounted over it.
+    s.check(
+        "run --rm --no-hosts $REG/busybox sh -c 'grep -c \" /etc/hosts \" /proc/self/mountinfo'",
+        1,
+        "0\n",
+    );
+    s.check(
+        "run --rm --network host --add-host gw:host-gateway $REG/busybox grep gw /etc/hosts",
+        0,
+        "127.0.0.1\tgw",
+    );
+    s.check(
+        "create --name asked --dns 10.1.1.1 --add-host db:10.0.0.5 $REG/busybox true",
+        0,
+        "",
+    );
+    s.check(
+        "inspect -f '{{.HostConfig.Dns}} {{.HostConfig.ExtraHosts}}' asked",
+        0,
+        "[10.1.1.1] [db:10.0.0.5]",
+    );
+    s.check("run -d --name other $REG/busybox sleep 60", 0, "");
+    for (line, why) in [
+        ("--add-host gw:host-gateway", "host-gateway needs a network"),
+        ("--dns nope", "invalid --dns \"nope\""),
+        ("--add-host lonely", "expected NAME:IP"),
+        ("--add-host db:1.2.3", "not an IP address"),
+        (
+            "--no-hosts --add-host db:10.0.0.5",
+            "--no-hosts and --add-host conflict",
+        ),
+        (
+            "--network container:other --dns 10.1.1.1",
+            "conflicting options: dns",
+        ),
+        (
+            "--network container:other --add-host db:10.0.0.5",
+            "conflicting options: custom host-to-IP mapping",
+        ),
+    ] {
+        s.check(&format!("run --rm {line} $REG/busybox true"), 125, why);
+    }
+    s.check("rm -f asked other", 0, "");
+}

@@ -47,6 +47,15 @@ impl Engine {
         }
     }
 
+    /// What `run` must find before it creates anything, so that a start bound to fail leaves
+    /// no container behind: the container whose network it joins, running.
+    pub fn check_run(&self, opts: &RunOptions) -> Result<(), Error> {
+        if let Network::Container(target) = &opts.network {
+            self.network_owner(target)?;
+        }
+        Ok(())
+    }
+
     /// `skiff create`: resolves the image and records the container, ready to start.
     pub fn create_container(
         &self,
@@ -192,6 +201,7 @@ impl Engine {
             stop_timeout: opts.stop_timeout,
             health: super::health::HealthConfig::merge(&opts.health, defaults.healthcheck.as_ref()),
             network_of: network_of.map(|t| t.id),
+            etc: opts.etc.clone(),
         };
         // Built under tmp/ and renamed into place with its record: a kill before that leaves
         // a temp entry that a later command removes, never a container directory without one.

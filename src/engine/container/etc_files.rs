@@ -1,5 +1,7 @@
 //! The files the engine writes for each start and the runtime binds over the image's:
-//! /etc/hosts, /etc/hostname and /etc/resolv.conf.
+//! /etc/hosts (with `--add-host`'s lines; none with `--no-hosts`), /etc/hostname and
+//! /etc/resolv.conf (the host's, with `--dns`, `--dns-search` and `--dns-option` in place of
+//! its own lines of each kind, as Docker writes it).
 
 use std::ffi::OsStr;
 use std::fs;
@@ -7,21 +9,59 @@ use std::io::{self, Write};
 use std::os::unix::fs::OpenOptionsExt;
 use std::path::{Path, PathBuf};
 
+use serde::{Deserialize, Serialize};
+
+/// What the user asked of the container's /etc/hosts and /etc/resolv.conf.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct EtcOptions {
+    /// `--dns`: name servers instead of the host's.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub dns: Vec<String>,
+    /// `--dns-search`: search domains instead of the host's (`.`: none).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub dns_search: Vec<String>,
+    /// `--dns-option`: resolver options instead of the host's.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub dns_options: Vec<String>,
+    /// `--add-host NAME:IP`: (name, address) lines added to /etc/hosts.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub add_hosts: Vec<(String, String)>,
+    /// `--no-hosts`: the image's /etc/hosts is left as it is.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub no_hosts: bool,
+}
+
+impl EtcOptions {
+    pub fn is_empty(&self) -> bool {
+        *self == EtcOptions::default()
+    }
+}
+
 /// Writes the files into `dir` (the container's run directory) and returns them as the spec
 /// names them: (path in the container, file on the host).
 pub(crate) fn write_etc_files(
     dir: &Path,
     hostname: &str,
     host_network: bool,
+    options: &EtcOptions,
 ) -> io::Result<Vec<(String, PathBuf)>> {
-    let hosts = if host_network {
+    let mut hosts = if host_network {
         fs::read_to_string("/etc/hosts").unwrap_or_default()
     } else {
         format!(
             "127.0.0.1\tlocalhost\n::1\tlocalhost ip6-localhost ip6-loopback\n127.0.1.1\t{hostname}\n"
         )
     };
-    let resolv = fs::read_to_string("/etc/resolv.conf").unwrap_or_default();
+    if !hosts.is_empty() && !hosts.ends_with('\n') {
+        hosts.push('\n');
+    }
+    for (name, address) in &options.add_hosts {
+        hosts.push_str(&format!("{address}\t{name}\n"));
+    }
+    let resolv = resolv_conf(
+        &fs::read_to_string("/etc/resolv.conf").unwrap_or_default(),
+        options,
+    );
     let files = [
         ("/etc/hosts", hosts),
         ("/etc/hostname", format!("{hostname}\n")),
@@ -29,6 +69,9 @@ pub(crate) fn write_etc_files(
     ];
     let mut out = Vec::new();
     for (inside, text) in files {
+        if inside == "/etc/hosts" && options.no_hosts {
+            continue;
+        }
         let host = dir.join(Path::new(inside).file_name().unwrap_or(OsStr::new("file")));
         let mut f = fs::OpenOptions::new()
             .write(true)
@@ -42,6 +85,42 @@ pub(crate) fn write_etc_files(
     Ok(out)
 }
 
+/// The host's resolv.conf with the user's name servers, search domains and options in place
+/// of its own of each kind.
+fn resolv_conf(host: &str, options: &EtcOptions) -> String {
+    let replaced = |line: &str| {
+        let key = line.split_whitespace().next().unwrap_or("");
+        (key == "nameserver" && !options.dns.is_empty())
+            || (matches!(key, "search" | "domain") && !options.dns_search.is_empty())
+            || (key == "options" && !options.dns_options.is_empty())
+    };
+    if options.dns.is_empty() && options.dns_search.is_empty() && options.dns_options.is_empty() {
+        return host.to_string();
+    }
+    let mut out: String = host
+        .lines()
+        .filter(|l| !replaced(l))
+        .map(|l| format!("{l}\n"))
+        .collect();
+    // `--dns-search .` asks for no search domain at all.
+    let search: Vec<&str> = options
+        .dns_search
+        .iter()
+        .map(String::as_str)
+        .filter(|d| *d != ".")
+        .collect();
+    if !search.is_empty() {
+        out.push_str(&format!("search {}\n", search.join(" ")));
+    }
+    for server in &options.dns {
+        out.push_str(&format!("nameserver {server}\n"));
+    }
+    if !options.dns_options.is_empty() {
+        out.push_str(&format!("options {}\n", options.dns_options.join(" ")));
+    }
+    out
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -49,7 +128,7 @@ mod tests {
     #[test]
     fn a_private_network_gets_its_own_hosts_file() {
         let dir = tempfile::tempdir().unwrap();
-        let files = write_etc_files(dir.path(), "box", false).unwrap();
+        let files = write_etc_files(dir.path(), "box", false, &EtcOptions::default()).unwrap();
         let names: Vec<&str> = files.iter().map(|(inside, _)| inside.as_str()).collect();
         assert_eq!(names, ["/etc/hosts", "/etc/hostname", "/etc/resolv.conf"]);
         assert_eq!(
@@ -60,11 +139,57 @@ mod tests {
             fs::read_to_string(dir.path().join("hostname")).unwrap(),
             "box\n"
         );
-        let host = write_etc_files(dir.path(), "box", true).unwrap();
+        let host = write_etc_files(dir.path(), "box", true, &EtcOptions::default()).unwrap();
         assert_eq!(
             fs::read(&host[0].1).unwrap(),
             fs::read("/etc/hosts").unwrap_or_default(),
             "the host's network: the host's file"
         );
+    }
+
+    #[test]
+    fn added_hosts_and_resolvers_as_docker_writes_them() {
+        let dir = tempfile::tempdir().unwrap();
+        let options = EtcOptions {
+            add_hosts: vec![
+                ("db".into(), "10.0.0.5".into()),
+                ("six".into(), "::1".into()),
+            ],
+            ..EtcOptions::default()
+        };
+        write_etc_files(dir.path(), "box", false, &options).unwrap();
+        let hosts = fs::read_to_string(dir.path().join("hosts")).unwrap();
+        assert!(
+            hosts.ends_with("127.0.1.1\tbox\n10.0.0.5\tdb\n::1\tsix\n"),
+            "{hosts}"
+        );
+        let no_hosts = EtcOptions {
+            no_hosts: true,
+            ..EtcOptions::default()
+        };
+        let other = tempfile::tempdir().unwrap();
+        let files = write_etc_files(other.path(), "box", false, &no_hosts).unwrap();
+        assert!(files.iter().all(|(inside, _)| inside != "/etc/hosts"));
+        assert!(!other.path().join("hosts").exists());
+
+        let host = "# generated\nnameserver 192.0.2.53\nsearch example.net\noptions edns0\n";
+        let dns = EtcOptions {
+            dns: vec!["10.1.1.1".into(), "10.1.1.2".into()],
+            ..EtcOptions::default()
+        };
+        assert_eq!(
+            resolv_conf(host, &dns),
+            "# generated\nsearch example.net\noptions edns0\nnameserver 10.1.1.1\nnameserver 10.1.1.2\n"
+        );
+        let search = EtcOptions {
+            dns_search: vec![".".into()],
+            dns_options: vec!["ndots:2".into(), "rotate".into()],
+            ..EtcOptions::default()
+        };
+        assert_eq!(
+            resolv_conf(host, &search),
+            "# generated\nnameserver 192.0.2.53\noptions ndots:2 rotate\n"
+        );
+        assert_eq!(resolv_conf(host, &EtcOptions::default()), host);
     }
 }

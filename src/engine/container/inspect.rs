@@ -125,6 +125,10 @@ impl Engine {
             "ExecIDs": Value::Null,
             "HostConfig": {
                 "Binds": binds,
+                "Dns": r.etc.dns,
+                "DnsSearch": r.etc.dns_search,
+                "DnsOptions": r.etc.dns_options,
+                "ExtraHosts": r.etc.add_hosts.iter().map(|(n, a)| format!("{n}:{a}")).collect::<Vec<_>>(),
                 "NetworkMode": match &spec.namespaces.network {
                     _ if r.network_of.is_some() => {
                         format!("container:{}", r.network_of.as_deref().unwrap_or_default())

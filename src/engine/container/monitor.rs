@@ -256,7 +256,7 @@ impl Engine {
 
     /// The running container whose network a container joins (`--network container:X`),
     /// its PID 1 checked to be the one its record names.
-    fn network_owner(&self, target: &str) -> Result<ContainerRecord, Error> {
+    pub(crate) fn network_owner(&self, target: &str) -> Result<ContainerRecord, Error> {
         let owner = self.find_container(target)?;
         let s = &owner.state;
         let running = s.status == Status::Running
@@ -289,8 +289,9 @@ impl Engine {
             .map_err(|e| Error::Other(format!("creating {}: {e}", run.display())))?;
         let mut spec = record.spec.clone();
         let host_network = spec.namespaces.network == container::Namespace::Host;
-        spec.etc_files = super::etc_files::write_etc_files(run, &spec.hostname, host_network)
-            .map_err(|e| Error::Other(format!("writing /etc files: {e}")))?;
+        spec.etc_files =
+            super::etc_files::write_etc_files(run, &spec.hostname, host_network, &record.etc)
+                .map_err(|e| Error::Other(format!("writing /etc files: {e}")))?;
         if let Some(target) = &record.network_of {
             let target = self.network_owner(target)?;
             spec.namespaces.network =

@@ -6,6 +6,7 @@
 
 use std::path::{Component, Path, PathBuf};
 
+pub use super::etc_files::EtcOptions;
 use crate::runtime::caps::DEFAULT_CAPS;
 pub use crate::runtime::cgroup::Limits;
 use crate::runtime::container::{MountKind, MountSpec};
@@ -60,6 +61,8 @@ pub struct RunOptions {
     /// `--health-*` and `--no-healthcheck`, over the image's check.
     pub health: super::health::HealthConfig,
     pub init: bool,
+    /// `--dns*`, `--add-host`, `--no-hosts`.
+    pub etc: EtcOptions,
     /// `--ulimit`.
     pub ulimits: Vec<Ulimit>,
     /// `--shm-size` in bytes.
@@ -226,6 +229,88 @@ pub fn check_duplicate_targets(mounts: &[MountSpec]) -> Result<(), Error> {
         seen.push(clean);
     }
     Ok(())
+}
+
+/// `--dns`, `--dns-search`, `--dns-option`, `--add-host` and `--no-hosts`, checked as Docker
+/// and Podman check them.
+pub fn etc_options(
+    network: &Network,
+    dns: Vec<String>,
+    dns_search: Vec<String>,
+    dns_options: Vec<String>,
+    add_hosts: &[String],
+    no_hosts: bool,
+) -> Result<EtcOptions, Error> {
+    for server in &dns {
+        if server.parse::<std::net::IpAddr>().is_err() {
+            return Err(Error::Invalid(format!(
+                "invalid --dns {server:?}: give a name server's IP address"
+            )));
+        }
+    }
+    if no_hosts && !add_hosts.is_empty() {
+        return Err(Error::Invalid(
+            "--no-hosts and --add-host conflict: the image's /etc/hosts is kept as it is".into(),
+        ));
+    }
+    let add_hosts = add_hosts
+        .iter()
+        .map(|h| parse_add_host(h, network))
+        .collect::<Result<Vec<_>, _>>()?;
+    let options = EtcOptions {
+        dns,
+        dns_search,
+        dns_options,
+        add_hosts,
+        no_hosts,
+    };
+    if matches!(network, Network::Container(_)) {
+        // Docker's words: the files are the other container's.
+        if !options.dns.is_empty()
+            || !options.dns_search.is_empty()
+            || !options.dns_options.is_empty()
+        {
+            return Err(Error::Invalid(
+                "conflicting options: dns and the network mode: a container on another's \
+                 network has that one's resolv.conf"
+                    .into(),
+            ));
+        }
+        if !options.add_hosts.is_empty() {
+            return Err(Error::Invalid(
+                "conflicting options: custom host-to-IP mapping and the network mode: a \
+                 container on another's network has that one's /etc/hosts"
+                    .into(),
+            ));
+        }
+    }
+    Ok(options)
+}
+
+/// One `--add-host NAME:IP` (or `NAME=IP`): the name, and the address (an IPv6 one keeps its
+/// colons). `host-gateway` is the host itself: on the host's network, its loopback.
+fn parse_add_host(spec: &str, network: &Network) -> Result<(String, String), Error> {
+    let bad = |why: &str| Error::Invalid(format!("invalid --add-host {spec:?}: {why}"));
+    let (name, address) = spec
+        .split_once(['=', ':'])
+        .ok_or_else(|| bad("expected NAME:IP"))?;
+    if name.is_empty() || name.contains(char::is_whitespace) {
+        return Err(bad("the name is empty or holds spaces"));
+    }
+    let address = address.trim_start_matches('[').trim_end_matches(']');
+    if address == "host-gateway" {
+        return match network {
+            Network::Host => Ok((name.to_string(), "127.0.0.1".to_string())),
+            _ => Err(bad(
+                "host-gateway needs a network that reaches the host: this container has only \
+                 its loopback (--network none); give the address, or use --network host",
+            )),
+        };
+    }
+    address
+        .parse::<std::net::IpAddr>()
+        .map_err(|_| bad("not an IP address"))?;
+    Ok((name.to_string(), address.to_string()))
 }
 
 /// The default detach keys, Docker's.
@@ -530,6 +615,7 @@ pub fn test_options() -> RunOptions {
         detach_keys: Vec::new(),
         health: Default::default(),
         init: false,
+        etc: EtcOptions::default(),
         ulimits: vec![],
         shm_size: None,
         limits: Limits::default(),

@@ -12,6 +12,7 @@ use std::path::{Path, PathBuf};
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 
+use super::etc_files::EtcOptions;
 use crate::engine::Engine;
 use crate::image::manifest::HealthConfig;
 use crate::runtime::cgroup::Limits;
@@ -60,6 +61,9 @@ pub struct ContainerRecord {
     /// The health check (`--health-*` over the image's HEALTHCHECK).
     #[serde(default)]
     pub health: Option<HealthConfig>,
+    /// `--dns*`, `--add-host`, `--no-hosts`.
+    #[serde(default, skip_serializing_if = "EtcOptions::is_empty")]
+    pub etc: EtcOptions,
     /// `--network container:X`: the id of the container whose network this one joins.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub network_of: Option<String>,
