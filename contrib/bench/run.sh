@@ -167,6 +167,17 @@ run_case() {
 run_case "--network none busybox" "" \
   --network none "$BUSYBOX" true -- --network none "$BUSYBOX" true
 none_busybox=$SKIFF_MED
+# With another of the user's containers running: skiff's helper joins that one's user
+# namespace instead of mapping a new one (no newuidmap/newgidmap); Podman's pause process
+# holds one for all its containers anyway.
+skiff run -d --name bench-other --network none "$BUSYBOX" sleep 3600 >/dev/null
+if [ "$HAVE_PODMAN" = 1 ]; then
+  podman run -d --name bench-other --network none "$BUSYBOX" sleep 3600 >/dev/null
+fi
+run_case "none busybox, another running" "" \
+  --network none "$BUSYBOX" true -- --network none "$BUSYBOX" true
+skiff rm -f bench-other >/dev/null
+if [ "$HAVE_PODMAN" = 1 ]; then podman rm -f -t 0 bench-other >/dev/null; fi
 # No network flag: each engine's default (the pair the comparison asks for).
 net_note=""
 [ "$HAVE_PODMAN" = 1 ] && net_note="skiff: none, podman: $pod_net_name"
