@@ -856,6 +856,30 @@ fn containers_share_the_users_namespace_while_one_runs() {
         // None left: the next one makes a namespace of its own again.
         s.check(&format!("rm -f {b} {c}"), 0, "");
         s.check("run --rm $REG/busybox id -u", 0, "0\n");
+        // A monitor killed outright: the next container neither joins nor trips over it, and
+        // the entry that named it is gone.
+        let d = start();
+        let line = format!("inspect --format '{{{{.State.ConmonPid}}}}' {d}");
+        let monitor: i32 = s.run(&line).ok().stdout.trim().parse().unwrap();
+        rustix::process::kill_process(
+            rustix::process::Pid::from_raw(monitor).unwrap(),
+            rustix::process::Signal::KILL,
+        )
+        .unwrap();
+        s.eventually(&format!("ps -a --filter id={d}"), "Exited");
+        s.check("run --rm $REG/busybox id -u", 0, "0\n");
+        let holders = s.dir.join("run/skiff/userns-holders");
+        let named: Vec<String> = std::fs::read_dir(&holders)
+            .unwrap()
+            .flatten()
+            .map(|e| e.file_name().to_string_lossy().into_owned())
+            .collect();
+        assert!(
+            !named.iter().any(|n| n.starts_with(&format!("{monitor}-"))),
+            "{}: {named:?}",
+            s.user.name
+        );
+        s.check(&format!("rm -f {d}"), 0, "");
     }
 }
 

@@ -120,6 +120,12 @@ impl Engine {
         let id = record.id.clone();
         let run = self.container_run_dir(&id);
         crate::config::ensure_run_root(&self.paths.run_root, self.user.uid)?;
+        // `--network container:X`: X must be running; its network, files and user namespace
+        // are this start's.
+        let owner = match &record.network_of {
+            Some(target) => Some(self.network_owner(target)?),
+            None => None,
+        };
         let cgroup = self.container_cgroup(&record, notices)?;
         // Attached to a terminal: the container's starts with its size.
         let size = (attach && record.tty)
@@ -131,15 +137,16 @@ impl Engine {
                     .flatten()
             })
             .map(|w| (w.ws_row, w.ws_col));
-        let spec_path = match self.prepare_run_dir(&record, &run, cgroup.clone(), size) {
-            Ok(p) => p,
-            Err(e) => {
-                if let Some(dir) = &cgroup {
-                    crate::runtime::cgroup::remove(dir);
+        let spec_path =
+            match self.prepare_run_dir(&record, &run, cgroup.clone(), size, owner.as_ref()) {
+                Ok(p) => p,
+                Err(e) => {
+                    if let Some(dir) = &cgroup {
+                        crate::runtime::cgroup::remove(dir);
+                    }
+                    return Err(e);
                 }
-                return Err(e);
-            }
-        };
+            };
         // A new start: the restart count and a previous stop request are history (a
         // container just created has none: no write then).
         let state = &mut record.state;
@@ -184,14 +191,14 @@ impl Engine {
             });
         }
         let (mut child, mut status) = if self.user.rootless() {
+            let ns = self.userns();
             // Another container's network is owned by its user namespace: that one it must be.
-            let (holder, named) = match &record.network_of {
-                Some(target) => {
-                    let owner = self.network_owner(target)?;
+            let holder = match &owner {
+                Some(owner) => {
                     let holder = userns::Holder::of_process(
                         owner.state.monitor,
                         owner.state.monitor_start,
-                        &self.userns(),
+                        &ns,
                     );
                     if holder.is_none() {
                         return Err(Error::WrongState(format!(
@@ -199,15 +206,13 @@ impl Engine {
                             owner.name
                         )));
                     }
-                    (holder, true)
+                    holder
                 }
-                None => self.user_namespace_holder(),
+                None => self.user_namespace_holder(&ns),
             };
-            let helper = userns::spawn_joining(cmd, &self.userns(), holder.as_ref())?;
+            let helper = userns::spawn_joining(cmd, &ns, holder.as_ref())?;
             drop(holder);
-            if !named {
-                self.note_user_namespace_holder(helper.child.id());
-            }
+            self.note_user_namespace_holder(helper.child.id());
             (helper.child, helper.lifeline)
         } else {
             cmd.env(STATUS_FD_ENV, STATUS_FD.to_string());
@@ -273,13 +278,14 @@ impl Engine {
     }
 
     /// Lays out the runtime directory of one start (/etc files, spec) and returns the spec's
-    /// path.
+    /// path. `network_owner`: the running container whose network this start joins.
     pub(crate) fn prepare_run_dir(
         &self,
         record: &ContainerRecord,
         run: &Path,
         cgroup: Option<PathBuf>,
         console_size: Option<(u16, u16)>,
+        network_owner: Option<&ContainerRecord>,
     ) -> Result<PathBuf, Error> {
         use std::os::unix::fs::DirBuilderExt;
         fs::DirBuilder::new()
@@ -292,8 +298,7 @@ impl Engine {
         spec.etc_files =
             super::etc_files::write_etc_files(run, &spec.hostname, host_network, &record.etc)
                 .map_err(|e| Error::Other(format!("writing /etc files: {e}")))?;
-        if let Some(target) = &record.network_of {
-            let target = self.network_owner(target)?;
+        if let Some(target) = network_owner {
             spec.namespaces.network =
                 container::Namespace::Join(format!("/proc/{}/ns/net", target.state.pid).into());
             // Its /etc files too, as Docker: names and resolvers belong to the network.

@@ -377,7 +377,7 @@ pub(crate) fn all_capabilities() -> Vec<u32> {
 
 /// The default set, `--privileged` (all), then `--cap-add` and `--cap-drop` (`ALL` allowed).
 pub fn capabilities(opts: &RunOptions) -> Vec<u32> {
-    let all: Vec<u32> = (0..crate::runtime::caps::CAPABILITY_NAMES.len() as u32).collect();
+    let all = all_capabilities();
     let mut caps: Vec<u32> = if opts.privileged {
         all.clone()
     } else {

@@ -7,48 +7,47 @@ use crate::engine::Engine;
 use crate::runtime::userns::{Holder, IdMapping, IdShift, UserNs};
 use crate::Error;
 
-/// In the run root: "PID START" of the monitor last seen holding the user's namespace, so that
-/// the next container finds one to join without reading every record.
-const HOLDER_FILE: &str = "userns-holder";
+/// In the run root: one empty entry `PID-START` per monitor started, whose user namespace a
+/// later container may join. A directory on the runtime's tmpfs rather than the records: one
+/// readdir on the run path, however many stopped containers the store holds. Entries of
+/// monitors that are gone are removed by whoever finds them.
+const HOLDERS_DIR: &str = "userns-holders";
 
 impl Engine {
-    /// A live user namespace of the user's for a new container to join: the one the run root
-    /// names (true: the hint holds), else that of any running container's monitor; none when no
-    /// container runs.
-    pub(crate) fn user_namespace_holder(&self) -> (Option<Holder>, bool) {
-        let ns = self.userns();
-        let hint = std::fs::read_to_string(self.paths.run_root.join(HOLDER_FILE)).ok();
-        let named = hint.as_deref().and_then(|h| {
-            let (pid, start) = h.trim().split_once(' ')?;
-            Holder::of_process(pid.parse().ok()?, start.parse().ok()?, &ns)
-        });
-        if named.is_some() {
-            return (named, true);
+    /// A live user namespace of the user's for a new container to join: that of a running
+    /// container's monitor; none when no container runs.
+    pub(crate) fn user_namespace_holder(&self, ns: &UserNs) -> Option<Holder> {
+        let dir = self.paths.run_root.join(HOLDERS_DIR);
+        for entry in std::fs::read_dir(&dir).ok()?.flatten() {
+            let name = entry.file_name();
+            let parsed = name.to_str().and_then(|n| {
+                let (pid, start) = n.split_once('-')?;
+                Some((pid.parse().ok()?, start.parse().ok()?))
+            });
+            let Some((pid, start)) = parsed else {
+                continue;
+            };
+            if let Some(holder) = Holder::of_process(pid, start, ns) {
+                return Some(holder);
+            }
+            if crate::sys::process_start(pid) != start {
+                let _ = std::fs::remove_file(entry.path());
+            }
         }
-        let records = self.containers().unwrap_or_default();
-        let running = records
-            .iter()
-            .filter(|r| r.state.monitor > 0)
-            .find_map(|r| Holder::of_process(r.state.monitor, r.state.monitor_start, &ns));
-        (running, false)
+        None
     }
 
-    /// Names the monitor `pid` as holding the user's namespace, for the next container.
+    /// Names the monitor `pid` as holding the user's namespace, for the next containers.
     pub(crate) fn note_user_namespace_holder(&self, pid: u32) {
         let Ok(pid) = i32::try_from(pid) else {
             return;
         };
         let start = crate::sys::process_start(pid);
-        let path = self.paths.run_root.join(HOLDER_FILE);
-        let tmp = self
-            .paths
-            .run_root
-            .join(format!(".{HOLDER_FILE}.{}", std::process::id()));
-        // A hint only: when it can't be written, the next container reads the records.
-        if std::fs::write(&tmp, format!("{pid} {start}\n")).is_err()
-            || std::fs::rename(&tmp, &path).is_err()
-        {
-            let _ = std::fs::remove_file(&tmp);
+        let dir = self.paths.run_root.join(HOLDERS_DIR);
+        // A hint only: without it, the next container makes a namespace of its own.
+        let entry = dir.join(format!("{pid}-{start}"));
+        if std::fs::write(&entry, "").is_err() {
+            let _ = std::fs::create_dir(&dir).and_then(|()| std::fs::write(&entry, ""));
         }
     }
 }
