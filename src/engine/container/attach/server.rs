@@ -144,7 +144,9 @@ impl Attachments {
         let c = self.clients.remove(index);
         if self.owner == Some(c.fd.as_raw_fd()) {
             self.owner = None;
-            self.owner_gone = true;
+            // Let go on a failed send (it shut its socket), perhaps before its last messages
+            // were read: those still say whether it detached, which must not end the container.
+            self.owner_gone = !left_on_purpose(&c.fd);
         }
         self.paused = false;
     }
@@ -322,6 +324,23 @@ impl Attachments {
     }
 }
 
+/// Whether the messages a client sent and nobody read yet end with its detaching.
+fn left_on_purpose(fd: &OwnedFd) -> bool {
+    // A message's first byte is its kind; the rest of a longer one is discarded (SEQPACKET).
+    let mut kind = [0u8; 1];
+    loop {
+        match rustix::net::recv(fd, &mut kind, RecvFlags::DONTWAIT) {
+            Ok((n, _)) if n > 0 => {
+                if Kind::of(kind[0]) == Some(Kind::Detach) {
+                    return true;
+                }
+            }
+            Err(rustix::io::Errno::INTR) => {}
+            _ => return false,
+        }
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::super::client::connect;
@@ -340,5 +359,28 @@ mod tests {
         let (ours, _theirs) = std::os::unix::net::UnixStream::pair().unwrap();
         let _client = connect(dir.path()).unwrap();
         assert!(attachments.wait_for_client(Duration::from_secs(10), Some(&ours)));
+    }
+
+    #[test]
+    fn the_starter_that_detached_before_it_was_let_go_does_not_end_the_container() {
+        use super::super::protocol::send;
+        for detach in [true, false] {
+            let dir = tempfile::tempdir().unwrap();
+            let mut attachments = Attachments::listen(dir.path()).unwrap();
+            let client = connect(dir.path()).unwrap();
+            attachments.accept();
+            attachments.set_owner();
+            let fd = std::os::fd::AsFd::as_fd(&client)
+                .try_clone_to_owned()
+                .unwrap();
+            send(&fd, Kind::Stdin, b"typed").unwrap();
+            if detach {
+                send(&fd, Kind::Detach, &[]).unwrap();
+            }
+            drop((fd, client));
+            // As when a send to it fails before its messages are read.
+            attachments.drop_client(0);
+            assert_eq!(attachments.take_owner_gone(), !detach, "detached: {detach}");
+        }
     }
 }
