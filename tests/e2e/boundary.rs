@@ -577,19 +577,32 @@ fn rm_ends_what_outlived_a_killed_monitor() {
         .trim()
         .parse()
         .unwrap();
-    let watcher = std::fs::read_dir("/proc")
-        .unwrap()
-        .flatten()
-        .filter_map(|e| e.file_name().to_str()?.parse::<i32>().ok())
-        .find(|pid| {
-            let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).unwrap_or_default();
-            stat.contains("(skiff-watch)")
-                && stat
-                    .rsplit_once(')')
-                    .and_then(|(_, r)| r.split_whitespace().nth(1)?.parse::<i32>().ok())
-                    == Some(monitor)
-        })
-        .expect("the container's watcher");
+    // The monitor starts the watcher once it has answered `run -d`, and the watcher takes its
+    // name after the fork: on a busy machine it may take a moment to be there.
+    let find_watcher = || {
+        std::fs::read_dir("/proc")
+            .unwrap()
+            .flatten()
+            .filter_map(|e| e.file_name().to_str()?.parse::<i32>().ok())
+            .find(|pid| {
+                let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).unwrap_or_default();
+                stat.contains("(skiff-watch)")
+                    && stat
+                        .rsplit_once(')')
+                        .and_then(|(_, r)| r.split_whitespace().nth(1)?.parse::<i32>().ok())
+                        == Some(monitor)
+            })
+    };
+    let end = std::time::Instant::now() + std::time::Duration::from_secs(5);
+    let watcher = loop {
+        match find_watcher() {
+            Some(pid) => break pid,
+            None if std::time::Instant::now() < end => {
+                std::thread::sleep(std::time::Duration::from_millis(20))
+            }
+            None => panic!("the container's watcher"),
+        }
+    };
     for pid in [watcher, monitor] {
         std::process::Command::new("kill")
             .args(["-9", &pid.to_string()])
