@@ -300,13 +300,19 @@ fn a_binary_the_container_could_write_is_sealed() {
             "",
         );
         s.check("exec -d ex sh -c '/p/probe exe 8 login > /tmp/exe'", 0, "");
+        wait_until_running("/p/probe exe 8 login", true, "the probe never ran");
         // skiff's binary runs inside the container (exec of /proc/self/exe), waiting on its
-        // input, while the probe takes hold of its executable.
-        std::thread::sleep(std::time::Duration::from_millis(300));
-        let _ = s.run_with_input(
-            "exec -i ex /proc/self/exe login --password-stdin -u x 127.0.0.1:1",
-            b"",
-        );
+        // input, while the probe takes hold of its executable. It lives a few milliseconds:
+        // on a busy machine the probe's scan of /proc may miss one, so it runs until caught.
+        let end = std::time::Instant::now() + std::time::Duration::from_secs(6);
+        while !processes_of_any("/p/probe exe 8 login").is_empty()
+            && std::time::Instant::now() < end
+        {
+            let _ = s.run_with_input(
+                "exec -i ex /proc/self/exe login --password-stdin -u x 127.0.0.1:1",
+                b"",
+            );
+        }
         let out = s.eventually("exec ex cat /tmp/exe", "held=");
         assert!(out.contains("held=yes"), "{out}");
         assert!(out.contains(want), "{binary:?}: {out}");
