@@ -270,7 +270,7 @@ fn row(r: &ContainerRow, no_trunc: bool, now: chrono::DateTime<Utc>) -> Value {
         "RunningFor": r.created.map(|t| human::ago(t, now)).unwrap_or_default(),
         "Status": status,
         "State": r.status.as_str(),
-        "Ports": "",
+        "Ports": r.ports,
         "Names": r.name,
         "Labels": r.labels.iter().map(|(k, v)| format!("{k}={v}")).collect::<Vec<_>>().join(","),
         "Mounts": r.mounts.join(","),

@@ -349,20 +349,32 @@ pub fn top(engine: &Engine, args: TopArgs) -> Result<i32, Error> {
 }
 
 pub fn port(engine: &Engine, args: PortArgs) -> Result<i32, Error> {
-    // No port is published until skiff has networking: nothing to list.
     let record = engine.find_container(&args.container)?;
-    match args.port {
-        None => Ok(0),
-        Some(p) => Err(Error::Invalid(format!(
-            "no public port '{}' published for {}",
-            if p.contains('/') {
-                p
-            } else {
-                format!("{p}/tcp")
-            },
+    let only = match &args.port {
+        None => None,
+        Some(p) => {
+            let (range, protocol) = crate::engine::parse_expose(p)?;
+            if range.first != range.last {
+                return Err(Error::Invalid(format!(
+                    "invalid port '{p}': give one container port, as 80 or 80/udp"
+                )));
+            }
+            Some((range.first, protocol))
+        }
+    };
+    let lines = crate::engine::port_lines(&record.state.ports, only);
+    if let (Some((port, protocol)), true) = (only, lines.is_empty()) {
+        // Docker's words and status.
+        eprintln!(
+            "Error: No public port '{port}/{protocol}' published for {}",
             record.name
-        ))),
+        );
+        return Ok(1);
     }
+    for line in lines {
+        println!("{line}");
+    }
+    Ok(0)
 }
 
 pub fn pause(engine: &Engine, args: PauseArgs, frozen: bool) -> Result<i32, Error> {

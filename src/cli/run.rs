@@ -90,15 +90,27 @@ pub struct RunArgs {
     /// Container host name.
     #[arg(short = 'h', long, value_name = "NAME")]
     pub hostname: Option<String>,
-    /// Network: none (loopback only, the default for now), host, or container:NAME (another
-    /// running container's network, hostname and /etc files).
+    /// Network: bridge (the default: a network of its own with a way out through pasta, or
+    /// slirp4netns where pasta can't serve), pasta[:OPTIONS], slirp4netns[:OPTIONS], none
+    /// (loopback only), host, or container:NAME (another running container's network,
+    /// hostname and /etc files).
     #[arg(
         long,
         visible_alias = "net",
         value_name = "MODE",
-        default_value = "none"
+        default_value = "bridge"
     )]
     pub network: String,
+    /// Publish a container's port on the host: [IP:][HOSTPORT:]CTRPORT[/tcp|udp], ranges as
+    /// 8000-8010:80-90; no host port: a free one.
+    #[arg(short = 'p', long = "publish", value_name = "[IP:][HOST:]CTR[/PROTO]")]
+    pub publish: Vec<String>,
+    /// Publish every exposed port (the image's EXPOSE and --expose) on a free host port.
+    #[arg(short = 'P', long)]
+    pub publish_all: bool,
+    /// Expose a port or a range (PORT[-END][/tcp|udp]) without publishing it.
+    #[arg(long, value_name = "PORT[/PROTO]")]
+    pub expose: Vec<String>,
     /// A name server for the container's /etc/resolv.conf, instead of the host's.
     #[arg(long = "dns", value_name = "IP")]
     pub dns: Vec<String>,
@@ -355,9 +367,46 @@ fn options(args: RunArgs) -> Result<RunOptions, Error> {
                 ))
             }
             Some(target) => Network::Container(target.to_string()),
-            None => return Err(Error::NotSupported(format!("--network {other}"))),
+            None => match crate::engine::parse_network_mode(other) {
+                Some(mode) => Network::User(mode?),
+                None => {
+                    return Err(Error::NotFound {
+                        kind: crate::engine::ObjectKind::Network,
+                        message: format!(
+                            "network {other} not found (skiff's networks: bridge, pasta, \
+                             slirp4netns, host, none, container:NAME)"
+                        ),
+                    })
+                }
+            },
         },
     };
+    let publish = args
+        .publish
+        .iter()
+        .map(|p| crate::engine::parse_publish(p))
+        .collect::<Result<Vec<_>, _>>()?;
+    let expose = args
+        .expose
+        .iter()
+        .map(|p| crate::engine::parse_expose(p))
+        .collect::<Result<Vec<_>, _>>()?;
+    if !publish.is_empty() || args.publish_all {
+        match &network {
+            Network::Container(_) => {
+                return Err(Error::Invalid(
+                    "conflicting options: port publishing and the container type network mode: \
+                     publish the ports on the container whose network this one joins"
+                        .into(),
+                ))
+            }
+            Network::Host | Network::None => notice(crate::engine::Notice(format!(
+                "Published ports are discarded when using {} network mode",
+                network.mode_name()
+            ))),
+            Network::User(_) => {}
+        }
+    }
     let pull = match args.pull.as_str() {
         "always" => PullPolicy::Always,
         "missing" => PullPolicy::Missing,
@@ -450,6 +499,9 @@ fn options(args: RunArgs) -> Result<RunOptions, Error> {
         // An empty -h means the default, the container's short id, as in Docker.
         hostname: args.hostname.filter(|h| !h.is_empty()),
         network,
+        publish,
+        publish_all: args.publish_all,
+        expose,
         pull,
         remove: args.rm,
         mounts,

@@ -5,6 +5,7 @@ use crate::config::ConfigError;
 use crate::image::manifest::ManifestError;
 use crate::image::reference::ReferenceError;
 use crate::image::registry::RegistryError;
+use crate::network::NetworkError;
 use crate::runtime::RuntimeError;
 use crate::store::unpack::UnpackError;
 use crate::store::StoreError;
@@ -25,6 +26,8 @@ pub enum Error {
     Unpack(#[from] UnpackError),
     #[error(transparent)]
     Runtime(#[from] RuntimeError),
+    #[error(transparent)]
+    Network(NetworkError),
     /// A name matched no object of its kind (Docker's "No such container: …", 404).
     #[error("{message}")]
     NotFound { kind: ObjectKind, message: String },
@@ -53,6 +56,17 @@ pub enum Error {
     /// The container's command could not be started (exit 126/127 as in Docker, or 125).
     #[error("{message}")]
     Start { code: i32, message: String },
+}
+
+impl From<NetworkError> for Error {
+    fn from(e: NetworkError) -> Error {
+        match e {
+            // "… is not supported yet" the way every other missing feature says it.
+            NetworkError::NotSupported(what) => Error::NotSupported(what),
+            NetworkError::Invalid(why) => Error::Invalid(why),
+            other => Error::Network(other),
+        }
+    }
 }
 
 /// The kinds of object a name can fail to match.

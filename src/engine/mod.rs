@@ -26,6 +26,8 @@ pub use error::{Error, ObjectKind};
 pub use notice::{Notice, Notices};
 
 // The operations' types the CLI uses, in one place: the wings' inner layout is theirs to change.
+pub use crate::network::ports::{parse_expose, parse_publish};
+pub use crate::network::{parse_mode as parse_network_mode, Protocol};
 pub use container::attach::AttachOptions;
 pub use container::cp::{CopyOptions, HostDest, HostSource};
 pub use container::exec::ExecOptions;
@@ -35,6 +37,7 @@ pub use container::log::{parse_log_line, write_entry, LogEntry};
 pub use container::options;
 pub use container::options::{parse_detach_keys, DEFAULT_DETACH_KEYS};
 pub use container::options::{Capability, Network, PullPolicy, RunOptions};
+pub use container::ports::port_lines;
 pub use container::record::{
     ContainerRow, HealthStatus, LogConfig, PsFilters, RestartPolicy, Status,
 };

@@ -107,7 +107,11 @@ pub fn prepare(spec: &Spec) -> Result<(), String> {
 /// Undoes `prepare` once no container process is left, and runs the poststop hooks.
 pub fn teardown(spec: &Spec) {
     super::rootfs::unmount(&spec.merged, spec.driver);
-    crate::sys::reap_for(std::time::Duration::from_secs(1));
+    // The FUSE daemon ends with its unmount: reaped here rather than left to the system's
+    // init. (Only then: other children, a network helper dying, are not waited for.)
+    if spec.driver == super::rootfs::Driver::FuseOverlayfs {
+        crate::sys::reap_for(std::time::Duration::from_secs(1));
+    }
     if spec.hooks.poststop.is_empty() {
         return;
     }

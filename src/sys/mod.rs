@@ -647,6 +647,26 @@ pub fn reap_for(limit: std::time::Duration) {
     }
 }
 
+/// A new network namespace with its loopback device up, made by a short-lived thread so that
+/// the caller stays in its own (a network namespace is a property of each thread): the caller
+/// starts the network helper from the host's network and joins the new one later.
+pub fn new_network_namespace() -> io::Result<std::os::fd::OwnedFd> {
+    std::thread::spawn(|| {
+        // SAFETY: CLONE_NEWNET alone changes only this thread's network namespace; it shares
+        // no other state with the process that the unshare could tear.
+        unsafe { thread::unshare_unsafe(UnshareFlags::NEWNET) }.map_err(io::Error::from)?;
+        loopback_up()?;
+        rustix::fs::open(
+            "/proc/thread-self/ns/net",
+            rustix::fs::OFlags::RDONLY | rustix::fs::OFlags::CLOEXEC,
+            rustix::fs::Mode::empty(),
+        )
+        .map_err(io::Error::from)
+    })
+    .join()
+    .unwrap_or_else(|_| Err(io::Error::other("the network namespace's thread panicked")))
+}
+
 /// Brings up the loopback device of the current (new) network namespace, as Docker does for
 /// `--network none`: containers still reach their own 127.0.0.1.
 pub fn loopback_up() -> io::Result<()> {

@@ -758,9 +758,9 @@ fn command_line_rows() -> Vec<(String, i32, &'static str)> {
             "invalid --pull",
         ),
         (
-            format!("run --network bridge {IMG} true"),
+            format!("run --network nosuchnet {IMG} true"),
             125,
-            "--network bridge",
+            "network nosuchnet not found",
         ),
         (
             format!("run --network container:box {IMG} true"),

@@ -20,3 +20,4 @@ mod pull;
 mod run;
 mod store;
 mod torture;
+mod user_network;

@@ -20,9 +20,9 @@ fn run_behaviours() {
     );
     s.check("run --rm $REG/busybox /etc", 126, "permission denied");
     s.check(
-        "run --rm --network bridge $REG/busybox true",
+        "run --rm --network nosuchnet $REG/busybox true",
         125,
-        "not supported yet",
+        "network nosuchnet not found",
     );
     s.check(
         "run --rm --pull never $REG/nothere true",
@@ -125,13 +125,24 @@ fn no_descriptor_of_skiff_leaks_into_the_container() {
 fn the_network_is_private_unless_host() {
     let s = Sandbox::user();
     ready(&s);
-    let none = s.run("run --rm $REG/busybox cat /proc/net/dev");
+    let none = s.run("run --rm --network none $REG/busybox cat /proc/net/dev");
     let devices: Vec<&str> = none.stdout.lines().skip(2).collect();
     assert_eq!(devices.len(), 1, "only loopback: {none:?}");
     // And it is up: the container reaches its own 127.0.0.1.
-    s.check("run --rm $REG/busybox ip link show lo", 0, "UP");
     s.check(
-        "run --rm $REG/busybox sh -c 'nc -l -p 8080 -e echo pong & sleep 0.3; nc 127.0.0.1 8080'",
+        "run --rm --network none $REG/busybox ip link show lo",
+        0,
+        "UP",
+    );
+    // The default network: loopback and one interface out.
+    let default = s.run("run --rm $REG/busybox cat /proc/net/dev");
+    assert_eq!(
+        default.ok().stdout.lines().skip(2).count(),
+        2,
+        "{default:?}"
+    );
+    s.check(
+        "run --rm --network none $REG/busybox sh -c 'nc -l -p 8080 -e echo pong & sleep 0.3; nc 127.0.0.1 8080'",
         0,
         "pong",
     );
@@ -984,9 +995,26 @@ fn hosts_and_resolvers_as_asked() {
         0,
         "[10.1.1.1] [db:10.0.0.5]",
     );
+    // On the default network, host-gateway is the host's address there, as the host's names.
+    let hosts = s.run("run --rm --add-host gw:host-gateway $REG/busybox cat /etc/hosts");
+    let host_line = hosts
+        .ok()
+        .stdout
+        .lines()
+        .find(|l| l.ends_with("host.containers.internal host.docker.internal"))
+        .unwrap_or_else(|| panic!("{hosts:?}"))
+        .to_string();
+    let address = host_line.split('\t').next().unwrap();
+    assert!(
+        hosts.stdout.contains(&format!("{address}\tgw\n")),
+        "{hosts:?}"
+    );
     s.check("run -d --name other $REG/busybox sleep 60", 0, "");
     for (line, why) in [
-        ("--add-host gw:host-gateway", "host-gateway needs a network"),
+        (
+            "--network none --add-host gw:host-gateway",
+            "host-gateway needs a network",
+        ),
         ("--dns nope", "invalid --dns \"nope\""),
         ("--add-host lonely", "expected NAME:IP"),
         ("--add-host db:1.2.3", "not an IP address"),

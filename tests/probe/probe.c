@@ -14,6 +14,8 @@
  *   probe exe SECS WORD   waits for a process whose second argument is WORD, holds its
  *                         executable (O_PATH) until it exits, then tries to open that for
  *                         writing: prints whether it could
+ *   probe udpecho PORT [4]  answers every UDP datagram on PORT (IPv6 and IPv4; IPv4 alone
+ *                         with 4) with itself, after printing ready=1; runs until killed
  */
 #define _GNU_SOURCE
 #include <dirent.h>
@@ -28,6 +30,8 @@
 #include <sys/mount.h>
 #include <sys/ptrace.h>
 #include <sys/socket.h>
+#include <netinet/in.h>
+#include <arpa/inet.h>
 #include <sys/stat.h>
 #include <sys/syscall.h>
 #include <sys/types.h>
@@ -444,6 +448,38 @@ static int exe(double secs, const char *word) {
     return 0;
 }
 
+static int udpecho(int port, int v4only) {
+    int s = socket(v4only ? AF_INET : AF_INET6, SOCK_DGRAM, 0);
+    int off = 0;
+    struct sockaddr_in6 a = {0};
+    struct sockaddr_in a4 = {0};
+    struct sockaddr *addr = (struct sockaddr *)&a;
+    socklen_t addr_len = sizeof a;
+    a.sin6_family = AF_INET6;
+    a.sin6_port = htons(port);
+    a4.sin_family = AF_INET;
+    a4.sin_port = htons(port);
+    if (v4only) {
+        addr = (struct sockaddr *)&a4;
+        addr_len = sizeof a4;
+    } else {
+        setsockopt(s, IPPROTO_IPV6, IPV6_V6ONLY, &off, sizeof off);
+    }
+    if (s < 0 || bind(s, addr, addr_len) < 0) {
+        printf("ready=0 errno=%s\n", strerror(errno));
+        return 1;
+    }
+    printf("ready=1\n");
+    static char buf[65536];
+    for (;;) {
+        struct sockaddr_storage from;
+        socklen_t len = sizeof from;
+        ssize_t n = recvfrom(s, buf, sizeof buf, 0, (struct sockaddr *)&from, &len);
+        if (n >= 0)
+            sendto(s, buf, n, 0, (struct sockaddr *)&from, len);
+    }
+}
+
 int main(int argc, char **argv) {
     setvbuf(stdout, NULL, _IOLBF, 0);
     if (argc >= 2 && strcmp(argv[1], "fds") == 0)
@@ -460,6 +496,8 @@ int main(int argc, char **argv) {
         return scan(atof(argv[2]), argv[3]);
     if (argc >= 4 && strcmp(argv[1], "exe") == 0)
         return exe(atof(argv[2]), argv[3]);
-    fprintf(stderr, "usage: probe fds|cwd|syscalls|scan SECS MARK|exe SECS WORD\n");
+    if (argc >= 3 && strcmp(argv[1], "udpecho") == 0)
+        return udpecho(atoi(argv[2]), argc >= 4 && strcmp(argv[3], "4") == 0);
+    fprintf(stderr, "usage: probe fds|cwd|syscalls|scan SECS MARK|exe SECS WORD|udpecho PORT\n");
     return 2;
 }

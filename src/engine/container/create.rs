@@ -48,12 +48,13 @@ impl Engine {
     }
 
     /// What `run` must find before it creates anything, so that a start bound to fail leaves
-    /// no container behind: the container whose network it joins, running.
+    /// no container behind: the container whose network it joins, running; its own network's
+    /// helper and published ports.
     pub fn check_run(&self, opts: &RunOptions) -> Result<(), Error> {
         if let Network::Container(target) = &opts.network {
             self.network_owner(target)?;
         }
-        Ok(())
+        self.check_network(opts)
     }
 
     /// `skiff create`: resolves the image and records the container, ready to start.
@@ -73,6 +74,27 @@ impl Engine {
         }
         let (config, _) = self.image_config(&image)?;
         let defaults = config.config.unwrap_or_default();
+        let mut exposed = Vec::new();
+        // The image's EXPOSE lines ("80/tcp"), then --expose; one that skiff cannot read is
+        // left out, as Docker ignores what it cannot publish.
+        for key in defaults.exposed_ports.iter().flat_map(|m| m.keys()) {
+            if let Ok(port) = crate::network::ports::parse_expose(key) {
+                exposed.push(port);
+            }
+        }
+        for port in &opts.expose {
+            if !exposed.contains(port) {
+                exposed.push(*port);
+            }
+        }
+        let user_network = match &opts.network {
+            Network::User(mode) => Some(super::record::UserNetwork {
+                mode: mode.clone(),
+                publish: opts.publish.clone(),
+                publish_all: opts.publish_all,
+            }),
+            _ => None,
+        };
         let args = command_line(opts, defaults.entrypoint, defaults.cmd)?;
         let id = random_id()?;
         // Another container's network comes with its hostname, the host's with the host's
@@ -202,6 +224,8 @@ impl Engine {
             health: super::health::HealthConfig::merge(&opts.health, defaults.healthcheck.as_ref()),
             network_of: network_of.map(|t| t.id),
             etc: opts.etc.clone(),
+            user_network,
+            exposed,
         };
         // Built under tmp/ and renamed into place with its record: a kill before that leaves
         // a temp entry that a later command removes, never a container directory without one.

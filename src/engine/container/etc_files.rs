@@ -37,13 +37,21 @@ impl EtcOptions {
     }
 }
 
+/// `--add-host NAME:host-gateway` on a user-mode network, as the record keeps it.
+pub const HOST_GATEWAY: &str = "host-gateway";
+
+/// The names a container on a user-mode network reaches the host by (Podman's and Docker's).
+const HOST_NAMES: &str = "host.containers.internal host.docker.internal";
+
 /// Writes the files into `dir` (the container's run directory) and returns them as the spec
-/// names them: (path in the container, file on the host).
+/// names them: (path in the container, file on the host). `host`: the host's address on the
+/// container's user-mode network (for its names and `--add-host NAME:host-gateway`).
 pub(crate) fn write_etc_files(
     dir: &Path,
     hostname: &str,
     host_network: bool,
     options: &EtcOptions,
+    host: Option<std::net::IpAddr>,
 ) -> io::Result<Vec<(String, PathBuf)>> {
     let mut hosts = if host_network {
         fs::read_to_string("/etc/hosts").unwrap_or_default()
@@ -55,7 +63,15 @@ pub(crate) fn write_etc_files(
     if !hosts.is_empty() && !hosts.ends_with('\n') {
         hosts.push('\n');
     }
+    if let Some(host) = host {
+        hosts.push_str(&format!("{host}\t{HOST_NAMES}\n"));
+    }
     for (name, address) in &options.add_hosts {
+        let address = match (address.as_str(), host) {
+            (HOST_GATEWAY, Some(h)) => h.to_string(),
+            (HOST_GATEWAY, None) => continue,
+            _ => address.clone(),
+        };
         hosts.push_str(&format!("{address}\t{name}\n"));
     }
     let resolv = resolv_conf(
@@ -128,7 +144,8 @@ mod tests {
     #[test]
     fn a_private_network_gets_its_own_hosts_file() {
         let dir = tempfile::tempdir().unwrap();
-        let files = write_etc_files(dir.path(), "box", false, &EtcOptions::default()).unwrap();
+        let files =
+            write_etc_files(dir.path(), "box", false, &EtcOptions::default(), None).unwrap();
         let names: Vec<&str> = files.iter().map(|(inside, _)| inside.as_str()).collect();
         assert_eq!(names, ["/etc/hosts", "/etc/hostname", "/etc/resolv.conf"]);
         assert_eq!(
@@ -139,7 +156,7 @@ mod tests {
             fs::read_to_string(dir.path().join("hostname")).unwrap(),
             "box\n"
         );
-        let host = write_etc_files(dir.path(), "box", true, &EtcOptions::default()).unwrap();
+        let host = write_etc_files(dir.path(), "box", true, &EtcOptions::default(), None).unwrap();
         assert_eq!(
             fs::read(&host[0].1).unwrap(),
             fs::read("/etc/hosts").unwrap_or_default(),
@@ -157,10 +174,30 @@ mod tests {
             ],
             ..EtcOptions::default()
         };
-        write_etc_files(dir.path(), "box", false, &options).unwrap();
+        write_etc_files(dir.path(), "box", false, &options, None).unwrap();
         let hosts = fs::read_to_string(dir.path().join("hosts")).unwrap();
         assert!(
             hosts.ends_with("127.0.1.1\tbox\n10.0.0.5\tdb\n::1\tsix\n"),
+            "{hosts}"
+        );
+        let gateway = EtcOptions {
+            add_hosts: vec![("gw".into(), super::HOST_GATEWAY.into())],
+            ..EtcOptions::default()
+        };
+        write_etc_files(
+            dir.path(),
+            "box",
+            false,
+            &gateway,
+            Some("10.0.2.2".parse().unwrap()),
+        )
+        .unwrap();
+        let hosts = fs::read_to_string(dir.path().join("hosts")).unwrap();
+        assert!(
+            hosts.ends_with(
+                "127.0.1.1\tbox\n10.0.2.2\thost.containers.internal host.docker.internal\n\
+                 10.0.2.2\tgw\n"
+            ),
             "{hosts}"
         );
         let no_hosts = EtcOptions {
@@ -168,7 +205,7 @@ mod tests {
             ..EtcOptions::default()
         };
         let other = tempfile::tempdir().unwrap();
-        let files = write_etc_files(other.path(), "box", false, &no_hosts).unwrap();
+        let files = write_etc_files(other.path(), "box", false, &no_hosts, None).unwrap();
         assert!(files.iter().all(|(inside, _)| inside != "/etc/hosts"));
         assert!(!other.path().join("hosts").exists());
 

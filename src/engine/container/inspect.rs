@@ -90,6 +90,9 @@ impl Engine {
             log_config.insert("max-size".into(), json!(size.to_string()));
         }
         log_config.insert("max-file".into(), json!(r.log.max_file.to_string()));
+        let port_bindings = port_bindings(&r);
+        let exposed = exposed_ports(&r);
+        let ports = super::ports::ports_json(&r.state.ports, &r.exposed);
         let mut value = json!({
             "Id": r.id,
             "Created": r.created,
@@ -130,6 +133,9 @@ impl Engine {
                 "DnsOptions": r.etc.dns_options,
                 "ExtraHosts": r.etc.add_hosts.iter().map(|(n, a)| format!("{n}:{a}")).collect::<Vec<_>>(),
                 "NetworkMode": match &spec.namespaces.network {
+                    _ if r.user_network.is_some() => {
+                        r.user_network.as_ref().map(|u| u.mode.name()).unwrap_or_default()
+                    }
                     _ if r.network_of.is_some() => {
                         format!("container:{}", r.network_of.as_deref().unwrap_or_default())
                     }
@@ -139,6 +145,8 @@ impl Engine {
                         format!("ns:{}", path.display())
                     }
                 },
+                "PortBindings": port_bindings,
+                "PublishAllPorts": r.user_network.as_ref().is_some_and(|u| u.publish_all),
                 "RestartPolicy": {
                     "Name": r.restart.name.as_str(),
                     "MaximumRetryCount": r.restart.max_retries,
@@ -171,13 +179,14 @@ impl Engine {
                 "WorkingDir": spec.cwd,
                 "Entrypoint": Value::Null,
                 "Labels": r.labels,
+                "ExposedPorts": exposed,
                 "StopSignal": r.stop_signal.clone().unwrap_or_else(|| "SIGTERM".into()),
                 "StopTimeout": r.stop_timeout.unwrap_or(10),
             },
             "NetworkSettings": {
                 "Bridge": "",
                 "SandboxID": "",
-                "Ports": {},
+                "Ports": ports,
                 "IPAddress": "",
                 "Networks": {},
             },
@@ -223,5 +232,45 @@ impl Engine {
             .into_iter()
             .map(|(change, path)| (change.letter(), path))
             .collect())
+    }
+}
+
+/// HostConfig.PortBindings: what `-p` asked for ("" for every interface or a free port).
+fn port_bindings(r: &ContainerRecord) -> Value {
+    let mut map = serde_json::Map::new();
+    for spec in r.user_network.iter().flat_map(|u| &u.publish) {
+        let n = spec.container.last - spec.container.first;
+        for i in 0..=n {
+            let host_port = match spec.host {
+                Some(h) if h.last - h.first == n => (h.first + i).to_string(),
+                Some(h) if h.first == h.last => h.first.to_string(),
+                Some(h) => format!("{}-{}", h.first, h.last),
+                None => String::new(),
+            };
+            let key = super::ports::port_key(spec.container.first + i, spec.protocol);
+            let entry = map.entry(key).or_insert_with(|| json!([]));
+            if let Value::Array(list) = entry {
+                list.push(json!({
+                    "HostIp": spec.host_ip.map(|ip| ip.to_string()).unwrap_or_default(),
+                    "HostPort": host_port,
+                }));
+            }
+        }
+    }
+    Value::Object(map)
+}
+
+/// Config.ExposedPorts: the image's and `--expose`'s ports, as `{"80/tcp": {}}`.
+fn exposed_ports(r: &ContainerRecord) -> Value {
+    let mut map = serde_json::Map::new();
+    for (range, protocol) in &r.exposed {
+        for p in range.first..=range.last {
+            map.insert(super::ports::port_key(p, *protocol), json!({}));
+        }
+    }
+    if map.is_empty() {
+        Value::Null
+    } else {
+        Value::Object(map)
     }
 }

@@ -12,6 +12,8 @@ pub mod inspect;
 pub mod lifecycle;
 pub mod log;
 pub mod monitor;
+pub mod network;
 pub mod options;
+pub mod ports;
 pub mod record;
 pub mod userns;

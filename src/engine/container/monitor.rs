@@ -6,8 +6,10 @@
 //!
 //! The monitor tells the starting command over its sync socket whether the workload runs
 //! ("ok") or why not ("err CODE MESSAGE"), so `run` fails with Docker's 126/127 when the
-//! command can't be executed. It never threads (it forks the container again on restarts), and holds little
-//! memory: a read buffer and the partial line of each stream.
+//! command can't be executed. It never threads (it forks the container again on restarts; a
+//! user-mode network's namespace and readiness take a short-lived thread each, both joined
+//! before the container's first start), and holds little memory: a read buffer and the
+//! partial line of each stream.
 
 use std::fs::{self, File};
 use std::io::{BufRead, Write};
@@ -37,6 +39,8 @@ const STATUS_FD: i32 = 3;
 const ATTACH_ARG: &str = "attach";
 const FOREGROUND_ARG: &str = "foreground";
 const ATTACH_READY: &[u8] = b"attach\n";
+/// A line the monitor sends for the user before its answer.
+const NOTICE_PREFIX: &str = "notice ";
 
 impl Engine {
     /// The default seccomp filter for `capabilities`, compiled once per boot and kept in the
@@ -126,6 +130,7 @@ impl Engine {
             Some(target) => Some(self.network_owner(target)?),
             None => None,
         };
+        let network = self.network_plan(&record, &run, notices)?;
         let cgroup = self.container_cgroup(&record, notices)?;
         // Attached to a terminal: the container's starts with its size.
         let size = (attach && record.tty)
@@ -137,16 +142,22 @@ impl Engine {
                     .flatten()
             })
             .map(|w| (w.ws_row, w.ws_col));
-        let spec_path =
-            match self.prepare_run_dir(&record, &run, cgroup.clone(), size, owner.as_ref()) {
-                Ok(p) => p,
-                Err(e) => {
-                    if let Some(dir) = &cgroup {
-                        crate::runtime::cgroup::remove(dir);
-                    }
-                    return Err(e);
+        let spec_path = match self.prepare_run_dir(
+            &record,
+            &run,
+            cgroup.clone(),
+            size,
+            owner.as_ref(),
+            network.as_ref(),
+        ) {
+            Ok(p) => p,
+            Err(e) => {
+                if let Some(dir) = &cgroup {
+                    crate::runtime::cgroup::remove(dir);
                 }
-            };
+                return Err(e);
+            }
+        };
         // A new start: the restart count and a previous stop request are history (a
         // container just created has none: no write then).
         let state = &mut record.state;
@@ -222,11 +233,18 @@ impl Engine {
             (child, ours)
         };
         tracing::debug!("monitor started");
-        // With `attach`, first "attach" once the monitor listens; then one line: "ok" or
-        // "err CODE MESSAGE".
+        // First any "notice TEXT" lines; with `attach`, "attach" once the monitor listens;
+        // then one line: "ok" or "err CODE MESSAGE".
         let mut status = std::io::BufReader::new(&mut status);
         let mut answer = String::new();
-        let _ = status.read_line(&mut answer);
+        loop {
+            answer.clear();
+            let _ = status.read_line(&mut answer);
+            match answer.strip_prefix(NOTICE_PREFIX) {
+                Some(text) => notices(crate::engine::Notice(text.trim_end().to_string())),
+                None => break,
+            }
+        }
         let mut conn = None;
         if attach && answer.as_bytes() == ATTACH_READY {
             conn =
@@ -278,7 +296,8 @@ impl Engine {
     }
 
     /// Lays out the runtime directory of one start (/etc files, spec) and returns the spec's
-    /// path. `network_owner`: the running container whose network this start joins.
+    /// path. `network_owner`: the running container whose network this start joins;
+    /// `network`: the plan of its own user-mode network.
     pub(crate) fn prepare_run_dir(
         &self,
         record: &ContainerRecord,
@@ -286,6 +305,7 @@ impl Engine {
         cgroup: Option<PathBuf>,
         console_size: Option<(u16, u16)>,
         network_owner: Option<&ContainerRecord>,
+        network: Option<&crate::network::Plan>,
     ) -> Result<PathBuf, Error> {
         use std::os::unix::fs::DirBuilderExt;
         fs::DirBuilder::new()
@@ -295,9 +315,17 @@ impl Engine {
             .map_err(|e| Error::Other(format!("creating {}: {e}", run.display())))?;
         let mut spec = record.spec.clone();
         let host_network = spec.namespaces.network == container::Namespace::Host;
-        spec.etc_files =
-            super::etc_files::write_etc_files(run, &spec.hostname, host_network, &record.etc)
-                .map_err(|e| Error::Other(format!("writing /etc files: {e}")))?;
+        spec.etc_files = super::etc_files::write_etc_files(
+            run,
+            &spec.hostname,
+            host_network,
+            &record.etc,
+            network.and_then(|n| n.host_address),
+        )
+        .map_err(|e| Error::Other(format!("writing /etc files: {e}")))?;
+        if let Some(plan) = network {
+            super::network::write_plan(run, plan)?;
+        }
         if let Some(target) = network_owner {
             spec.namespaces.network =
                 container::Namespace::Join(format!("/proc/{}/ns/net", target.state.pid).into());
@@ -373,6 +401,7 @@ pub fn monitor_main(args: &[String], status: Option<UnixStream>) -> i32 {
         status,
         wait_attach: attach,
         foreground,
+        network: None,
     }
     .run()
 }
@@ -395,6 +424,8 @@ struct Monitor {
     wait_attach: bool,
     /// `run` in the foreground: the container goes with the starting command.
     foreground: bool,
+    /// The container's user-mode network, for the monitor's whole life (across restarts).
+    network: Option<super::network::Started>,
 }
 
 impl Monitor {
@@ -411,7 +442,11 @@ impl Monitor {
         let Ok(record) = self.engine.find_container(&self.id) else {
             return tell_failure(self.status.take(), EXIT_RUNTIME, "the container is gone");
         };
-        if let Err(e) = container::prepare(&self.spec) {
+        if let Err(e) = self
+            .start_network(&record)
+            .and_then(|()| container::prepare(&self.spec))
+        {
+            self.network = None;
             self.record_end(EXIT_RUNTIME, &e);
             return tell_failure(self.status.take(), EXIT_RUNTIME, &e);
         }
@@ -476,6 +511,13 @@ impl Monitor {
                 break code;
             }
         };
+        // The helper goes with the container: killed now; waited for before the end is told
+        // where it holds host ports (a next `run -p` may want them as soon as this one is
+        // gone), and else after (closing the container's interface takes it some 20 ms that
+        // `run --rm` need not wait).
+        if let Some(n) = &mut self.network {
+            n.running.kill();
+        }
         container::teardown(&self.spec);
         super::record::remove_run_dir(&self.run_dir);
         if record.remove {
@@ -489,14 +531,48 @@ impl Monitor {
                 let _ = crate::store::unpack::remove_tree(&entry);
             }
         }
+        let mut network = self.network.take().map(|n| n.running);
+        if network.as_ref().is_some_and(|n| !n.bindings().is_empty()) {
+            if let Some(n) = network.take() {
+                n.finish();
+            }
+        }
         // Last, so that `start -a` of a `--rm` container returns once it is gone.
         attachments.finish(code);
+        if let Some(n) = network {
+            n.finish();
+        }
         if record.remove {
             // Nobody waits for this process any more, and it is inside the user namespace:
             // the moment to finish what killed commands left.
             let _ = self.engine.finish_leftovers();
         }
         code
+    }
+
+    /// The container's user-mode network, started from the host's network before `prepare`
+    /// and joined by the container.
+    fn start_network(&mut self, record: &ContainerRecord) -> Result<(), String> {
+        let Some(started) = super::network::start_in_monitor(&self.run_dir)? else {
+            return Ok(());
+        };
+        if let Some(text) = &started.fell_back {
+            if let Some(s) = &mut self.status {
+                let _ = writeln!(s, "{NOTICE_PREFIX}{}", text.replace('\n', " "));
+            }
+            // The host's address on slirp4netns's network is not pasta's.
+            super::etc_files::write_etc_files(
+                &self.run_dir,
+                &self.spec.hostname,
+                false,
+                &record.etc,
+                started.running.host_address(),
+            )
+            .map_err(|e| format!("writing /etc files: {e}"))?;
+        }
+        self.spec.namespaces.network = container::Namespace::Join(started.netns_path());
+        self.network = Some(started);
+        Ok(())
     }
 
     /// One run of the workload: start it, pump its output into the log until it exits.
@@ -569,7 +645,13 @@ impl Monitor {
             let _ = fs::write(p, init.to_string());
         }
         let me = std::process::id() as i32;
+        let ports = self
+            .network
+            .as_ref()
+            .map(|n| n.running.bindings().to_vec())
+            .unwrap_or_default();
         self.update(|r| {
+            r.state.ports = ports;
             r.state.status = Status::Running;
             r.state.pid = init;
             r.state.pid_start = super::record::process_start(init);
@@ -602,6 +684,7 @@ impl Monitor {
             r.state.pid = 0;
             r.state.pid_start = 0;
             r.state.monitor = 0;
+            r.state.ports.clear();
             r.state.error = error.to_string();
             r.state.finished_at = Some(super::record::timestamp());
         });

@@ -6,7 +6,7 @@
 
 use std::path::{Component, Path, PathBuf};
 
-pub use super::etc_files::EtcOptions;
+pub use super::etc_files::{EtcOptions, HOST_GATEWAY};
 use crate::runtime::caps::DEFAULT_CAPS;
 pub use crate::runtime::cgroup::Limits;
 use crate::runtime::container::{MountKind, MountSpec};
@@ -28,6 +28,21 @@ pub enum Network {
     /// `container:NAME|ID`: the network namespace, hostname and /etc files of another
     /// container, which must be running when this one starts.
     Container(String),
+    /// `bridge` (the default), `pasta[:OPTS]`, `slirp4netns[:OPTS]`: a network namespace of its
+    /// own with a way out through a user-mode helper.
+    User(crate::network::UserMode),
+}
+
+impl Network {
+    /// Docker's HostConfig.NetworkMode.
+    pub fn mode_name(&self) -> String {
+        match self {
+            Network::None => "none".into(),
+            Network::Host => "host".into(),
+            Network::Container(t) => format!("container:{t}"),
+            Network::User(u) => u.name(),
+        }
+    }
 }
 
 #[derive(Debug, Clone)]
@@ -42,6 +57,12 @@ pub struct RunOptions {
     pub user: Option<String>,
     pub hostname: Option<String>,
     pub network: Network,
+    /// `-p`: ports published on the host.
+    pub publish: Vec<crate::network::PortSpec>,
+    /// `-P`: every exposed port published on a random host port.
+    pub publish_all: bool,
+    /// `--expose`: ports exposed in addition to the image's.
+    pub expose: Vec<(crate::network::Range, crate::network::Protocol)>,
     pub pull: PullPolicy,
     pub remove: bool,
     pub mounts: Vec<MountSpec>,
@@ -301,6 +322,8 @@ fn parse_add_host(spec: &str, network: &Network) -> Result<(String, String), Err
     if address == "host-gateway" {
         return match network {
             Network::Host => Ok((name.to_string(), "127.0.0.1".to_string())),
+            // The host's address on this network is known at each start.
+            Network::User(_) => Ok((name.to_string(), HOST_GATEWAY.to_string())),
             _ => Err(bad(
                 "host-gateway needs a network that reaches the host: this container has only \
                  its loopback (--network none); give the address, or use --network host",
@@ -601,6 +624,9 @@ pub fn test_options() -> RunOptions {
         user: None,
         hostname: None,
         network: Network::None,
+        publish: vec![],
+        publish_all: false,
+        expose: vec![],
         pull: PullPolicy::Missing,
         remove: true,
         mounts: vec![],

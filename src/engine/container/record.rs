@@ -67,6 +67,24 @@ pub struct ContainerRecord {
     /// `--network container:X`: the id of the container whose network this one joins.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub network_of: Option<String>,
+    /// A user-mode network (`bridge`, `pasta`, `slirp4netns`) and what it publishes.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub user_network: Option<UserNetwork>,
+    /// The image's EXPOSE ports and `--expose`'s.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub exposed: Vec<(crate::network::Range, crate::network::Protocol)>,
+}
+
+/// A container's user-mode network as `run` asked for it.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct UserNetwork {
+    pub mode: crate::network::UserMode,
+    /// `-p`.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub publish: Vec<crate::network::PortSpec>,
+    /// `-P`: the exposed ports on random host ports.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub publish_all: bool,
 }
 
 /// Docker's restart policies.
@@ -236,6 +254,9 @@ pub struct ContainerState {
     /// The health checks' results in this run.
     #[serde(default)]
     pub health: Option<Health>,
+    /// The ports published in this run.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub ports: Vec<crate::network::Binding>,
 }
 
 impl ContainerState {
@@ -260,6 +281,7 @@ impl Default for ContainerState {
             stop_requested: false,
             error: String::new(),
             health: None,
+            ports: Vec::new(),
         }
     }
 }
@@ -283,6 +305,8 @@ pub struct ContainerRow {
     pub size: Option<(u64, u64)>,
     /// starting, healthy or unhealthy while it runs with a health check.
     pub health: Option<HealthStatus>,
+    /// Docker's PORTS column: published and exposed ports while it runs.
+    pub ports: String,
 }
 
 /// `ps --filter KEY=VALUE`: the same key given twice matches either value, different keys
@@ -652,6 +676,11 @@ impl Engine {
                 mounts: c.spec.mounts.iter().map(|m| m.target.clone()).collect(),
                 size,
                 health,
+                ports: if status == Status::Running {
+                    super::ports::ports_column(&c.state.ports, &c.exposed)
+                } else {
+                    String::new()
+                },
             });
         }
         Ok(rows)
