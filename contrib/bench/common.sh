@@ -123,7 +123,7 @@ bench_setup() {
   local missing=() p u uid driver
   # runc explicitly: Debian's podman would otherwise pick crun, which refuses
   # this VM's hybrid cgroup layout.
-  for p in podman runc uidmap; do have_pkg "$p" || missing+=("$p"); done
+  for p in podman runc uidmap curl; do have_pkg "$p" || missing+=("$p"); done
   if [ ${#missing[@]} -gt 0 ]; then
     log "installing: ${missing[*]}"
     { apt-get update -q && apt-get install -y -q --no-install-recommends "${missing[@]}"; } \

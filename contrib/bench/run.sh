@@ -63,6 +63,11 @@ check_echo() {
 }
 check_echo "$LOGS/skiff-run-check.log" skiff --network none "$BUSYBOX"
 
+# skiff's default network: pasta gives the container an eth0, slirp4netns a tap0.
+skiff_links=$(skiff run --rm "$BUSYBOX" ip -o link </dev/null 2>"$LOGS/skiff-run-net.log") ||
+  { cat "$LOGS/skiff-run-net.log" >&2; die "skiff's default network fails here"; }
+if grep -q ' tap0:' <<<"$skiff_links"; then skiff_net_name=slirp4netns; else skiff_net_name=pasta; fi
+
 # Podman's default network: used for the "default network" cases if it works.
 pod_net=()                  # extra podman args for those cases
 pod_net_name="not installed"
@@ -141,10 +146,8 @@ summary_line() {
 print_header
 echo "runs:    $RUNS timed + $WARMUP warm-up per engine and case; images already in both" \
   "stores; page cache kept (warm path)"
-if [ "$HAVE_PODMAN" = 1 ]; then
-  echo "network: skiff's default is none for now; podman's rootless default is $pod_net_name"
-  if [ -n "$pod_note" ]; then echo "         ($pod_note)"; fi
-fi
+echo "network: skiff's default is $skiff_net_name; podman's rootless default is $pod_net_name"
+if [ -n "$pod_note" ]; then echo "         ($pod_note)"; fi
 echo
 
 # run_case LABEL NOTE SKIFF_ARGS -- PODMAN_ARGS: both engines, same case;
@@ -180,11 +183,56 @@ skiff rm -f bench-other >/dev/null
 if [ "$HAVE_PODMAN" = 1 ]; then podman rm -f -t 0 bench-other >/dev/null; fi
 # No network flag: each engine's default (the pair the comparison asks for).
 net_note=""
-[ "$HAVE_PODMAN" = 1 ] && net_note="skiff: none, podman: $pod_net_name"
+[ "$HAVE_PODMAN" = 1 ] && net_note="skiff: $skiff_net_name, podman: $pod_net_name"
 run_case "busybox (default network)" "$net_note" \
   "$BUSYBOX" true -- "${pod_net[@]}" "$BUSYBOX" true
 run_case "debian:bookworm (default net)" "$net_note" \
   "$DEBIAN" true -- "${pod_net[@]}" "$DEBIAN" true
+
+# The same helper on both sides.
+if [ "$pod_net_name" = slirp4netns ]; then
+  run_case "--network slirp4netns busybox" "" \
+    --network slirp4netns "$BUSYBOX" true -- --network slirp4netns "$BUSYBOX" true
+fi
+
+# run -d -p to the first HTTP 200 on the host port: the start, the helper and its port, the
+# server's start, all on the path a web app's user waits on. Each run starts from no
+# container (the setup removes the last one, untimed).
+FIRST_HTTP=$STATE/first-http.sh
+cat >"$FIRST_HTTP" <<'EOF'
+#!/bin/bash
+# first-http.sh PORT IMAGE ENGINE...: busybox httpd published on PORT; returns at its first 200.
+port=$1 image=$2
+shift 2
+"$@" run -d --name bench-web -p "127.0.0.1:$port:80" "$image" httpd -f -p 80 -h /bin >/dev/null ||
+  exit 1
+for ((i = 0; i < 5000; i++)); do
+  curl -sfI -o /dev/null "http://127.0.0.1:$port/busybox" && exit 0
+done
+exit 1
+EOF
+chmod 0755 "$FIRST_HTTP"
+web_port=18931
+measure_http() { # WHO USER ENGINE-CMD REMOVE-CMD
+  local who=$1 user=$2 cmd=$3 remove=$4 t min shown=()
+  # shellcheck disable=SC2086 # the engine's command is words
+  time_engine "$user" "$FIRST_HTTP" "$remove bench-web || true" "$web_port" "$BUSYBOX" $cmd
+  for t in $TIMES; do shown+=("$(ms "$t")"); done
+  # shellcheck disable=SC2086 # one number per line
+  read -r min _ < <(stats $TIMES)
+  printf 'run %-30s %-7s min %7s ms   median %7s ms   (runs: %s)\n' \
+    "-d -p to first HTTP 200" "$who" "$(ms "$min")" "$(ms "$MED")" "${shown[*]}"
+}
+measure_http skiff "$SKIFF_USER" "$SKIFF --root $SKIFF_ROOT" "$SKIFF --root $SKIFF_ROOT rm -f"
+http_skiff=$MED
+skiff rm -f bench-web >/dev/null 2>&1 || true
+http_podman=0
+if [ "$HAVE_PODMAN" = 1 ]; then
+  measure_http podman "$POD_USER" podman "podman rm -f -t 0"
+  http_podman=$MED
+  podman rm -f -t 0 bench-web >/dev/null 2>&1 || true
+fi
+summary_line "-d -p to first HTTP 200" "$http_skiff" "$http_podman" "$net_note"
 
 volume_label="-v DIR:/h busybox ls /h"
 if [ "$skiff_volume_rc" = 0 ]; then

@@ -19,4 +19,4 @@ pub use error::{Helper, NetworkError};
 pub use plan::{Plan, UserMode};
 pub use ports::{Binding, PortSpec, Protocol, Range};
 pub use probe::Installed;
-pub use user_mode::{default_helper, parse_mode, plan, start, Running};
+pub use user_mode::{check, default_helper, parse_mode, plan, start, Running};

@@ -236,6 +236,31 @@ pub fn default_helper(cache_dir: &std::path::Path) -> Option<(Helper, Installed)
     usable(None, cache_dir).ok().map(|(h, i, _)| (h, i))
 }
 
+/// What a start would refuse: the options (pasta's checked against the installed binary,
+/// which is probed only then), /dev/net/tun, the published ports (checked free and
+/// allowed). Writes nothing but pasta's probe, and that only for pasta's own options.
+pub fn check(
+    mode: &UserMode,
+    specs: &[PortSpec],
+    cache_dir: &Path,
+    rootless: bool,
+) -> Result<(), NetworkError> {
+    check_options(mode)?;
+    check_tun()?;
+    let bindings = ports::bind(specs, &[], &Limits::of_host(rootless))?;
+    if mode.helper == Some(Helper::Pasta) && !mode.options.is_empty() {
+        let (_, installed, _) = usable(Some(Helper::Pasta), cache_dir)?;
+        pasta_plan(
+            &mode.options,
+            &installed,
+            bindings,
+            Path::new("/"),
+            rootless,
+        )?;
+    }
+    Ok(())
+}
+
 /// Makes the plan of one start. `run_dir`: the container's runtime directory; `rootless`: the
 /// helper runs as root of the user's namespace; `notice`: told when the helper is not the one
 /// the user would expect (pasta unusable here).

@@ -131,7 +131,43 @@ pub(super) fn container_namespaces(
         }
         joins.push((theirs, *kind));
     }
-    Ok(joins)
+    Ok(outer_user_namespace_first(joins))
+}
+
+/// A container with id maps of its own has its user namespace inside the user's, and may
+/// share namespaces the user's owns (its network on the user's network namespace): those can
+/// only be joined as root of the user's namespace, before the container's own. So: the user's
+/// namespace, the others, the container's, the mount namespace. A container without id maps
+/// of its own keeps the order (its user namespace first).
+fn outer_user_namespace_first(
+    mut joins: Vec<(OwnedFd, rustix::thread::LinkNameSpaceType)>,
+) -> Vec<(OwnedFd, rustix::thread::LinkNameSpaceType)> {
+    use rustix::thread::LinkNameSpaceType::{Mount, User};
+    let Some(at) = joins.iter().position(|(_, k)| *k == User) else {
+        return joins;
+    };
+    let Ok(parent) = crate::sys::parent_user_namespace(joins[at].0.as_fd()) else {
+        return joins;
+    };
+    let (Ok(p), Ok(ours)) = (
+        rustix::fs::fstat(&parent),
+        rustix::fs::stat("/proc/self/ns/user"),
+    ) else {
+        return joins;
+    };
+    if p.st_ino == ours.st_ino && p.st_dev == ours.st_dev {
+        return joins;
+    }
+    let own = joins.remove(at);
+    let mount = joins
+        .iter()
+        .position(|(_, k)| *k == Mount)
+        .map(|i| joins.remove(i));
+    let mut out = vec![(parent, User)];
+    out.extend(joins);
+    out.push(own);
+    out.extend(mount);
+    out
 }
 
 /// A descriptor of the /proc directory of the process whose namespaces `exec` joins: the

@@ -647,6 +647,20 @@ pub fn reap_for(limit: std::time::Duration) {
     }
 }
 
+/// The parent of the user namespace `fd` names (ioctl(2) NS_GET_PARENT).
+pub fn parent_user_namespace(fd: std::os::fd::BorrowedFd<'_>) -> io::Result<std::os::fd::OwnedFd> {
+    use std::os::fd::{AsRawFd, FromRawFd};
+    // _IO(0xb7, 0x2), from linux/nsfs.h.
+    const NS_GET_PARENT: libc::c_ulong = 0xb702;
+    // SAFETY: this ioctl takes no argument and returns a new descriptor, owned from here on.
+    let r = unsafe { libc::ioctl(fd.as_raw_fd(), NS_GET_PARENT as _) };
+    if r < 0 {
+        return Err(io::Error::last_os_error());
+    }
+    // SAFETY: `r` is a descriptor the kernel just opened for this process.
+    Ok(unsafe { std::os::fd::OwnedFd::from_raw_fd(r) })
+}
+
 /// A new network namespace with its loopback device up, made by a short-lived thread so that
 /// the caller stays in its own (a network namespace is a property of each thread): the caller
 /// starts the network helper from the host's network and joins the new one later.

@@ -167,9 +167,9 @@ fn command_line_rows() -> Vec<(String, i32, &'static str)> {
         ),
         ("run --bogus x".into(), 125, "unexpected argument '--bogus'"),
         (
-            format!("run -p 8080:80 {IMG} true"),
+            format!("run -p 85010:8080 {IMG} true"),
             125,
-            "unexpected argument '-p'",
+            "host port 85010 is out of range",
         ),
         (
             "--log-level bogus ps".into(),

@@ -609,8 +609,8 @@ fn rename_top_port_pause_and_prune() {
     s.check("port second", 0, "");
     s.check(
         "port second 80",
-        125,
-        "no public port '80/tcp' published for second",
+        1,
+        "No public port '80/tcp' published for second",
     );
     // No delegated cgroup v2 here (or no limits given): pausing explains itself.
     s.check("pause second", 125, "no cgroup of its own to freeze");

@@ -47,15 +47,14 @@ impl Engine {
     /// helper, /dev/net/tun, the ports), so that nothing is left behind for it.
     pub(crate) fn check_network(&self, opts: &super::options::RunOptions) -> Result<(), Error> {
         if let super::options::Network::User(mode) = &opts.network {
-            crate::config::ensure_run_root(&self.paths.run_root, self.user.uid)?;
-            network::plan(
+            if mode.helper.is_some() && !mode.options.is_empty() {
+                crate::config::ensure_run_root(&self.paths.run_root, self.user.uid)?;
+            }
+            network::check(
                 mode,
                 &opts.publish,
-                &[],
-                Path::new("/"),
                 &self.paths.run_root,
                 self.user.rootless(),
-                &|_| {},
             )?;
         }
         Ok(())
