@@ -19,8 +19,19 @@ impl Engine {
         } else {
             "v1"
         };
+        // The default network's helper, chosen as each start chooses it (Podman 5's name for
+        // the field), and where each helper is.
+        let helper = crate::network::default_helper(&self.paths.run_root);
+        let installed = |name: &str| {
+            crate::network::Installed::find(name, &self.paths.run_root)
+                .map(|i| json!({"executable": i.path}))
+                .unwrap_or(Value::Null)
+        };
         Ok(json!({
             "host": {
+                "rootlessNetworkCmd": helper.map(|(h, _)| h.name()).unwrap_or("none"),
+                "pasta": installed("pasta"),
+                "slirp4netns": installed("slirp4netns"),
                 "arch": std::env::consts::ARCH,
                 "os": "linux",
                 "kernel": uname.release().to_string_lossy(),

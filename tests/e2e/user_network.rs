@@ -116,9 +116,25 @@ fn helpers_of(s: &Sandbox) -> Vec<String> {
     out
 }
 
+/// Whether the process is there and not yet a zombie: a killed helper closes its sockets (its
+/// host ports) at the end of its exit, some 20 ms after its descriptors have left /proc.
+fn alive(pid: &str) -> bool {
+    std::fs::read_to_string(format!("/proc/{pid}/stat"))
+        .ok()
+        .and_then(|t| {
+            t.rsplit_once(')')
+                .map(|(_, rest)| rest.trim_start().starts_with('Z'))
+        })
+        .is_some_and(|zombie| !zombie)
+}
+
 fn no_helper_left(s: &Sandbox) {
     let end = Instant::now() + Duration::from_secs(2);
-    while !helpers_of(s).is_empty() {
+    let seen: Vec<String> = helpers_of(s)
+        .iter()
+        .map(|h| h.split(' ').next().unwrap_or("").to_string())
+        .collect();
+    while !helpers_of(s).is_empty() || seen.iter().any(|p| alive(p)) {
         assert!(Instant::now() < end, "helpers left: {:?}", helpers_of(s));
         std::thread::sleep(Duration::from_millis(20));
     }
@@ -207,6 +223,7 @@ fn published_ports_carry_tcp_and_udp_on_pasta() {
     // The default network: an interface with a default route besides loopback.
     let out = s.check("run --rm $REG/busybox ip route", 0, "default via");
     assert!(out.stdout.contains("dev eth0"), "{out:?}");
+    s.check("info --format '{{.host.rootlessNetworkCmd}}'", 0, "pasta");
     carries_traffic(&s, "", true);
     carries_traffic(&s, "--network pasta", true);
 }
@@ -400,12 +417,22 @@ fn a_killed_monitor_takes_its_network_helper_with_it() {
         0,
         "",
     );
-    assert_eq!(helpers_of(&s).len(), 1, "{:?}", helpers_of(&s));
+    let helpers = helpers_of(&s);
+    assert_eq!(helpers.len(), 1, "{helpers:?}");
+    let helper = helpers[0].split(' ').next().unwrap().to_string();
     let monitor = s.run("inspect -f '{{.State.ConmonPid}}' orphan").stdout;
     std::process::Command::new("kill")
         .args(["-9", monitor.trim()])
         .status()
         .unwrap();
+    let end = Instant::now() + Duration::from_secs(2);
+    while alive(&helper) {
+        assert!(
+            Instant::now() < end,
+            "the helper {helper} outlived its monitor"
+        );
+        std::thread::sleep(Duration::from_millis(20));
+    }
     no_helper_left(&s);
     s.eventually(
         "ps -a --format '{{.Names}} {{.Status}}'",
