@@ -23,7 +23,7 @@ impl Engine {
         // the field), and where each helper is.
         let helper = crate::network::default_helper(&self.paths.run_root);
         let installed = |name: &str| {
-            crate::network::Installed::find(name, &self.paths.run_root)
+            crate::network::installed(name, &self.paths.run_root)
                 .map(|i| json!({"executable": i.path}))
                 .unwrap_or(Value::Null)
         };

@@ -18,5 +18,5 @@ mod user_mode;
 pub use error::{Helper, NetworkError};
 pub use plan::{Plan, UserMode};
 pub use ports::{Binding, PortSpec, Protocol, Range};
-pub use probe::Installed;
+pub use probe::{installed, Installed};
 pub use user_mode::{check, default_helper, parse_mode, plan, start, Running};

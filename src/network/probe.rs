@@ -24,11 +24,6 @@ impl Installed {
     pub fn has(&self, option: &str) -> bool {
         self.options.contains(option)
     }
-
-    /// The helper called `name` on PATH (see `installed`).
-    pub fn find(name: &str, cache_dir: &Path) -> Option<Installed> {
-        installed(name, cache_dir)
-    }
 }
 
 const CACHE: &str = "network-helpers.json";

@@ -612,8 +612,9 @@ pub fn start(plan: &Plan, netns: BorrowedFd<'_>) -> Result<Running, NetworkError
         .iter()
         .map(|(fd, to)| (fd.as_raw_fd(), *to))
         .collect();
-    // SAFETY: between fork and exec only async-signal-safe calls: fcntl(2) and dup2(2) on
-    // descriptors this process owns, and prctl(2) for the parent-death signal.
+    // SAFETY: between fork and exec only async-signal-safe calls: fcntl(2), dup2(2) and
+    // close_range(2) on descriptors this process owns, and prctl(2) for the parent-death
+    // signal.
     unsafe {
         cmd.pre_exec(move || {
             // Out of the way of the targets first: a source may sit on another's number.
@@ -630,6 +631,9 @@ pub fn start(plan: &Plan, netns: BorrowedFd<'_>) -> Result<Running, NetworkError
                     return Err(std::io::Error::last_os_error());
                 }
             }
+            // Nothing else of the monitor's (a status socket handed down without
+            // close-on-exec) reaches the helper.
+            libc::syscall(libc::SYS_close_range, EXIT_FD + 1, u32::MAX, 0u32);
             // The helper goes with the monitor, even one killed with SIGKILL.
             if libc::prctl(libc::PR_SET_PDEATHSIG, libc::SIGKILL) < 0 {
                 return Err(std::io::Error::last_os_error());
