@@ -10,6 +10,7 @@ pub mod human;
 mod images;
 mod lifecycle;
 mod login;
+mod networks;
 mod pull;
 mod run;
 mod system;
@@ -92,6 +93,9 @@ pub enum Command {
     /// Manage skiff's store as a whole.
     #[command(subcommand)]
     System(system::SystemCommand),
+    /// Manage networks.
+    #[command(subcommand)]
+    Network(networks::NetworkCommand),
     /// Commands that are not there yet; they say so and exit 125.
     #[command(external_subcommand)]
     Other(Vec<String>),
@@ -186,8 +190,8 @@ pub enum ImageCommand {
 
 /// Docker commands skiff will have; until then they are refused clearly.
 const LATER: &[&str] = &[
-    "commit", "build", "push", "save", "load", "import", "export", "network", "volume", "events",
-    "update", "search", "builder", "buildx", "compose", "manifest",
+    "commit", "build", "push", "save", "load", "import", "export", "volume", "events", "update",
+    "search", "builder", "buildx", "compose", "manifest",
 ];
 
 /// Runs the command line and returns the process exit status.
@@ -280,6 +284,7 @@ fn run(cli: Cli) -> Result<i32, Error> {
         Command::Logout(a) => login::logout(&engine()?, a),
         Command::Info(a) => info(&engine()?, a),
         Command::System(c) => system::system(engine, c),
+        Command::Network(c) => networks::network(&engine()?, c),
         Command::Version => {
             println!("skiff version {}", env!("CARGO_PKG_VERSION"));
             Ok(0)

@@ -92,8 +92,8 @@ pub struct RunArgs {
     pub hostname: Option<String>,
     /// Network: bridge (the default: a network of its own with a way out through pasta, or
     /// slirp4netns where pasta can't serve), pasta[:OPTIONS], slirp4netns[:OPTIONS], none
-    /// (loopback only), host, or container:NAME (another running container's network,
-    /// hostname and /etc files).
+    /// (loopback only), host, container:NAME (another running container's network,
+    /// hostname and /etc files), or a user network's name (`network create`).
     #[arg(
         long,
         visible_alias = "net",
@@ -101,6 +101,19 @@ pub struct RunArgs {
         default_value = "bridge"
     )]
     pub network: String,
+    /// A name other containers on the user network find this one by too.
+    #[arg(
+        long = "network-alias",
+        visible_alias = "net-alias",
+        value_name = "ALIAS"
+    )]
+    pub network_alias: Vec<String>,
+    /// The container's IPv4 address on its user network.
+    #[arg(long, value_name = "ADDRESS")]
+    pub ip: Option<std::net::Ipv4Addr>,
+    /// The container's IPv6 address on its user network.
+    #[arg(long, value_name = "ADDRESS")]
+    pub ip6: Option<std::net::Ipv6Addr>,
     /// Publish a container's port on the host: [IP:][HOSTPORT:]CTRPORT[/tcp|udp], ranges as
     /// 8000-8010:80-90; no host port: a free one.
     #[arg(short = 'p', long = "publish", value_name = "[IP:][HOST:]CTR[/PROTO]")]
@@ -369,15 +382,8 @@ fn options(args: RunArgs) -> Result<RunOptions, Error> {
             Some(target) => Network::Container(target.to_string()),
             None => match crate::engine::parse_network_mode(other) {
                 Some(mode) => Network::User(mode?),
-                None => {
-                    return Err(Error::NotFound {
-                        kind: crate::engine::ObjectKind::Network,
-                        message: format!(
-                            "network {other} not found (skiff's networks: bridge, pasta, \
-                             slirp4netns, host, none, container:NAME)"
-                        ),
-                    })
-                }
+                // A user network's name (looked up when the container is made).
+                None => Network::Named(other.to_string()),
             },
         },
     };
@@ -404,7 +410,7 @@ fn options(args: RunArgs) -> Result<RunOptions, Error> {
                 "Published ports are discarded when using {} network mode",
                 network.mode_name()
             ))),
-            Network::User(_) => {}
+            Network::User(_) | Network::Named(_) => {}
         }
     }
     let pull = match args.pull.as_str() {
@@ -490,6 +496,9 @@ fn options(args: RunArgs) -> Result<RunOptions, Error> {
         args.no_hosts,
     )?;
     Ok(RunOptions {
+        network_aliases: args.network_alias,
+        ip: args.ip,
+        ip6: args.ip6,
         image: args.image,
         command: args.command,
         entrypoint: args.entrypoint,

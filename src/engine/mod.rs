@@ -19,6 +19,7 @@ pub mod filters;
 pub mod helpers;
 pub mod image;
 pub mod info;
+pub mod network;
 pub mod notice;
 pub mod system;
 

@@ -156,7 +156,11 @@ fn command_line_rows() -> Vec<(String, i32, &'static str)> {
         ),
         ("build .".into(), 125, "not supported yet"),
         (format!("push {IMG}"), 125, "not supported yet"),
-        ("network ls".into(), 125, "not supported yet"),
+        (
+            "network create --driver overlay o".into(),
+            125,
+            "network driver overlay is not supported yet",
+        ),
         ("volume ls".into(), 125, "not supported yet"),
         ("--bogus ps".into(), 125, "unexpected argument '--bogus'"),
         ("ps --bogus".into(), 125, "unexpected argument '--bogus'"),

@@ -21,3 +21,4 @@ mod run;
 mod store;
 mod torture;
 mod user_network;
+mod user_networks;

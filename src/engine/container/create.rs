@@ -57,6 +57,68 @@ impl Engine {
         self.check_network(opts)
     }
 
+    /// The user-mode network and the user networks `opts` ask for.
+    fn networks_for_run(
+        &self,
+        opts: &RunOptions,
+    ) -> Result<
+        (
+            Option<super::record::UserNetwork>,
+            Vec<super::record::Attachment>,
+        ),
+        Error,
+    > {
+        let user_mode = |mode: &crate::network::UserMode| super::record::UserNetwork {
+            mode: mode.clone(),
+            publish: opts.publish.clone(),
+            publish_all: opts.publish_all,
+        };
+        let scoped = !opts.network_aliases.is_empty() || opts.ip.is_some() || opts.ip6.is_some();
+        match &opts.network {
+            Network::Named(name) => {
+                let def = self.user_network(name)?;
+                if def.internal && (!opts.publish.is_empty() || opts.publish_all) {
+                    return Err(Error::Invalid(format!(
+                        "cannot publish ports from internal network {}: it has no way out; \
+                         use a network that is not --internal",
+                        def.name
+                    )));
+                }
+                let attachment = super::record::Attachment {
+                    id: def.id.clone(),
+                    name: def.name.clone(),
+                    aliases: opts.network_aliases.clone(),
+                    ipv4: opts.ip,
+                    ipv6: opts.ip6,
+                };
+                // An internal network's containers have no way out: no helper.
+                let mode = (!def.internal).then(|| user_mode(&Default::default()));
+                Ok((mode, vec![attachment]))
+            }
+            _ if scoped => Err(Error::Invalid(
+                "--network-alias, --ip and --ip6 work on user-defined networks only: create one \
+                 with `network create NAME` and run with --network NAME"
+                    .into(),
+            )),
+            Network::User(mode) => Ok((Some(user_mode(mode)), Vec::new())),
+            _ => Ok((None, Vec::new())),
+        }
+    }
+
+    /// A user network for `--network NAME`, with the message Docker gives when there is none.
+    pub(crate) fn user_network(&self, name: &str) -> Result<crate::network::Definition, Error> {
+        self.find_network(name).map_err(|e| match e {
+            Error::NotFound { kind, .. } => Error::NotFound {
+                kind,
+                message: format!(
+                    "network {name} not found: create it with `network create {name}`, or use \
+                     one of bridge, host, none, pasta, slirp4netns, container:NAME"
+                ),
+            },
+            other => other,
+        })
+    }
+
     /// `skiff create`: resolves the image and records the container, ready to start.
     pub fn create_container(
         &self,
@@ -87,14 +149,7 @@ impl Engine {
                 exposed.push(*port);
             }
         }
-        let user_network = match &opts.network {
-            Network::User(mode) => Some(super::record::UserNetwork {
-                mode: mode.clone(),
-                publish: opts.publish.clone(),
-                publish_all: opts.publish_all,
-            }),
-            _ => None,
-        };
+        let (user_network, networks) = self.networks_for_run(opts)?;
         let args = command_line(opts, defaults.entrypoint, defaults.cmd)?;
         let id = random_id()?;
         // Another container's network comes with its hostname, the host's with the host's
@@ -226,6 +281,7 @@ impl Engine {
             etc: opts.etc.clone(),
             user_network,
             exposed,
+            networks,
         };
         // Built under tmp/ and renamed into place with its record: a kill before that leaves
         // a temp entry that a later command removes, never a container directory without one.
@@ -418,7 +474,7 @@ fn write_cidfile(path: &std::path::Path, id: &str) -> Result<(), Error> {
 }
 
 /// A container id: 64 random hex digits, as Docker's.
-fn random_id() -> Result<String, Error> {
+pub(crate) fn random_id() -> Result<String, Error> {
     let mut bytes = [0u8; 32];
     let mut f =
         fs::File::open("/dev/urandom").map_err(|e| Error::Other(format!("/dev/urandom: {e}")))?;

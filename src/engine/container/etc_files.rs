@@ -43,22 +43,41 @@ pub const HOST_GATEWAY: &str = "host-gateway";
 /// The names a container on a user-mode network reaches the host by (Podman's and Docker's).
 const HOST_NAMES: &str = "host.containers.internal host.docker.internal";
 
+/// What a start knows of the container's network that its files tell.
+#[derive(Debug, Clone, Default)]
+pub(crate) struct NetworkFacts {
+    /// The host's address on the container's user-mode network (for its names and
+    /// `--add-host NAME:host-gateway`).
+    pub host: Option<std::net::IpAddr>,
+    /// The container's addresses on its user networks: its hostname's.
+    pub own: Vec<std::net::IpAddr>,
+    /// A resolver of skiff's serves it at 127.0.0.11 (on user networks).
+    pub resolver: bool,
+}
+
 /// Writes the files into `dir` (the container's run directory) and returns them as the spec
-/// names them: (path in the container, file on the host). `host`: the host's address on the
-/// container's user-mode network (for its names and `--add-host NAME:host-gateway`).
+/// names them: (path in the container, file on the host).
 pub(crate) fn write_etc_files(
     dir: &Path,
     hostname: &str,
     host_network: bool,
     options: &EtcOptions,
-    host: Option<std::net::IpAddr>,
+    facts: &NetworkFacts,
 ) -> io::Result<Vec<(String, PathBuf)>> {
+    let host = facts.host;
     let mut hosts = if host_network {
         fs::read_to_string("/etc/hosts").unwrap_or_default()
     } else {
-        format!(
-            "127.0.0.1\tlocalhost\n::1\tlocalhost ip6-localhost ip6-loopback\n127.0.1.1\t{hostname}\n"
-        )
+        let mut text =
+            "127.0.0.1\tlocalhost\n::1\tlocalhost ip6-localhost ip6-loopback\n".to_string();
+        // On a user network the hostname is the container's address there, as in Docker.
+        if facts.own.is_empty() {
+            text.push_str(&format!("127.0.1.1\t{hostname}\n"));
+        }
+        for a in &facts.own {
+            text.push_str(&format!("{a}\t{hostname}\n"));
+        }
+        text
     };
     if !hosts.is_empty() && !hosts.ends_with('\n') {
         hosts.push('\n');
@@ -74,10 +93,12 @@ pub(crate) fn write_etc_files(
         };
         hosts.push_str(&format!("{address}\t{name}\n"));
     }
-    let resolv = resolv_conf(
-        &fs::read_to_string("/etc/resolv.conf").unwrap_or_default(),
-        options,
-    );
+    let host_resolv = fs::read_to_string("/etc/resolv.conf").unwrap_or_default();
+    let resolv = if facts.resolver {
+        resolver_conf(&host_resolv, options)
+    } else {
+        resolv_conf(&host_resolv, options)
+    };
     let files = [
         ("/etc/hosts", hosts),
         ("/etc/hostname", format!("{hostname}\n")),
@@ -137,6 +158,22 @@ fn resolv_conf(host: &str, options: &EtcOptions) -> String {
     out
 }
 
+/// Docker's resolv.conf on a user network: its resolver, which forwards to `--dns`'s servers
+/// or the host's; the search domains and options as `resolv_conf` gives them, and ndots:0
+/// where no options are asked for, so that a container's name is asked for as it is first.
+fn resolver_conf(host: &str, options: &EtcOptions) -> String {
+    let local = EtcOptions {
+        dns: vec![crate::network::resolver::ADDRESS.to_string()],
+        ..options.clone()
+    };
+    let mut text = resolv_conf(host, &local);
+    let has_options = text.lines().any(|l| l.starts_with("options"));
+    if !has_options {
+        text.push_str("options ndots:0\n");
+    }
+    text
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -144,8 +181,14 @@ mod tests {
     #[test]
     fn a_private_network_gets_its_own_hosts_file() {
         let dir = tempfile::tempdir().unwrap();
-        let files =
-            write_etc_files(dir.path(), "box", false, &EtcOptions::default(), None).unwrap();
+        let files = write_etc_files(
+            dir.path(),
+            "box",
+            false,
+            &EtcOptions::default(),
+            &NetworkFacts::default(),
+        )
+        .unwrap();
         let names: Vec<&str> = files.iter().map(|(inside, _)| inside.as_str()).collect();
         assert_eq!(names, ["/etc/hosts", "/etc/hostname", "/etc/resolv.conf"]);
         assert_eq!(
@@ -156,7 +199,14 @@ mod tests {
             fs::read_to_string(dir.path().join("hostname")).unwrap(),
             "box\n"
         );
-        let host = write_etc_files(dir.path(), "box", true, &EtcOptions::default(), None).unwrap();
+        let host = write_etc_files(
+            dir.path(),
+            "box",
+            true,
+            &EtcOptions::default(),
+            &NetworkFacts::default(),
+        )
+        .unwrap();
         assert_eq!(
             fs::read(&host[0].1).unwrap(),
             fs::read("/etc/hosts").unwrap_or_default(),
@@ -174,7 +224,7 @@ mod tests {
             ],
             ..EtcOptions::default()
         };
-        write_etc_files(dir.path(), "box", false, &options, None).unwrap();
+        write_etc_files(dir.path(), "box", false, &options, &NetworkFacts::default()).unwrap();
         let hosts = fs::read_to_string(dir.path().join("hosts")).unwrap();
         assert!(
             hosts.ends_with("127.0.1.1\tbox\n10.0.0.5\tdb\n::1\tsix\n"),
@@ -189,7 +239,10 @@ mod tests {
             "box",
             false,
             &gateway,
-            Some("10.0.2.2".parse().unwrap()),
+            &NetworkFacts {
+                host: Some("10.0.2.2".parse().unwrap()),
+                ..NetworkFacts::default()
+            },
         )
         .unwrap();
         let hosts = fs::read_to_string(dir.path().join("hosts")).unwrap();
@@ -205,7 +258,14 @@ mod tests {
             ..EtcOptions::default()
         };
         let other = tempfile::tempdir().unwrap();
-        let files = write_etc_files(other.path(), "box", false, &no_hosts, None).unwrap();
+        let files = write_etc_files(
+            other.path(),
+            "box",
+            false,
+            &no_hosts,
+            &NetworkFacts::default(),
+        )
+        .unwrap();
         assert!(files.iter().all(|(inside, _)| inside != "/etc/hosts"));
         assert!(!other.path().join("hosts").exists());
 
@@ -228,5 +288,31 @@ mod tests {
             "# generated\nnameserver 192.0.2.53\noptions ndots:2 rotate\n"
         );
         assert_eq!(resolv_conf(host, &EtcOptions::default()), host);
+    }
+
+    #[test]
+    fn a_user_network_names_the_container_by_its_address_and_its_resolver() {
+        let dir = tempfile::tempdir().unwrap();
+        let facts = NetworkFacts {
+            own: vec!["10.89.0.2".parse().unwrap()],
+            resolver: true,
+            ..NetworkFacts::default()
+        };
+        write_etc_files(dir.path(), "box", false, &EtcOptions::default(), &facts).unwrap();
+        let hosts = fs::read_to_string(dir.path().join("hosts")).unwrap();
+        assert!(hosts.ends_with("ip6-loopback\n10.89.0.2\tbox\n"), "{hosts}");
+        let host = "nameserver 127.0.0.53\nsearch example.net\n";
+        assert_eq!(
+            resolver_conf(host, &EtcOptions::default()),
+            "search example.net\nnameserver 127.0.0.11\noptions ndots:0\n"
+        );
+        let opts = EtcOptions {
+            dns_options: vec!["ndots:3".into()],
+            ..EtcOptions::default()
+        };
+        assert_eq!(
+            resolver_conf(host, &opts),
+            "search example.net\nnameserver 127.0.0.11\noptions ndots:3\n"
+        );
     }
 }

@@ -93,6 +93,29 @@ impl Engine {
         let port_bindings = port_bindings(&r);
         let exposed = exposed_ports(&r);
         let ports = super::ports::ports_json(&r.state.ports, &r.exposed);
+        let endpoints = self.container_endpoints(&r);
+        let networks: serde_json::Map<String, Value> = r
+            .networks
+            .iter()
+            .map(|a| {
+                let live = endpoints.iter().find(|(d, _)| d.id == a.id);
+                let e = live.map(|(_, e)| e);
+                let def = live.map(|(d, _)| d);
+                let v = json!({
+                    "Aliases": a.aliases,
+                    "NetworkID": a.id,
+                    "EndpointID": e.map(|_| crate::engine::network::endpoint_id(&a.id, &r.id)).unwrap_or_default(),
+                    "Gateway": def.and_then(|d| d.v4()).and_then(|s| s.gateway).map(|g| g.to_string()).unwrap_or_default(),
+                    "IPAddress": e.and_then(|e| e.ipv4).map(|x| x.to_string()).unwrap_or_default(),
+                    "IPPrefixLen": e.and(def.and_then(|d| d.v4())).map(|s| s.subnet.prefix_len()).unwrap_or(0),
+                    "IPv6Gateway": def.and_then(|d| d.v6()).filter(|_| def.is_some_and(|d| d.ipv6)).and_then(|s| s.gateway).map(|g| g.to_string()).unwrap_or_default(),
+                    "GlobalIPv6Address": e.and_then(|e| e.ipv6).map(|x| x.to_string()).unwrap_or_default(),
+                    "MacAddress": e.map(|e| e.mac.clone()).unwrap_or_default(),
+                    "DNSNames": e.map(|e| e.names.clone()),
+                });
+                (a.name.clone(), v)
+            })
+            .collect();
         let mut value = json!({
             "Id": r.id,
             "Created": r.created,
@@ -133,6 +156,7 @@ impl Engine {
                 "DnsOptions": r.etc.dns_options,
                 "ExtraHosts": r.etc.add_hosts.iter().map(|(n, a)| format!("{n}:{a}")).collect::<Vec<_>>(),
                 "NetworkMode": match &spec.namespaces.network {
+                    _ if !r.networks.is_empty() => r.networks[0].name.clone(),
                     _ if r.user_network.is_some() => {
                         r.user_network.as_ref().map(|u| u.mode.name()).unwrap_or_default()
                     }
@@ -187,8 +211,8 @@ impl Engine {
                 "Bridge": "",
                 "SandboxID": "",
                 "Ports": ports,
-                "IPAddress": "",
-                "Networks": {},
+                "IPAddress": endpoints.first().and_then(|(_, e)| e.ipv4).map(|a| a.to_string()).unwrap_or_default(),
+                "Networks": networks,
             },
         });
         // As Docker: the check as configured, its results once it has started.

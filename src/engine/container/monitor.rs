@@ -13,7 +13,7 @@
 
 use std::fs::{self, File};
 use std::io::{BufRead, Write};
-use std::os::fd::{AsRawFd, FromRawFd, OwnedFd};
+use std::os::fd::{AsFd, AsRawFd, FromRawFd, OwnedFd};
 use std::os::unix::net::UnixStream;
 use std::os::unix::process::CommandExt;
 use std::path::{Path, PathBuf};
@@ -320,7 +320,11 @@ impl Engine {
             &spec.hostname,
             host_network,
             &record.etc,
-            network.and_then(|n| n.host_address),
+            &super::etc_files::NetworkFacts {
+                host: network.and_then(|n| n.host_address),
+                own: Vec::new(),
+                resolver: !record.networks.is_empty(),
+            },
         )
         .map_err(|e| Error::Other(format!("writing /etc files: {e}")))?;
         if let Some(plan) = network {
@@ -402,6 +406,8 @@ pub fn monitor_main(args: &[String], status: Option<UnixStream>) -> i32 {
         wait_attach: attach,
         foreground,
         network: None,
+        joined: None,
+        resolver: None,
     }
     .run()
 }
@@ -426,6 +432,9 @@ struct Monitor {
     foreground: bool,
     /// The container's user-mode network, for the monitor's whole life (across restarts).
     network: Option<super::network::Started>,
+    /// The user networks it has joined, and its resolver there.
+    joined: Option<crate::engine::network::live::Joined>,
+    resolver: Option<crate::network::resolver::Resolver>,
 }
 
 impl Monitor {
@@ -515,9 +524,12 @@ impl Monitor {
         // where it holds host ports (a next `run -p` may want them as soon as this one is
         // gone), and else after (closing the container's interface takes it some 20 ms that
         // `run --rm` need not wait).
-        if let Some(n) = &mut self.network {
-            n.running.kill();
+        if let Some(n) = self.network.as_mut().and_then(|n| n.running.as_mut()) {
+            n.kill();
         }
+        // Its names leave the networks' tables with it.
+        self.resolver = None;
+        self.joined = None;
         container::teardown(&self.spec);
         super::record::remove_run_dir(&self.run_dir);
         if record.remove {
@@ -531,7 +543,7 @@ impl Monitor {
                 let _ = crate::store::unpack::remove_tree(&entry);
             }
         }
-        let mut network = self.network.take().map(|n| n.running);
+        let mut network = self.network.take().and_then(|n| n.running);
         if network.as_ref().is_some_and(|n| !n.bindings().is_empty()) {
             if let Some(n) = network.take() {
                 n.finish();
@@ -553,23 +565,48 @@ impl Monitor {
     /// The container's user-mode network, started from the host's network before `prepare`
     /// and joined by the container.
     fn start_network(&mut self, record: &ContainerRecord) -> Result<(), String> {
-        let Some(started) = super::network::start_in_monitor(&self.run_dir)? else {
+        let Some(started) =
+            super::network::start_in_monitor(&self.run_dir, !record.networks.is_empty())?
+        else {
             return Ok(());
         };
         if let Some(text) = &started.fell_back {
             if let Some(s) = &mut self.status {
                 let _ = writeln!(s, "{NOTICE_PREFIX}{}", text.replace('\n', " "));
             }
-            // The host's address on slirp4netns's network is not pasta's.
+        }
+        let joined = self.engine.join_networks(record, started.netns.as_fd())?;
+        if started.fell_back.is_some() || joined.is_some() {
+            // The host's address on slirp4netns's network is not pasta's; the container's
+            // addresses on its user networks are known now.
+            let facts = super::etc_files::NetworkFacts {
+                host: started.running.as_ref().and_then(|r| r.host_address()),
+                own: joined
+                    .as_ref()
+                    .map(|j| j.addresses.clone())
+                    .unwrap_or_default(),
+                resolver: joined.as_ref().is_some_and(|j| j.dns),
+            };
             super::etc_files::write_etc_files(
                 &self.run_dir,
                 &self.spec.hostname,
                 false,
                 &record.etc,
-                started.running.host_address(),
+                &facts,
             )
             .map_err(|e| format!("writing /etc files: {e}"))?;
         }
+        if let Some(j) = joined.as_ref().filter(|j| j.dns) {
+            use crate::network::resolver;
+            let socket = resolver::bind(started.netns.as_fd())
+                .map_err(|e| format!("starting the container's resolver: {e}"))?;
+            let upstreams = resolver::upstreams(
+                &record.etc.dns,
+                &fs::read_to_string("/etc/resolv.conf").unwrap_or_default(),
+            );
+            self.resolver = Some(resolver::Resolver::new(socket, j.tables.clone(), upstreams));
+        }
+        self.joined = joined;
         self.spec.namespaces.network = container::Namespace::Join(started.netns_path());
         self.network = Some(started);
         Ok(())
@@ -608,12 +645,18 @@ impl Monitor {
         let _watcher = started.watch();
         let mut health = super::health::Schedule::new(record.health.as_ref());
         let (engine, id) = (&self.engine, self.id.as_str());
-        streams.pump(log, attachments, started.init, &mut || {
-            health.as_mut().map(|h| {
-                h.tick(engine, id);
-                h.wait()
-            })
-        });
+        streams.pump(
+            log,
+            attachments,
+            started.init,
+            self.resolver.as_mut(),
+            &mut || {
+                health.as_mut().map(|h| {
+                    h.tick(engine, id);
+                    h.wait()
+                })
+            },
+        );
         if let Some(h) = &mut health {
             h.stop();
         }
@@ -648,7 +691,8 @@ impl Monitor {
         let ports = self
             .network
             .as_ref()
-            .map(|n| n.running.bindings().to_vec())
+            .and_then(|n| n.running.as_ref())
+            .map(|n| n.bindings().to_vec())
             .unwrap_or_default();
         self.update(|r| {
             r.state.ports = ports;
@@ -733,6 +777,8 @@ enum Slot {
     Listener,
     Client(usize),
     Input,
+    /// The resolver's descriptor `k` (see `Resolver::fds`).
+    Dns(usize),
 }
 
 impl Streams {
@@ -805,6 +851,7 @@ impl Streams {
         log: &mut LogWriter,
         attachments: &mut Attachments,
         init: i32,
+        mut resolver: Option<&mut crate::network::resolver::Resolver>,
         tick: &mut dyn FnMut() -> Option<Duration>,
     ) {
         if let Some(console) = self.console.take() {
@@ -872,14 +919,41 @@ impl Streams {
                 fds.push(PollFd::new(c, flags));
                 slots.push(Slot::Client(k));
             }
-            let wait = match tick() {
+            if let Some(r) = resolver.as_deref() {
+                for (k, fd) in r.fds().into_iter().enumerate() {
+                    fds.push(PollFd::from_borrowed_fd(fd, PollFlags::IN));
+                    slots.push(Slot::Dns(k));
+                }
+            }
+            let soonest = match (tick(), resolver.as_deref().and_then(|r| r.timeout())) {
+                (Some(a), Some(b)) => Some(a.min(b)),
+                (a, b) => a.or(b),
+            };
+            let wait = match soonest {
                 Some(d) if d < Duration::from_secs(2) => rustix::event::Timespec {
                     tv_sec: d.as_secs() as i64,
                     tv_nsec: d.subsec_nanos().into(),
                 },
                 _ => quiet,
             };
-            match rustix::event::poll(&mut fds, Some(&wait)) {
+            let polled = rustix::event::poll(&mut fds, Some(&wait));
+            let ready: Vec<(Slot, PollFlags)> = fds
+                .iter()
+                .zip(&slots)
+                .filter(|(f, _)| !f.revents().is_empty())
+                .map(|(f, s)| (*s, f.revents()))
+                .collect();
+            drop(fds);
+            if let Some(r) = resolver.as_deref_mut() {
+                // From the highest: an answered question leaves the list.
+                for (slot, _) in ready.iter().rev() {
+                    if let Slot::Dns(k) = slot {
+                        r.ready(*k);
+                    }
+                }
+                r.expire();
+            }
+            match polled {
                 Ok(0) => {
                     if std::mem::take(&mut busy) {
                         crate::sys::drop_clean_file_pages();
@@ -890,13 +964,6 @@ impl Streams {
                 Err(rustix::io::Errno::INTR) => continue,
                 Err(_) => break,
             }
-            let ready: Vec<(Slot, PollFlags)> = fds
-                .iter()
-                .zip(&slots)
-                .filter(|(f, _)| !f.revents().is_empty())
-                .map(|(f, s)| (*s, f.revents()))
-                .collect();
-            drop(fds);
             // Clients first, from the highest index: one leaving shifts none still to be read,
             // and a broadcast (which drops clients that are gone) comes after.
             for (slot, revents) in ready.iter().rev() {
@@ -944,7 +1011,7 @@ impl Streams {
                         }
                     }
                     Slot::Listener => attachments.accept(),
-                    Slot::Client(_) => {}
+                    Slot::Client(_) | Slot::Dns(_) => {}
                     Slot::Input => self.write_input(),
                 }
             }
@@ -1104,7 +1171,7 @@ mod tests {
         rustix::io::write(&p.err, b"oops\n").unwrap();
         drop((p.out, p.err));
         p.streams
-            .pump(&mut log, &mut attachments, NO_INIT, &mut || None);
+            .pump(&mut log, &mut attachments, NO_INIT, None, &mut || None);
         let got = entries(&path);
         let of = |stream: &str| -> Vec<Vec<u8>> {
             got.iter()
@@ -1129,7 +1196,7 @@ mod tests {
         rustix::io::write(&p.out, &line).unwrap();
         drop((p.out, p.err));
         p.streams
-            .pump(&mut log, &mut attachments, NO_INIT, &mut || None);
+            .pump(&mut log, &mut attachments, NO_INIT, None, &mut || None);
         let sizes: Vec<usize> = entries(&path).iter().map(|(_, t)| t.len()).collect();
         assert_eq!(sizes, [32 * 1024, 40_000 - 32 * 1024]);
     }
@@ -1153,7 +1220,7 @@ mod tests {
             input,
         } = p;
         let monitor = std::thread::spawn(move || {
-            streams.pump(&mut log, &mut attachments, NO_INIT, &mut || None);
+            streams.pump(&mut log, &mut attachments, NO_INIT, None, &mut || None);
         });
         // The container: reads its stdin to the end, answers, exits.
         let mut stdin = File::from(input.unwrap());

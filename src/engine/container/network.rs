@@ -46,17 +46,25 @@ impl Engine {
     /// Before a container is created: what its network's first start would refuse (the
     /// helper, /dev/net/tun, the ports), so that nothing is left behind for it.
     pub(crate) fn check_network(&self, opts: &super::options::RunOptions) -> Result<(), Error> {
-        if let super::options::Network::User(mode) = &opts.network {
-            if mode.helper.is_some() && !mode.options.is_empty() {
-                crate::config::ensure_run_root(&self.paths.run_root, self.user.uid)?;
+        let mode = match &opts.network {
+            super::options::Network::User(mode) => mode.clone(),
+            super::options::Network::Named(name) => {
+                if self.user_network(name)?.internal {
+                    return Ok(());
+                }
+                network::UserMode::default()
             }
-            network::check(
-                mode,
-                &opts.publish,
-                &self.paths.run_root,
-                self.user.rootless(),
-            )?;
+            _ => return Ok(()),
+        };
+        if mode.helper.is_some() && !mode.options.is_empty() {
+            crate::config::ensure_run_root(&self.paths.run_root, self.user.uid)?;
         }
+        network::check(
+            &mode,
+            &opts.publish,
+            &self.paths.run_root,
+            self.user.rootless(),
+        )?;
         Ok(())
     }
 }
@@ -71,7 +79,8 @@ pub(crate) fn write_plan(run: &Path, plan: &Plan) -> Result<(), Error> {
 /// The monitor's network: the namespace the container joins and the helper serving it.
 pub(crate) struct Started {
     pub netns: OwnedFd,
-    pub running: Running,
+    /// None on an internal user network: no way out.
+    pub running: Option<Running>,
     /// pasta refused and slirp4netns serves instead: what to tell the user, and the host's
     /// address on the new network.
     pub fell_back: Option<String>,
@@ -85,15 +94,27 @@ impl Started {
 }
 
 /// In the monitor, still in the host's network: the container's network namespace and its
-/// helper, ready. None when the container has no user-mode network.
-pub(crate) fn start_in_monitor(run: &Path) -> Result<Option<Started>, String> {
-    let Ok(bytes) = fs::read(run.join(PLAN_FILE)) else {
-        return Ok(None);
+/// helper, ready. None when the container has no user-mode network and no user network
+/// (`own_namespace`: it has one, whose namespace the monitor must make to join it).
+pub(crate) fn start_in_monitor(run: &Path, own_namespace: bool) -> Result<Option<Started>, String> {
+    let plan: Option<Plan> = match fs::read(run.join(PLAN_FILE)) {
+        Ok(bytes) => Some(
+            serde_json::from_slice(&bytes).map_err(|e| format!("reading the network plan: {e}"))?,
+        ),
+        Err(_) => None,
     };
-    let plan: Plan =
-        serde_json::from_slice(&bytes).map_err(|e| format!("reading the network plan: {e}"))?;
+    if plan.is_none() && !own_namespace {
+        return Ok(None);
+    }
     let netns = crate::sys::new_network_namespace()
         .map_err(|e| format!("creating the container's network namespace: {e}"))?;
+    let Some(plan) = plan else {
+        return Ok(Some(Started {
+            netns,
+            running: None,
+            fell_back: None,
+        }));
+    };
     let start = |plan: &Plan| -> Result<Running, network::NetworkError> {
         let mut running = network::start(plan, netns.as_fd())?;
         running.wait_ready(netns.as_fd())?;
@@ -111,7 +132,7 @@ pub(crate) fn start_in_monitor(run: &Path) -> Result<Option<Started>, String> {
     };
     Ok(Some(Started {
         netns,
-        running,
+        running: Some(running),
         fell_back,
     }))
 }

@@ -31,6 +31,9 @@ pub enum Network {
     /// `bridge` (the default), `pasta[:OPTS]`, `slirp4netns[:OPTS]`: a network namespace of its
     /// own with a way out through a user-mode helper.
     User(crate::network::UserMode),
+    /// A user network's name or id (`network create`): a bridge shared with the other
+    /// containers on it, and a way out as `bridge`'s unless it is internal.
+    Named(String),
 }
 
 impl Network {
@@ -41,6 +44,7 @@ impl Network {
             Network::Host => "host".into(),
             Network::Container(t) => format!("container:{t}"),
             Network::User(u) => u.name(),
+            Network::Named(n) => n.clone(),
         }
     }
 }
@@ -61,6 +65,10 @@ pub struct RunOptions {
     pub publish: Vec<crate::network::PortSpec>,
     /// `-P`: every exposed port published on a random host port.
     pub publish_all: bool,
+    /// `--network-alias`, `--ip`, `--ip6`: on a user network only.
+    pub network_aliases: Vec<String>,
+    pub ip: Option<std::net::Ipv4Addr>,
+    pub ip6: Option<std::net::Ipv6Addr>,
     /// `--expose`: ports exposed in addition to the image's.
     pub expose: Vec<(crate::network::Range, crate::network::Protocol)>,
     pub pull: PullPolicy,
@@ -323,7 +331,9 @@ fn parse_add_host(spec: &str, network: &Network) -> Result<(String, String), Err
         return match network {
             Network::Host => Ok((name.to_string(), "127.0.0.1".to_string())),
             // The host's address on this network is known at each start.
-            Network::User(_) => Ok((name.to_string(), HOST_GATEWAY.to_string())),
+            Network::User(_) | Network::Named(_) => {
+                Ok((name.to_string(), HOST_GATEWAY.to_string()))
+            }
             _ => Err(bad(
                 "host-gateway needs a network that reaches the host: this container has only \
                  its loopback (--network none); give the address, or use --network host",
@@ -626,6 +636,9 @@ pub fn test_options() -> RunOptions {
         network: Network::None,
         publish: vec![],
         publish_all: false,
+        network_aliases: Vec::new(),
+        ip: None,
+        ip6: None,
         expose: vec![],
         pull: PullPolicy::Missing,
         remove: true,

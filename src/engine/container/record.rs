@@ -73,6 +73,25 @@ pub struct ContainerRecord {
     /// The image's EXPOSE ports and `--expose`'s.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub exposed: Vec<(crate::network::Range, crate::network::Protocol)>,
+    /// The user networks it is attached to (`--network NAME`, `network connect`).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub networks: Vec<Attachment>,
+}
+
+/// A container on a user network, as asked for: the address is handed out at each start.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Attachment {
+    /// The network's id and its name then.
+    pub id: String,
+    pub name: String,
+    /// `--network-alias`.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub aliases: Vec<String>,
+    /// `--ip`, `--ip6`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub ipv4: Option<std::net::Ipv4Addr>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub ipv6: Option<std::net::Ipv6Addr>,
 }
 
 /// A container's user-mode network as `run` asked for it.
