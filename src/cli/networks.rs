@@ -28,9 +28,9 @@ pub enum NetworkCommand {
     Prune(PruneArgs),
     /// Exit 0 if the network exists, 1 if it does not.
     Exists(ExistsArgs),
-    /// Connect a container to a network (at its next start).
+    /// Connect a container to a network (a running one at once).
     Connect(ConnectArgs),
-    /// Disconnect a container from a network (at its next start).
+    /// Disconnect a container from a network (a running one at once).
     Disconnect(DisconnectArgs),
 }
 

@@ -223,8 +223,10 @@ fn overlaps(a: IpNet, b: IpNet) -> bool {
     a.contains(&b.network()) || b.contains(&a.network())
 }
 
+/// The subnet's first address for a host: IPv6's network address (the subnet-router anycast
+/// address) is no host's either.
 fn first_host(net: IpNet) -> Option<IpAddr> {
-    net.hosts().next()
+    net.hosts().find(|a| *a != net.network())
 }
 
 /// The first 10.89.N.0/24 that no network has and no route of the host's covers.

@@ -150,7 +150,7 @@ pub fn free_address(
 ) -> Option<IpAddr> {
     range
         .hosts()
-        .filter(|a| subnet.contains(a))
+        .filter(|a| subnet.contains(a) && *a != subnet.network())
         .find(|a| Some(*a) != gateway && !taken.contains(a))
 }
 

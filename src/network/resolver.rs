@@ -29,6 +29,20 @@ const MAX_PENDING: usize = 64;
 /// The time to live of the answers for containers: short, since they come and go.
 const TTL: u32 = 10;
 
+/// The sockets a resolver sends its questions upstream through (IPv4 and IPv6, those that can
+/// be made), in the calling thread's network: the monitor makes them while it is in the
+/// host's, before it moves into the container's, which a user's process cannot leave again.
+pub fn outward_sockets() -> Vec<UdpSocket> {
+    [
+        SocketAddr::from((Ipv4Addr::UNSPECIFIED, 0)),
+        SocketAddr::from((std::net::Ipv6Addr::UNSPECIFIED, 0)),
+    ]
+    .into_iter()
+    .filter_map(|local| UdpSocket::bind(local).ok())
+    .filter(|s| s.set_nonblocking(true).is_ok())
+    .collect()
+}
+
 /// Binds the resolver's socket inside the network namespace `ns` (which `in_namespace` joins).
 pub fn bind(ns: BorrowedFd<'_>) -> io::Result<UdpSocket> {
     super::bridge::in_namespace(ns, || {
@@ -61,27 +75,21 @@ pub struct Resolver {
 }
 
 impl Resolver {
-    /// `socket`: bound inside the container (`bind`). Called in the host's network, where
-    /// the upstream servers are reached from (the monitor moves into the container's later).
-    pub fn new(socket: UdpSocket, tables: Vec<Table>, upstreams: Vec<IpAddr>) -> Resolver {
+    /// `socket`: bound inside the container (`bind`); `outward`: the sockets questions go
+    /// upstream through (`outward_sockets`, made in the host's network).
+    pub fn new(
+        socket: UdpSocket,
+        outward: Vec<UdpSocket>,
+        tables: Vec<Table>,
+        upstreams: Vec<IpAddr>,
+    ) -> Resolver {
         let seed = std::time::SystemTime::now()
             .duration_since(std::time::UNIX_EPOCH)
             .map(|d| d.as_nanos() as u64)
             .unwrap_or(1)
             | 1;
         let mut sockets = vec![socket];
-        for local in [
-            SocketAddr::from((Ipv4Addr::UNSPECIFIED, 0)),
-            SocketAddr::from((std::net::Ipv6Addr::UNSPECIFIED, 0)),
-        ] {
-            if upstreams.iter().any(|u| u.is_ipv4() == local.is_ipv4()) {
-                if let Ok(s) = UdpSocket::bind(local) {
-                    if s.set_nonblocking(true).is_ok() {
-                        sockets.push(s);
-                    }
-                }
-            }
-        }
+        sockets.extend(outward);
         Resolver {
             sockets,
             tables,
@@ -93,6 +101,11 @@ impl Resolver {
             next_id: (seed >> 16) as u16,
             seed,
         }
+    }
+
+    /// The networks answered for changed (`network connect`, `disconnect`).
+    pub fn set_tables(&mut self, tables: Vec<Table>) {
+        self.tables = tables;
     }
 
     /// The descriptors to poll for reading.
@@ -341,7 +354,7 @@ mod tests {
                 .unwrap();
         }
         let socket = UdpSocket::bind("127.0.0.1:0").unwrap();
-        let mut r = Resolver::new(socket, vec![table], vec![]);
+        let mut r = Resolver::new(socket, outward_sockets(), vec![table], vec![]);
         let reply = r.answer(&query("WEB-a.", TYPE::A)).unwrap();
         let p = Packet::parse(&reply).unwrap();
         assert_eq!(p.id(), 7);

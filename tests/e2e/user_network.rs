@@ -15,7 +15,7 @@ fn ready(s: &Sandbox) {
 }
 
 /// A port nothing listens on now (TCP and UDP), on the host's loopback.
-fn free_port() -> u16 {
+pub(crate) fn free_port() -> u16 {
     loop {
         let tcp = TcpListener::bind("127.0.0.1:0").unwrap();
         let port = tcp.local_addr().unwrap().port();
@@ -27,7 +27,7 @@ fn free_port() -> u16 {
 
 /// `GET PATH` over HTTP/1.0, retried until the server answers (it starts on its own time):
 /// the body's length.
-fn http_body_len(addr: &str, path: &str) -> usize {
+pub(crate) fn http_body_len(addr: &str, path: &str) -> usize {
     let addr: SocketAddr = addr.parse().unwrap();
     let end = Instant::now() + Duration::from_secs(10);
     loop {

@@ -137,6 +137,13 @@ fn find_each_other(s: &Sandbox) {
         0,
         "Address: 127.1.2.3",
     );
+    // Many questions in a row, every one answered (the figures are the benchmark's).
+    let probe = crate::harness::env().probe.display().to_string();
+    s.check(
+        &format!("run --rm --network app -v {probe}:/p:ro $REG/busybox /p/probe dnstime www 300"),
+        0,
+        "answered=300 ",
+    );
     let file = s.check(
         &format!("run --rm --network app --dns {dns} $REG/busybox cat /etc/resolv.conf"),
         0,
@@ -331,4 +338,121 @@ fn a_killed_monitor_leaves_no_name_behind() {
     no_entries_left(&s);
     s.check("rm -f gone", 0, "gone");
     s.check("network rm killnet", 0, "killnet");
+}
+
+#[test]
+fn the_default_network_forwards_to_a_resolver_on_the_hosts_loopback() {
+    let s = Sandbox::user();
+    ready(&s);
+    let dns = upstream();
+    // The host's loopback is not the container's: its resolver forwards from the host's side.
+    s.check(
+        &format!("run --rm --dns {dns} $REG/busybox cat /etc/resolv.conf"),
+        0,
+        "nameserver 127.0.0.11",
+    );
+    s.check(
+        &format!("run --rm --dns {dns} $REG/busybox nslookup outside.test"),
+        0,
+        "Address: 127.1.2.3",
+    );
+    s.check(
+        &format!("run --rm --network slirp4netns --dns {dns} $REG/busybox nslookup outside.test"),
+        0,
+        "Address: 127.1.2.3",
+    );
+    // A server that is not on the loopback is the container's own to ask.
+    s.check(
+        "run --rm --dns 192.0.2.53 $REG/busybox cat /etc/resolv.conf",
+        0,
+        "nameserver 192.0.2.53",
+    );
+}
+
+#[test]
+fn published_ports_and_ipv6_on_a_user_network() {
+    let s = Sandbox::user();
+    ready(&s);
+    let port = crate::user_network::free_port();
+    s.check("network create --ipv6 six", 0, "");
+    s.check(
+        &format!(
+            "run -d --name w6 --network six -p 127.0.0.1:{port}:80 $REG/busybox sh -c \
+             'mkdir /www && echo hello > /www/index.html && exec httpd -f -p 80 -h /www'"
+        ),
+        0,
+        "",
+    );
+    assert_eq!(
+        crate::user_network::http_body_len(&format!("127.0.0.1:{port}"), "/index.html"),
+        6
+    );
+    let v6 = s
+        .check(
+            "inspect -f '{{.NetworkSettings.Networks.six.GlobalIPv6Address}}' w6",
+            0,
+            "fd",
+        )
+        .stdout
+        .trim()
+        .to_string();
+    assert!(!v6.ends_with("::1"), "the gateway's address: {v6}");
+    s.check(
+        "run --rm --network six $REG/busybox nslookup -type=aaaa w6",
+        0,
+        &format!("Address: {v6}"),
+    );
+    s.check(
+        &format!("run --rm --network six $REG/busybox wget -qO- http://[{v6}]/index.html"),
+        0,
+        "hello",
+    );
+    s.check("rm -f w6", 0, "w6");
+    s.check("network rm six", 0, "six");
+}
+
+#[test]
+fn a_running_container_is_connected_and_disconnected_at_once() {
+    let s = Sandbox::user();
+    ready(&s);
+    let dns = upstream();
+    s.check("network create front", 0, "");
+    s.check("network create back --subnet 10.96.0.0/24", 0, "");
+    s.check(
+        &format!("run -d --name app --network front --dns {dns} $REG/busybox sleep 300"),
+        0,
+        "",
+    );
+    s.check(
+        "run -d --name db --network back $REG/busybox sh -c \
+         'mkdir /www && echo db > /www/who && exec httpd -f -p 80 -h /www'",
+        0,
+        "",
+    );
+    let out = s.run("exec app nslookup db");
+    assert_ne!(out.code, 0, "{out:?}");
+    s.check("network connect --alias store back app", 0, "");
+    s.check("exec app wget -qO- http://db/who", 0, "db");
+    s.check("exec app ip -4 addr show", 0, "inet 10.96.0.");
+    s.check("exec db nslookup store", 0, "Address: 10.96.0.");
+    s.check("network inspect -f '{{len .Containers}}' back", 0, "2");
+    s.check("network disconnect back app", 0, "");
+    let addrs = s.check("exec app ip -4 addr show", 0, "inet 10.89.");
+    assert!(!addrs.stdout.contains("10.96.0."), "{addrs:?}");
+    let out = s.run("exec db nslookup store");
+    assert_ne!(out.code, 0, "{out:?}");
+    s.check("network inspect -f '{{len .Containers}}' back", 0, "1");
+    s.check(
+        "run -d --name lonely --network none $REG/busybox sleep 300",
+        0,
+        "",
+    );
+    s.check(
+        "network connect back lonely",
+        125,
+        "can't be connected to a network",
+    );
+    s.check("rm -f app db lonely", 0, "");
+    no_entries_left(&s);
+    s.check("network rm front back", 0, "front\nback");
 }

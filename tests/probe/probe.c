@@ -16,6 +16,10 @@
  *                         writing: prints whether it could
  *   probe udpecho PORT [4]  answers every UDP datagram on PORT (IPv6 and IPv4; IPv4 alone
  *                         with 4) with itself, after printing ready=1; runs until killed
+ *   probe dnstime NAME N [SERVER]  asks SERVER (default: resolv.conf's first name server)
+ *                         for NAME's A record N times, one after another: how many were
+ *                         answered with an address, and the round trips' median, 99th
+ *                         percentile and maximum in microseconds
  */
 #define _GNU_SOURCE
 #include <dirent.h>
@@ -480,6 +484,68 @@ static int udpecho(int port, int v4only) {
     }
 }
 
+static int cmp_double(const void *a, const void *b) {
+    double x = *(const double *)a, y = *(const double *)b;
+    return (x > y) - (x < y);
+}
+
+static int dnstime(const char *name, int n, const char *server) {
+    char line[256], first[64] = "127.0.0.11";
+    FILE *rc = server ? NULL : fopen("/etc/resolv.conf", "r");
+    while (rc && fgets(line, sizeof line, rc))
+        if (sscanf(line, "nameserver %63s", first) == 1)
+            break;
+    if (rc)
+        fclose(rc);
+    if (!server)
+        server = first;
+    unsigned char q[512], r[512];
+    size_t len = 12;
+    memset(q, 0, sizeof q);
+    q[2] = 1; /* recursion desired */
+    q[5] = 1; /* one question */
+    for (const char *p = name; *p && len < 400;) {
+        const char *dot = strchr(p, '.');
+        size_t l = dot ? (size_t)(dot - p) : strlen(p);
+        q[len++] = (unsigned char)l;
+        memcpy(q + len, p, l);
+        len += l;
+        p += l + (dot ? 1 : 0);
+    }
+    q[len++] = 0;
+    q[len++] = 0, q[len++] = 1; /* A */
+    q[len++] = 0, q[len++] = 1; /* IN */
+    int s = socket(AF_INET, SOCK_DGRAM, 0);
+    struct sockaddr_in a = {0};
+    a.sin_family = AF_INET;
+    a.sin_port = htons(53);
+    inet_pton(AF_INET, server, &a.sin_addr);
+    struct timeval tv = {1, 0};
+    setsockopt(s, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof tv);
+    if (s < 0 || connect(s, (struct sockaddr *)&a, sizeof a) < 0 || n <= 0) {
+        printf("answered=0 errno=%s\n", strerror(errno));
+        return 1;
+    }
+    double *t = calloc((size_t)n, sizeof *t);
+    int answered = 0;
+    for (int i = 0; i < n; i++) {
+        q[0] = (unsigned char)(i >> 8), q[1] = (unsigned char)i;
+        double start = now();
+        send(s, q, len, 0);
+        ssize_t got;
+        do
+            got = recv(s, r, sizeof r, 0);
+        while (got >= 2 && (r[0] != q[0] || r[1] != q[1]));
+        t[i] = (now() - start) * 1e6;
+        if (got >= 12 && (r[3] & 0xf) == 0 && (r[6] || r[7]))
+            answered++;
+    }
+    qsort(t, (size_t)n, sizeof *t, cmp_double);
+    printf("answered=%d p50_us=%.0f p99_us=%.0f max_us=%.0f\n", answered, t[n / 2],
+           t[(n * 99) / 100 < n ? (n * 99) / 100 : n - 1], t[n - 1]);
+    return answered == n ? 0 : 1;
+}
+
 int main(int argc, char **argv) {
     setvbuf(stdout, NULL, _IOLBF, 0);
     if (argc >= 2 && strcmp(argv[1], "fds") == 0)
@@ -498,6 +564,8 @@ int main(int argc, char **argv) {
         return exe(atof(argv[2]), argv[3]);
     if (argc >= 3 && strcmp(argv[1], "udpecho") == 0)
         return udpecho(atoi(argv[2]), argc >= 4 && strcmp(argv[3], "4") == 0);
+    if (argc >= 4 && strcmp(argv[1], "dnstime") == 0)
+        return dnstime(argv[2], atoi(argv[3]), argc >= 5 ? argv[4] : NULL);
     fprintf(stderr, "usage: probe fds|cwd|syscalls|scan SECS MARK|exe SECS WORD|udpecho PORT\n");
     return 2;
 }

@@ -323,7 +323,10 @@ impl Engine {
             &super::etc_files::NetworkFacts {
                 host: network.and_then(|n| n.host_address),
                 own: Vec::new(),
-                resolver: !record.networks.is_empty(),
+                resolver: super::network::serves_resolver(
+                    record,
+                    &fs::read_to_string("/etc/resolv.conf").unwrap_or_default(),
+                ),
             },
         )
         .map_err(|e| Error::Other(format!("writing /etc files: {e}")))?;
@@ -406,8 +409,7 @@ pub fn monitor_main(args: &[String], status: Option<UnixStream>) -> i32 {
         wait_attach: attach,
         foreground,
         network: None,
-        joined: None,
-        resolver: None,
+        net: None,
     }
     .run()
 }
@@ -432,9 +434,8 @@ struct Monitor {
     foreground: bool,
     /// The container's user-mode network, for the monitor's whole life (across restarts).
     network: Option<super::network::Started>,
-    /// The user networks it has joined, and its resolver there.
-    joined: Option<crate::engine::network::live::Joined>,
-    resolver: Option<crate::network::resolver::Resolver>,
+    /// The user networks it has joined, and its resolver.
+    net: Option<crate::engine::network::live::ContainerNet>,
 }
 
 impl Monitor {
@@ -528,8 +529,7 @@ impl Monitor {
             n.kill();
         }
         // Its names leave the networks' tables with it.
-        self.resolver = None;
-        self.joined = None;
+        self.net = None;
         container::teardown(&self.spec);
         super::record::remove_run_dir(&self.run_dir);
         if record.remove {
@@ -575,41 +575,45 @@ impl Monitor {
                 let _ = writeln!(s, "{NOTICE_PREFIX}{}", text.replace('\n', " "));
             }
         }
-        let joined = self.engine.join_networks(record, started.netns.as_fd())?;
-        if started.fell_back.is_some() || joined.is_some() {
+        let host_resolv_conf = fs::read_to_string("/etc/resolv.conf").unwrap_or_default();
+        let net = crate::engine::network::live::ContainerNet::start(
+            &self.engine,
+            record,
+            started.netns.as_fd(),
+            &host_resolv_conf,
+        )?;
+        if started.fell_back.is_some() || !net.addresses().is_empty() {
             // The host's address on slirp4netns's network is not pasta's; the container's
             // addresses on its user networks are known now.
-            let facts = super::etc_files::NetworkFacts {
-                host: started.running.as_ref().and_then(|r| r.host_address()),
-                own: joined
-                    .as_ref()
-                    .map(|j| j.addresses.clone())
-                    .unwrap_or_default(),
-                resolver: joined.as_ref().is_some_and(|j| j.dns),
-            };
-            super::etc_files::write_etc_files(
-                &self.run_dir,
-                &self.spec.hostname,
-                false,
-                &record.etc,
-                &facts,
-            )
-            .map_err(|e| format!("writing /etc files: {e}"))?;
+            self.write_etc_files(record, &net, started.running.as_ref())?;
         }
-        if let Some(j) = joined.as_ref().filter(|j| j.dns) {
-            use crate::network::resolver;
-            let socket = resolver::bind(started.netns.as_fd())
-                .map_err(|e| format!("starting the container's resolver: {e}"))?;
-            let upstreams = resolver::upstreams(
-                &record.etc.dns,
-                &fs::read_to_string("/etc/resolv.conf").unwrap_or_default(),
-            );
-            self.resolver = Some(resolver::Resolver::new(socket, j.tables.clone(), upstreams));
-        }
-        self.joined = joined;
+        self.net = Some(net);
         self.spec.namespaces.network = container::Namespace::Join(started.netns_path());
         self.network = Some(started);
         Ok(())
+    }
+
+    /// The container's /etc files as its networks have them now.
+    fn write_etc_files(
+        &self,
+        record: &ContainerRecord,
+        net: &crate::engine::network::live::ContainerNet,
+        helper: Option<&crate::network::Running>,
+    ) -> Result<(), String> {
+        let facts = super::etc_files::NetworkFacts {
+            host: helper.and_then(|r| r.host_address()),
+            own: net.addresses(),
+            resolver: net.serves(),
+        };
+        super::etc_files::write_etc_files(
+            &self.run_dir,
+            &self.spec.hostname,
+            false,
+            &record.etc,
+            &facts,
+        )
+        .map(drop)
+        .map_err(|e| format!("writing /etc files: {e}"))
     }
 
     /// One run of the workload: start it, pump its output into the log until it exits.
@@ -645,18 +649,26 @@ impl Monitor {
         let _watcher = started.watch();
         let mut health = super::health::Schedule::new(record.health.as_ref());
         let (engine, id) = (&self.engine, self.id.as_str());
-        streams.pump(
-            log,
-            attachments,
-            started.init,
-            self.resolver.as_mut(),
-            &mut || {
-                health.as_mut().map(|h| {
-                    h.tick(engine, id);
-                    h.wait()
-                })
-            },
-        );
+        let host = self
+            .network
+            .as_ref()
+            .and_then(|n| n.running.as_ref())
+            .and_then(|r| r.host_address());
+        let mut live = self.net.as_mut().map(|net| LiveNet {
+            net,
+            engine,
+            id,
+            run_dir: &self.run_dir,
+            hostname: &self.spec.hostname,
+            host,
+        });
+        let service = live.as_mut().map(|l| l as &mut dyn NetworkService);
+        streams.pump(log, attachments, started.init, service, &mut || {
+            health.as_mut().map(|h| {
+                h.tick(engine, id);
+                h.wait()
+            })
+        });
         if let Some(h) = &mut health {
             h.stop();
         }
@@ -745,6 +757,51 @@ impl Monitor {
             }
         }
         true
+    }
+}
+
+/// What the monitor's loop serves of the container's networks: the resolver's sockets, and a
+/// client's request to follow the record's networks (`network connect` while it runs).
+trait NetworkService {
+    fn resolver_ref(&self) -> Option<&crate::network::resolver::Resolver>;
+    fn resolver(&mut self) -> Option<&mut crate::network::resolver::Resolver>;
+    fn reconcile(&mut self) -> Result<(), String>;
+}
+
+struct LiveNet<'a> {
+    net: &'a mut crate::engine::network::live::ContainerNet,
+    engine: &'a Engine,
+    id: &'a str,
+    run_dir: &'a Path,
+    hostname: &'a str,
+    /// The host's address on the container's user-mode network.
+    host: Option<std::net::IpAddr>,
+}
+
+impl NetworkService for LiveNet<'_> {
+    fn resolver_ref(&self) -> Option<&crate::network::resolver::Resolver> {
+        self.net.resolver_ref()
+    }
+
+    fn resolver(&mut self) -> Option<&mut crate::network::resolver::Resolver> {
+        self.net.resolver()
+    }
+
+    fn reconcile(&mut self) -> Result<(), String> {
+        let record = self
+            .engine
+            .find_container(self.id)
+            .map_err(|e| e.to_string())?;
+        let result = self.net.reconcile(self.engine, &record);
+        // The container's own names and resolver as they are now, even after a failure.
+        let facts = super::etc_files::NetworkFacts {
+            host: self.host,
+            own: self.net.addresses(),
+            resolver: self.net.serves(),
+        };
+        super::etc_files::write_etc_files(self.run_dir, self.hostname, false, &record.etc, &facts)
+            .map_err(|e| format!("writing /etc files: {e}"))?;
+        result
     }
 }
 
@@ -851,7 +908,7 @@ impl Streams {
         log: &mut LogWriter,
         attachments: &mut Attachments,
         init: i32,
-        mut resolver: Option<&mut crate::network::resolver::Resolver>,
+        mut net: Option<&mut dyn NetworkService>,
         tick: &mut dyn FnMut() -> Option<Duration>,
     ) {
         if let Some(console) = self.console.take() {
@@ -919,13 +976,17 @@ impl Streams {
                 fds.push(PollFd::new(c, flags));
                 slots.push(Slot::Client(k));
             }
-            if let Some(r) = resolver.as_deref() {
+            if let Some(r) = net.as_deref().and_then(|n| n.resolver_ref()) {
                 for (k, fd) in r.fds().into_iter().enumerate() {
                     fds.push(PollFd::from_borrowed_fd(fd, PollFlags::IN));
                     slots.push(Slot::Dns(k));
                 }
             }
-            let soonest = match (tick(), resolver.as_deref().and_then(|r| r.timeout())) {
+            let dns_due = net
+                .as_deref()
+                .and_then(|n| n.resolver_ref())
+                .and_then(|r| r.timeout());
+            let soonest = match (tick(), dns_due) {
                 (Some(a), Some(b)) => Some(a.min(b)),
                 (a, b) => a.or(b),
             };
@@ -944,7 +1005,7 @@ impl Streams {
                 .map(|(f, s)| (*s, f.revents()))
                 .collect();
             drop(fds);
-            if let Some(r) = resolver.as_deref_mut() {
+            if let Some(r) = net.as_deref_mut().and_then(|n| n.resolver()) {
                 // From the highest: an answered question leaves the list.
                 for (slot, _) in ready.iter().rev() {
                     if let Slot::Dns(k) = slot {
@@ -969,8 +1030,23 @@ impl Streams {
             for (slot, revents) in ready.iter().rev() {
                 if let Slot::Client(k) = slot {
                     let here = !revents.contains(PollFlags::OUT) || attachments.flush(*k);
-                    if here && !(*revents - PollFlags::OUT).is_empty() {
-                        self.serve(attachments, *k, &mut buf);
+                    if here
+                        && !(*revents - PollFlags::OUT).is_empty()
+                        && self.serve(attachments, *k, &mut buf)
+                    {
+                        // `network connect` or `disconnect` while the container runs.
+                        let answer = match net.as_deref_mut() {
+                            Some(n) => n.reconcile(),
+                            None => Err("the container has no network namespace of its own \
+                                         to join networks from"
+                                .to_string()),
+                        };
+                        let text = answer.err().unwrap_or_default();
+                        attachments.reply(
+                            *k,
+                            super::attach::protocol::Kind::Networks,
+                            text.as_bytes(),
+                        );
                     }
                 }
             }
@@ -1018,8 +1094,9 @@ impl Streams {
         }
     }
 
-    /// One message from attached client `k`.
-    fn serve(&mut self, attachments: &mut Attachments, k: usize, buf: &mut [u8]) {
+    /// One message from attached client `k`; true when it asks the monitor to follow the
+    /// record's networks (the caller does, and answers).
+    fn serve(&mut self, attachments: &mut Attachments, k: usize, buf: &mut [u8]) -> bool {
         match attachments.receive(k, buf) {
             Request::Input(data) => {
                 if self.input.is_some() && !self.close_input {
@@ -1039,6 +1116,7 @@ impl Streams {
                 }
             }
             Request::Nothing => {}
+            Request::Networks => return true,
             Request::End { stdin } => {
                 // A terminal has no end of input to give; a pipe is closed once drained.
                 if stdin
@@ -1051,6 +1129,7 @@ impl Streams {
                 }
             }
         }
+        false
     }
 
     /// The terminal's master, when the container has one.

@@ -69,6 +69,17 @@ impl Engine {
     }
 }
 
+/// Whether a resolver of the monitor's serves the container at 127.0.0.11: on user networks
+/// (for their names), and on the default network when a name server it would be given is on
+/// the host's loopback (systemd-resolved's 127.0.0.53), which its own loopback is not.
+pub(crate) fn serves_resolver(record: &ContainerRecord, host_resolv_conf: &str) -> bool {
+    !record.networks.is_empty()
+        || (record.user_network.is_some()
+            && network::resolver::upstreams(&record.etc.dns, host_resolv_conf)
+                .iter()
+                .any(|a| a.is_loopback()))
+}
+
 /// Puts the plan where the monitor finds it.
 pub(crate) fn write_plan(run: &Path, plan: &Plan) -> Result<(), Error> {
     let path = run.join(PLAN_FILE);

@@ -4,7 +4,8 @@
 //! holds it, and its bridge and ports with it); an address is handed out; a veth pair joins
 //! the container to the bridge; the container's entry goes into the table, naming this
 //! monitor as a holder. Leaving removes the entry; the veth pair goes with the container's
-//! namespace.
+//! namespace, or is deleted when the container leaves a network while it runs (`network
+//! disconnect`; `network connect` joins one then, through the same reconciliation).
 
 use std::net::IpAddr;
 use std::os::fd::{AsFd, AsRawFd, BorrowedFd, OwnedFd};
@@ -15,47 +16,103 @@ use super::super::container::record::{Attachment, ContainerRecord};
 use crate::engine::Engine;
 use crate::network::bridge;
 use crate::network::names::{free_address, Entry, Table};
+use crate::network::resolver::Resolver;
 use crate::network::Definition;
+
+/// One network a container's monitor has joined: its entry there, and the network's
+/// namespace, held open.
+struct Held {
+    network: String,
+    table: Table,
+    entry: Entry,
+    _ns: OwnedFd,
+}
 
 /// The networks a container's monitor has joined, left when dropped.
 pub(crate) struct Joined {
-    /// The tables the container's resolver answers from.
-    pub tables: Vec<Table>,
-    /// The container's addresses, for its /etc/hosts.
-    pub addresses: Vec<IpAddr>,
+    container: String,
+    held: Vec<Held>,
     /// Whether a resolver should serve the container (Podman's --disable-dns turns it off).
     pub dns: bool,
-    held: Vec<(Table, String, OwnedFd)>,
+    /// The next veth's number (the names of its ports on the bridges).
+    next: usize,
+}
+
+impl Joined {
+    pub(crate) fn new(container: &str) -> Joined {
+        Joined {
+            container: container.to_string(),
+            held: Vec::new(),
+            dns: true,
+            next: 0,
+        }
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.held.is_empty()
+    }
+
+    /// The tables the container's resolver answers from.
+    pub fn tables(&self) -> Vec<Table> {
+        self.held.iter().map(|h| h.table.clone()).collect()
+    }
+
+    /// The container's addresses, for its /etc/hosts.
+    pub fn addresses(&self) -> Vec<IpAddr> {
+        self.held
+            .iter()
+            .flat_map(|h| {
+                h.entry
+                    .ipv4
+                    .map(IpAddr::V4)
+                    .into_iter()
+                    .chain(h.entry.ipv6.map(IpAddr::V6))
+            })
+            .collect()
+    }
 }
 
 impl Drop for Joined {
     fn drop(&mut self) {
-        for (table, container, _ns) in &self.held {
-            if let Ok(_lock) = table.lock() {
-                table.remove(container);
+        for h in &self.held {
+            if let Ok(_lock) = h.table.lock() {
+                h.table.remove(&self.container);
             }
         }
     }
 }
 
 impl Engine {
-    /// In the monitor: joins `record`'s user networks from its network namespace `netns`.
-    /// None when it has none.
-    pub(crate) fn join_networks(
+    /// In the monitor: makes what `joined` holds match the networks `record` names now,
+    /// from the container's network namespace `netns`: joins the new ones, leaves (and takes
+    /// the interface of) the ones no longer named.
+    pub(crate) fn reconcile_networks(
         &self,
         record: &ContainerRecord,
         netns: BorrowedFd<'_>,
-    ) -> Result<Option<Joined>, String> {
-        if record.networks.is_empty() {
-            return Ok(None);
+        joined: &mut Joined,
+    ) -> Result<(), String> {
+        let mut k = 0;
+        while k < joined.held.len() {
+            if record
+                .networks
+                .iter()
+                .any(|a| a.id == joined.held[k].network)
+            {
+                k += 1;
+                continue;
+            }
+            let h = joined.held.remove(k);
+            bridge::in_namespace(netns, || bridge::remove_link(&h.entry.interface))
+                .map_err(|e| format!("removing {}: {e}", h.entry.interface))?;
+            if let Ok(_lock) = h.table.lock() {
+                h.table.remove(&record.id);
+            }
         }
-        let mut joined = Joined {
-            tables: Vec::new(),
-            addresses: Vec::new(),
-            dns: true,
-            held: Vec::new(),
-        };
-        for (k, attachment) in record.networks.iter().enumerate() {
+        for attachment in &record.networks {
+            if joined.held.iter().any(|h| h.network == attachment.id) {
+                continue;
+            }
             let def = self.find_network(&attachment.id).map_err(|_| {
                 format!(
                     "network {} was removed: disconnect the container from it (network \
@@ -67,14 +124,17 @@ impl Engine {
                 joined.dns = false;
             }
             let table = self.network_table(&def);
-            let (entry, ns) = join_one(&table, &def, record, attachment, k, netns)
+            let (entry, ns) = join_one(&table, &def, record, attachment, joined.next, netns)
                 .map_err(|e| format!("joining network {}: {e}", def.name))?;
-            joined.addresses.extend(entry.ipv4.map(IpAddr::V4));
-            joined.addresses.extend(entry.ipv6.map(IpAddr::V6));
-            joined.held.push((table.clone(), record.id.clone(), ns));
-            joined.tables.push(table);
+            joined.next += 1;
+            joined.held.push(Held {
+                network: def.id.clone(),
+                table,
+                entry,
+                _ns: ns,
+            });
         }
-        Ok(Some(joined))
+        Ok(())
     }
 
     /// The live entries of container `id` on its networks: (network's definition, entry).
@@ -197,4 +257,83 @@ fn join_one(
         .put(&entry)
         .map_err(|e| format!("writing its name table: {e}"))?;
     Ok((entry, ns))
+}
+
+/// A container's part on its networks, as its monitor holds it for the container's life: what
+/// it joined, its resolver (on user networks, or for a name server on the host's loopback), and
+/// what a `network connect` while it runs needs later: its namespace, and sockets for a resolver
+/// made in the host's network.
+pub(crate) struct ContainerNet {
+    netns: OwnedFd,
+    joined: Joined,
+    resolver: Option<Resolver>,
+    outward: Vec<std::net::UdpSocket>,
+    upstreams: Vec<IpAddr>,
+    /// A resolver serves the container without user networks (a loopback name server).
+    forwards: bool,
+}
+
+impl ContainerNet {
+    /// In the monitor, still in the host's network: joins `record`'s networks from `netns`
+    /// and starts the resolver where one serves.
+    pub(crate) fn start(
+        engine: &Engine,
+        record: &ContainerRecord,
+        netns: BorrowedFd<'_>,
+        host_resolv_conf: &str,
+    ) -> Result<ContainerNet, String> {
+        let mut net = ContainerNet {
+            netns: netns
+                .try_clone_to_owned()
+                .map_err(|e| format!("holding the network namespace: {e}"))?,
+            joined: Joined::new(&record.id),
+            resolver: None,
+            outward: crate::network::resolver::outward_sockets(),
+            upstreams: crate::network::resolver::upstreams(&record.etc.dns, host_resolv_conf),
+            forwards: record.networks.is_empty()
+                && super::super::container::network::serves_resolver(record, host_resolv_conf),
+        };
+        net.reconcile(engine, record)?;
+        Ok(net)
+    }
+
+    /// Joins and leaves networks as `record` names them now; the resolver follows.
+    pub(crate) fn reconcile(
+        &mut self,
+        engine: &Engine,
+        record: &ContainerRecord,
+    ) -> Result<(), String> {
+        let result = engine.reconcile_networks(record, self.netns.as_fd(), &mut self.joined);
+        if self.serves() && self.resolver.is_none() {
+            let socket = crate::network::resolver::bind(self.netns.as_fd())
+                .map_err(|e| format!("starting the container's resolver: {e}"))?;
+            self.resolver = Some(Resolver::new(
+                socket,
+                std::mem::take(&mut self.outward),
+                Vec::new(),
+                self.upstreams.clone(),
+            ));
+        }
+        if let Some(r) = &mut self.resolver {
+            r.set_tables(self.joined.tables());
+        }
+        result
+    }
+
+    /// Whether the container's resolv.conf names the resolver.
+    pub(crate) fn serves(&self) -> bool {
+        (!self.joined.is_empty() && self.joined.dns) || self.forwards
+    }
+
+    pub(crate) fn addresses(&self) -> Vec<IpAddr> {
+        self.joined.addresses()
+    }
+
+    pub(crate) fn resolver(&mut self) -> Option<&mut Resolver> {
+        self.resolver.as_mut()
+    }
+
+    pub(crate) fn resolver_ref(&self) -> Option<&Resolver> {
+        self.resolver.as_ref()
+    }
 }

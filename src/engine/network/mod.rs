@@ -360,8 +360,8 @@ fn network_mode(c: &ContainerRecord) -> &'static str {
 }
 
 impl Engine {
-    /// `network connect NET CTR` for a container that is not running: joined at its next
-    /// start.
+    /// `network connect NET CTR`: a running container joins it now (its monitor does), any
+    /// other at its next start.
     pub fn connect_network(
         &self,
         network: &str,
@@ -375,70 +375,95 @@ impl Engine {
                 "connecting a container to the predefined network {network}"
             )));
         }
-        let _lock = self.store.lock()?;
-        let def = self.user_network(network)?;
-        let mut record = self.find_container(container)?;
-        self.check_not_running(&record, "network connect")?;
-        if record.network_of.is_some()
-            || record.spec.namespaces.network == crate::runtime::container::Namespace::Host
-        {
-            return Err(Error::Invalid(format!(
-                "container {} shares another's network or the host's: it can't be connected \
-                 to a network of its own",
-                record.name
-            )));
-        }
-        if record.networks.iter().any(|a| a.id == def.id) {
-            return Err(Error::Conflict(format!(
-                "endpoint with name {} already exists in network {}",
-                record.name, def.name
-            )));
-        }
-        record.networks.push(super::container::record::Attachment {
-            id: def.id.clone(),
-            name: def.name.clone(),
-            aliases: aliases.to_vec(),
-            ipv4,
-            ipv6,
-        });
-        self.save_container(&record)
-    }
-
-    /// `network disconnect NET CTR` for a container that is not running.
-    pub fn disconnect_network(&self, network: &str, container: &str) -> Result<(), Error> {
-        let _lock = self.store.lock()?;
-        let mut record = self.find_container(container)?;
-        let def = self.find_network(network);
-        let before = record.networks.len();
-        record.networks.retain(|a| match &def {
-            Ok(d) => a.id != d.id,
-            // A network removed meanwhile is still named in the record.
-            Err(_) => a.name != network,
-        });
-        if record.networks.len() == before {
-            def?;
-            return Err(Error::not_found(
-                ObjectKind::Network,
-                format!(
-                    "container {} is not connected to network {network}",
+        let (before, running) = {
+            let _lock = self.store.lock()?;
+            let def = self.user_network(network)?;
+            let mut record = self.find_container(container)?;
+            let before = record.clone();
+            if record.network_of.is_some()
+                || record.spec.namespaces.network == crate::runtime::container::Namespace::Host
+                || (record.user_network.is_none() && record.networks.is_empty())
+            {
+                return Err(Error::Invalid(format!(
+                    "container {} has the host's network, another container's or none: it \
+                     can't be connected to a network",
                     record.name
-                ),
-            ));
-        }
-        self.check_not_running(&record, "network disconnect")?;
-        self.save_container(&record)
-    }
-
-    fn check_not_running(&self, record: &ContainerRecord, what: &str) -> Result<(), Error> {
-        if record.state.monitor > 0
-            && crate::sys::process_start(record.state.monitor) == record.state.monitor_start
-        {
-            return Err(Error::NotSupported(format!(
-                "{what} of a running container (stop {} first; it takes effect at its next \
-                 start)",
-                record.name
-            )));
+                )));
+            }
+            if record.networks.iter().any(|a| a.id == def.id) {
+                return Err(Error::Conflict(format!(
+                    "endpoint with name {} already exists in network {}",
+                    record.name, def.name
+                )));
+            }
+            record.networks.push(super::container::record::Attachment {
+                id: def.id.clone(),
+                name: def.name.clone(),
+                aliases: aliases.to_vec(),
+                ipv4,
+                ipv6,
+            });
+            self.save_container(&record)?;
+            (before, self.is_running(&record))
+        };
+        if running {
+            self.follow_networks(&before)?;
         }
         Ok(())
+    }
+
+    /// `network disconnect NET CTR`: a running container leaves it now.
+    pub fn disconnect_network(&self, network: &str, container: &str) -> Result<(), Error> {
+        let (before, running) = {
+            let _lock = self.store.lock()?;
+            let mut record = self.find_container(container)?;
+            let before = record.clone();
+            let def = self.find_network(network);
+            record.networks.retain(|a| match &def {
+                Ok(d) => a.id != d.id,
+                // A network removed meanwhile is still named in the record.
+                Err(_) => a.name != network,
+            });
+            if record.networks.len() == before.networks.len() {
+                def?;
+                return Err(Error::not_found(
+                    ObjectKind::Network,
+                    format!(
+                        "container {} is not connected to network {network}",
+                        record.name
+                    ),
+                ));
+            }
+            self.save_container(&record)?;
+            (before, self.is_running(&record))
+        };
+        if running {
+            self.follow_networks(&before)?;
+        }
+        Ok(())
+    }
+
+    fn is_running(&self, record: &ContainerRecord) -> bool {
+        record.state.monitor > 0
+            && crate::sys::process_start(record.state.monitor) == record.state.monitor_start
+    }
+
+    /// Has the running container's monitor follow its record's networks; on failure the
+    /// record goes back to `before` (what the monitor holds still matches it).
+    fn follow_networks(&self, before: &ContainerRecord) -> Result<(), Error> {
+        let dir = self.container_run_dir(&before.id);
+        let answer = super::container::attach::client::follow_networks(&dir)
+            .map_err(|e| Error::Other(format!("asking the container's monitor: {e}")));
+        let failed = match answer {
+            Ok(Ok(())) => return Ok(()),
+            Ok(Err(why)) => Error::Other(why),
+            Err(e) => e,
+        };
+        let _lock = self.store.lock()?;
+        if let Ok(mut now) = self.find_container(&before.id) {
+            now.networks = before.networks.clone();
+            self.save_container(&now)?;
+        }
+        Err(failed)
     }
 }

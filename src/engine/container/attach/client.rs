@@ -45,6 +45,33 @@ impl AsFd for Connection {
     }
 }
 
+/// Asks the monitor of the container whose runtime directory is `dir` to join and leave
+/// networks as its record names them now; its answer (Err: why it could not).
+pub fn follow_networks(dir: &Path) -> io::Result<Result<(), String>> {
+    let conn = connect(dir)?;
+    send(&conn.0, Kind::Networks, b"")?;
+    rustix::net::sockopt::set_socket_timeout(
+        &conn.0,
+        rustix::net::sockopt::Timeout::Recv,
+        Some(Duration::from_secs(30)),
+    )?;
+    let mut buf = vec![0u8; MESSAGE];
+    loop {
+        // The container's output comes too, as to any client: passed over.
+        let (n, _) = rustix::net::recv(&conn.0, &mut buf, RecvFlags::empty())?;
+        match (n, buf.first().and_then(|b| Kind::of(*b))) {
+            (0, _) | (_, Some(Kind::Exit)) => {
+                return Err(io::Error::other("the container ended meanwhile"))
+            }
+            (1, Some(Kind::Networks)) => return Ok(Ok(())),
+            (_, Some(Kind::Networks)) => {
+                return Ok(Err(String::from_utf8_lossy(&buf[1..n]).into_owned()))
+            }
+            _ => {}
+        }
+    }
+}
+
 /// Connects to the monitor of the container whose runtime directory is `dir`.
 pub fn connect(dir: &Path) -> io::Result<Connection> {
     let dir_fd = open_dir(dir)?;

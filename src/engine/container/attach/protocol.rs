@@ -5,7 +5,8 @@
 //! bounds and carries its kind in its first byte. From the monitor: stdout or stderr bytes,
 //! or the run's end (its exit code follows, in decimal). From a client: stdin bytes, the end of
 //! stdin, the terminal's size (rows and columns, two u16 little-endian each), a first hello
-//! when it passes its stdin on, or that it leaves on purpose.
+//! when it passes its stdin on, or that it leaves on purpose; or a request to follow the
+//! record's networks, which the monitor answers.
 
 use std::io::{self, IoSlice};
 use std::os::fd::{AsRawFd, OwnedFd};
@@ -31,10 +32,14 @@ pub enum Kind {
     /// A client leaves on purpose (the detach keys): the container goes on without it.
     Detach,
     Exit,
+    /// From a client: join and leave networks as the record names them now (`network
+    /// connect` and `disconnect` while the container runs). From the monitor, the answer:
+    /// empty when done, else why not.
+    Networks,
 }
 
 impl Kind {
-    const ALL: [(Kind, u8); 8] = [
+    const ALL: [(Kind, u8); 9] = [
         (Kind::Stdin, b'0'),
         (Kind::Stdout, b'1'),
         (Kind::Stderr, b'2'),
@@ -43,6 +48,7 @@ impl Kind {
         (Kind::HelloStdin, b'i'),
         (Kind::Detach, b'd'),
         (Kind::Exit, b'x'),
+        (Kind::Networks, b'n'),
     ];
 
     pub fn byte(self) -> u8 {

@@ -94,6 +94,8 @@ pub enum Request<'a> {
         stdin: bool,
     },
     Resize(u16, u16),
+    /// Follow the record's networks, and answer (see `reply`).
+    Networks,
     Nothing,
 }
 
@@ -282,11 +284,19 @@ impl Attachments {
                 client.stdin = false;
                 Request::End { stdin }
             }
+            (Some(Kind::Networks), _) => Request::Networks,
             (Some(Kind::Resize), 5) => Request::Resize(
                 u16::from_le_bytes([buf[1], buf[2]]),
                 u16::from_le_bytes([buf[3], buf[4]]),
             ),
             _ => Request::Nothing,
+        }
+    }
+
+    /// Answers client `index`'s request of `kind` with `data`.
+    pub fn reply(&mut self, index: usize, kind: Kind, data: &[u8]) {
+        if let Some(c) = self.clients.get(index) {
+            let _ = super::protocol::send(&c.fd, kind, data);
         }
     }
 
