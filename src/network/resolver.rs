@@ -8,10 +8,12 @@
 //! it), so a resolver on the host's loopback (systemd-resolved's 127.0.0.53) serves containers
 //! too; each goes under an id of the resolver's own, mapped back on the answer.
 //!
-//! UDP only: a client that gets a truncated answer and retries over TCP finds no server.
+//! Over UDP and TCP: a question that comes over TCP (a client's retry after a truncated
+//! answer) goes upstream over UDP with EDNS's larger size, and its answer back over TCP.
 
 use std::io;
-use std::net::{IpAddr, Ipv4Addr, SocketAddr, UdpSocket};
+use std::io::{Read, Write};
+use std::net::{IpAddr, Ipv4Addr, SocketAddr, TcpListener, TcpStream, UdpSocket};
 use std::os::fd::{AsFd, BorrowedFd};
 use std::time::{Duration, Instant};
 
@@ -43,13 +45,46 @@ pub fn outward_sockets() -> Vec<UdpSocket> {
     .collect()
 }
 
-/// Binds the resolver's socket inside the network namespace `ns` (which `in_namespace` joins).
-pub fn bind(ns: BorrowedFd<'_>) -> io::Result<UdpSocket> {
+/// How long a TCP client has to ask and be answered.
+const STREAM_WAIT: Duration = Duration::from_secs(5);
+/// TCP clients served at once, at most.
+const MAX_STREAMS: usize = 16;
+
+/// The resolver's sockets inside the container.
+pub struct Listening {
+    udp: UdpSocket,
+    tcp: TcpListener,
+}
+
+/// Binds the resolver's sockets inside the network namespace `ns` (which `in_namespace`
+/// joins).
+pub fn bind(ns: BorrowedFd<'_>) -> io::Result<Listening> {
     super::bridge::in_namespace(ns, || {
-        let socket = UdpSocket::bind(SocketAddr::new(IpAddr::V4(ADDRESS), 53))?;
-        socket.set_nonblocking(true)?;
-        Ok(socket)
+        let address = SocketAddr::new(IpAddr::V4(ADDRESS), 53);
+        let udp = UdpSocket::bind(address)?;
+        udp.set_nonblocking(true)?;
+        let tcp = TcpListener::bind(address)?;
+        tcp.set_nonblocking(true)?;
+        Ok(Listening { udp, tcp })
     })
+}
+
+/// Where an answer goes.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Client {
+    Udp(SocketAddr),
+    /// The TCP client of this number.
+    Tcp(u64),
+}
+
+/// A TCP client: what it sent so far.
+struct Stream {
+    number: u64,
+    socket: TcpStream,
+    read: Vec<u8>,
+    deadline: Instant,
+    /// Its question is upstream: nothing more is read.
+    asked: bool,
 }
 
 /// A question sent upstream under an id of the resolver's own (several clients may use the
@@ -57,7 +92,7 @@ pub fn bind(ns: BorrowedFd<'_>) -> io::Result<UdpSocket> {
 struct Forward {
     id: u16,
     client_id: u16,
-    client: SocketAddr,
+    client: Client,
     query: Vec<u8>,
     upstream: usize,
     deadline: Instant,
@@ -67,6 +102,9 @@ pub struct Resolver {
     /// The socket inside the container first, then the ones the questions go upstream
     /// through (IPv4, IPv6), made in the host's network.
     sockets: Vec<UdpSocket>,
+    listener: TcpListener,
+    streams: Vec<Stream>,
+    streams_made: u64,
     tables: Vec<Table>,
     upstreams: Vec<SocketAddr>,
     pending: Vec<Forward>,
@@ -78,7 +116,7 @@ impl Resolver {
     /// `socket`: bound inside the container (`bind`); `outward`: the sockets questions go
     /// upstream through (`outward_sockets`, made in the host's network).
     pub fn new(
-        socket: UdpSocket,
+        listening: Listening,
         outward: Vec<UdpSocket>,
         tables: Vec<Table>,
         upstreams: Vec<IpAddr>,
@@ -88,10 +126,13 @@ impl Resolver {
             .map(|d| d.as_nanos() as u64)
             .unwrap_or(1)
             | 1;
-        let mut sockets = vec![socket];
+        let mut sockets = vec![listening.udp];
         sockets.extend(outward);
         Resolver {
             sockets,
+            listener: listening.tcp,
+            streams: Vec::new(),
+            streams_made: 0,
             tables,
             upstreams: upstreams
                 .into_iter()
@@ -108,9 +149,14 @@ impl Resolver {
         self.tables = tables;
     }
 
-    /// The descriptors to poll for reading.
+    /// The descriptors to poll for reading: the UDP sockets, the TCP listener, its clients.
     pub fn fds(&self) -> Vec<BorrowedFd<'_>> {
-        self.sockets.iter().map(|s| s.as_fd()).collect()
+        self.sockets
+            .iter()
+            .map(|s| s.as_fd())
+            .chain(std::iter::once(self.listener.as_fd()))
+            .chain(self.streams.iter().map(|s| s.socket.as_fd()))
+            .collect()
     }
 
     /// How soon `expire` has work.
@@ -118,14 +164,25 @@ impl Resolver {
         let now = Instant::now();
         self.pending
             .iter()
-            .map(|p| p.deadline.saturating_duration_since(now))
+            .map(|p| p.deadline)
+            .chain(self.streams.iter().map(|s| s.deadline))
+            .map(|d| d.saturating_duration_since(now))
             .min()
     }
 
     /// Descriptor `index` of `fds` is readable.
     pub fn ready(&mut self, index: usize) {
+        let udp = self.sockets.len();
         if index == 0 {
             self.serve();
+            return;
+        }
+        if index == udp {
+            self.accept();
+            return;
+        }
+        if index > udp {
+            self.read_stream(index - udp - 1);
             return;
         }
         let mut buf = [0u8; 4096];
@@ -151,7 +208,88 @@ impl Resolver {
             };
             let p = self.pending.remove(k);
             buf[..2].copy_from_slice(&p.client_id.to_be_bytes());
-            let _ = self.sockets[0].send_to(&buf[..n], p.client);
+            self.reply(p.client, &buf[..n]);
+        }
+    }
+
+    fn reply(&mut self, client: Client, answer: &[u8]) {
+        match client {
+            Client::Udp(to) => {
+                let _ = self.sockets[0].send_to(answer, to);
+            }
+            Client::Tcp(number) => {
+                if let Some(k) = self.streams.iter().position(|s| s.number == number) {
+                    let mut s = self.streams.remove(k);
+                    let mut framed = (answer.len() as u16).to_be_bytes().to_vec();
+                    framed.extend_from_slice(answer);
+                    // Small, on a fresh connection: it fits the socket's buffer at once.
+                    let _ = s.socket.set_nonblocking(false);
+                    let _ = s.socket.set_write_timeout(Some(Duration::from_millis(200)));
+                    let _ = s.socket.write_all(&framed);
+                }
+            }
+        }
+    }
+
+    fn accept(&mut self) {
+        while let Ok((socket, _)) = self.listener.accept() {
+            if self.streams.len() >= MAX_STREAMS || socket.set_nonblocking(true).is_err() {
+                continue;
+            }
+            self.streams_made += 1;
+            self.streams.push(Stream {
+                number: self.streams_made,
+                socket,
+                read: Vec::new(),
+                deadline: Instant::now() + STREAM_WAIT,
+                asked: false,
+            });
+        }
+    }
+
+    /// TCP client `k` sent something: its question, once whole, is answered or forwarded.
+    fn read_stream(&mut self, k: usize) {
+        let Some(s) = self.streams.get_mut(k) else {
+            return;
+        };
+        let mut buf = [0u8; 1024];
+        match s.socket.read(&mut buf) {
+            Ok(0) => {
+                self.streams.remove(k);
+                return;
+            }
+            Ok(n) if !s.asked => s.read.extend_from_slice(&buf[..n]),
+            Ok(_) => return,
+            Err(e) if e.kind() == io::ErrorKind::WouldBlock => return,
+            Err(_) => {
+                self.streams.remove(k);
+                return;
+            }
+        }
+        if s.read.len() > 4096 {
+            self.streams.remove(k);
+            return;
+        }
+        let want = match s.read.get(..2) {
+            Some(l) => u16::from_be_bytes([l[0], l[1]]) as usize,
+            None => return,
+        };
+        if s.read.len() < 2 + want || want < 12 {
+            return;
+        }
+        s.asked = true;
+        let query = s.read[2..2 + want].to_vec();
+        let client = Client::Tcp(s.number);
+        match self.answer(&query) {
+            Some(answer) => self.reply(client, &answer),
+            None => {
+                // Upstream over UDP, where an answer may be as large as EDNS allows.
+                if !self.forward(with_edns(query.clone()), client, 0) {
+                    if let Some(answer) = failure(&query, RCODE::ServerFailure) {
+                        self.reply(client, &answer);
+                    }
+                }
+            }
         }
     }
 
@@ -159,6 +297,7 @@ impl Resolver {
     /// a question when none is left (the client asks again).
     pub fn expire(&mut self) {
         let now = Instant::now();
+        self.streams.retain(|s| s.deadline > now);
         let (due, waiting): (Vec<Forward>, Vec<Forward>) = std::mem::take(&mut self.pending)
             .into_iter()
             .partition(|p| p.deadline <= now);
@@ -181,14 +320,13 @@ impl Resolver {
             if n < 12 {
                 continue;
             }
+            let client = Client::Udp(client);
             match self.answer(query) {
-                Some(reply) => {
-                    let _ = self.sockets[0].send_to(&reply, client);
-                }
+                Some(reply) => self.reply(client, &reply),
                 None => {
                     if !self.forward(query.to_vec(), client, 0) {
                         if let Some(reply) = failure(query, RCODE::ServerFailure) {
-                            let _ = self.sockets[0].send_to(&reply, client);
+                            self.reply(client, &reply);
                         }
                     }
                 }
@@ -243,7 +381,7 @@ impl Resolver {
 
     /// Sends `query` to the first upstream server from `from` on that takes it; false when
     /// none is left.
-    fn forward(&mut self, mut query: Vec<u8>, client: SocketAddr, from: usize) -> bool {
+    fn forward(&mut self, mut query: Vec<u8>, client: Client, from: usize) -> bool {
         let client_id = u16::from_be_bytes([query[0], query[1]]);
         for k in from..self.upstreams.len() {
             let upstream = self.upstreams[k];
@@ -284,6 +422,17 @@ impl Resolver {
             items.swap(i, (self.seed % (i as u64 + 1)) as usize);
         }
     }
+}
+
+/// `query` with EDNS's OPT record asking for answers of up to 4096 bytes over UDP, where it
+/// has no additional record yet.
+fn with_edns(mut query: Vec<u8>) -> Vec<u8> {
+    if query.len() >= 12 && query[10] == 0 && query[11] == 0 {
+        query[11] = 1;
+        // Root name, type OPT (41), class = the payload size, no extended flags, no data.
+        query.extend_from_slice(&[0, 0, 41, 0x10, 0, 0, 0, 0, 0, 0, 0]);
+    }
+    query
 }
 
 /// An empty answer with `code` to `query`.
@@ -353,8 +502,11 @@ mod tests {
                 })
                 .unwrap();
         }
-        let socket = UdpSocket::bind("127.0.0.1:0").unwrap();
-        let mut r = Resolver::new(socket, outward_sockets(), vec![table], vec![]);
+        let listening = Listening {
+            udp: UdpSocket::bind("127.0.0.1:0").unwrap(),
+            tcp: TcpListener::bind("127.0.0.1:0").unwrap(),
+        };
+        let mut r = Resolver::new(listening, outward_sockets(), vec![table], vec![]);
         let reply = r.answer(&query("WEB-a.", TYPE::A)).unwrap();
         let p = Packet::parse(&reply).unwrap();
         assert_eq!(p.id(), 7);
@@ -374,6 +526,63 @@ mod tests {
         let bytes = failure(&query("x", TYPE::A), RCODE::ServerFailure).unwrap();
         let refused = Packet::parse(&bytes).unwrap();
         assert_eq!(refused.rcode(), RCODE::ServerFailure);
+    }
+
+    #[test]
+    fn names_are_answered_over_tcp_too() {
+        let dir = tempfile::tempdir().unwrap();
+        let table = Table::new(dir.path().join("n"));
+        let me = std::process::id() as i32;
+        table
+            .put(&Entry {
+                container: "a".into(),
+                names: vec!["web".into()],
+                ipv4: Some("10.89.0.2".parse().unwrap()),
+                ipv6: None,
+                mac: String::new(),
+                interface: "eth0".into(),
+                port: "v".into(),
+                monitor: me,
+                monitor_start: crate::sys::process_start(me),
+                netns_fd: 3,
+            })
+            .unwrap();
+        let tcp = TcpListener::bind("127.0.0.1:0").unwrap();
+        tcp.set_nonblocking(true).unwrap();
+        let address = tcp.local_addr().unwrap();
+        let udp = UdpSocket::bind("127.0.0.1:0").unwrap();
+        let mut r = Resolver::new(Listening { udp, tcp }, Vec::new(), vec![table], vec![]);
+        let mut c = TcpStream::connect(address).unwrap();
+        let q = query("web", TYPE::A);
+        c.write_all(&(q.len() as u16).to_be_bytes()).unwrap();
+        c.write_all(&q).unwrap();
+        let listener = r.sockets.len();
+        for _ in 0..200 {
+            r.ready(listener);
+            if !r.streams.is_empty() {
+                r.ready(listener + 1);
+            }
+            if r.streams.is_empty() && r.streams_made > 0 {
+                break;
+            }
+            std::thread::sleep(Duration::from_millis(5));
+        }
+        let mut len = [0u8; 2];
+        c.set_read_timeout(Some(Duration::from_secs(5))).unwrap();
+        c.read_exact(&mut len).unwrap();
+        let mut reply = vec![0u8; u16::from_be_bytes(len) as usize];
+        c.read_exact(&mut reply).unwrap();
+        let p = Packet::parse(&reply).unwrap();
+        assert_eq!(p.answers.len(), 1, "{p:?}");
+    }
+
+    #[test]
+    fn a_question_over_tcp_goes_upstream_with_edns() {
+        let q = query("example.org", TYPE::A);
+        let e = with_edns(q.clone());
+        let p = Packet::parse(&e).unwrap();
+        assert!(p.opt().is_some_and(|o| o.udp_packet_size == 4096), "{p:?}");
+        assert_eq!(with_edns(e.clone()), e, "one OPT record only");
     }
 
     #[test]

@@ -144,6 +144,19 @@ fn find_each_other(s: &Sandbox) {
         0,
         "answered=300 ",
     );
+    // Over TCP too: a container's name, and a forwarded one.
+    s.check(
+        &format!("run --rm --network app -v {probe}:/p:ro $REG/busybox /p/probe dnstcp web"),
+        0,
+        &format!("answered=1 address={ip}"),
+    );
+    s.check(
+        &format!(
+            "run --rm --network app --dns {dns} -v {probe}:/p:ro $REG/busybox /p/probe dnstcp outside.test"
+        ),
+        0,
+        "answered=1 address=127.1.2.3",
+    );
     let file = s.check(
         &format!("run --rm --network app --dns {dns} $REG/busybox cat /etc/resolv.conf"),
         0,

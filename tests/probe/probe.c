@@ -20,6 +20,8 @@
  *                         for NAME's A record N times, one after another: how many were
  *                         answered with an address, and the round trips' median, 99th
  *                         percentile and maximum in microseconds
+ *   probe dnstcp NAME     asks the resolver at 127.0.0.11 for NAME's A record once over TCP:
+ *                         whether it answered, and the first address
  */
 #define _GNU_SOURCE
 #include <dirent.h>
@@ -546,6 +548,59 @@ static int dnstime(const char *name, int n, const char *server) {
     return answered == n ? 0 : 1;
 }
 
+static int dnstcp(const char *name) {
+    unsigned char q[512], r[4096];
+    size_t len = 14;
+    memset(q, 0, sizeof q);
+    q[2 + 2] = 1; /* recursion desired (after the 2-byte length) */
+    q[2 + 5] = 1;
+    for (const char *p = name; *p && len < 400;) {
+        const char *dot = strchr(p, '.');
+        size_t l = dot ? (size_t)(dot - p) : strlen(p);
+        q[len++] = (unsigned char)l;
+        memcpy(q + len, p, l);
+        len += l;
+        p += l + (dot ? 1 : 0);
+    }
+    q[len++] = 0;
+    q[len++] = 0, q[len++] = 1;
+    q[len++] = 0, q[len++] = 1;
+    q[0] = (unsigned char)((len - 2) >> 8), q[1] = (unsigned char)(len - 2);
+    int s = socket(AF_INET, SOCK_STREAM, 0);
+    struct sockaddr_in a = {0};
+    a.sin_family = AF_INET;
+    a.sin_port = htons(53);
+    a.sin_addr.s_addr = htonl(0x7f00000b);
+    struct timeval tv = {5, 0};
+    setsockopt(s, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof tv);
+    if (s < 0 || connect(s, (struct sockaddr *)&a, sizeof a) < 0 || send(s, q, len, 0) < 0) {
+        printf("answered=0 errno=%s\n", strerror(errno));
+        return 1;
+    }
+    size_t got = 0;
+    ssize_t n;
+    while (got < sizeof r && (n = recv(s, r + got, sizeof r - got, 0)) > 0) {
+        got += (size_t)n;
+        if (got >= 2 && got >= 2 + (size_t)((r[0] << 8) | r[1]))
+            break;
+    }
+    /* The first A record's address: its four bytes end the answer when there is one. */
+    size_t want = got >= 2 ? 2 + (size_t)((r[0] << 8) | r[1]) : 0;
+    int answers = got >= 12 ? (r[2 + 6] << 8) | r[2 + 7] : 0;
+    if (want == 0 || got < want || answers == 0) {
+        printf("answered=0\n");
+        return 1;
+    }
+    for (size_t i = 2 + 12; i + 14 <= want; i++)
+        if (r[i] == 0 && r[i + 1] == 1 && r[i + 2] == 0 && r[i + 3] == 1 && r[i + 8] == 0 &&
+            r[i + 9] == 4) {
+            printf("answered=1 address=%u.%u.%u.%u\n", r[i + 10], r[i + 11], r[i + 12], r[i + 13]);
+            return 0;
+        }
+    printf("answered=1\n");
+    return 0;
+}
+
 int main(int argc, char **argv) {
     setvbuf(stdout, NULL, _IOLBF, 0);
     if (argc >= 2 && strcmp(argv[1], "fds") == 0)
@@ -564,6 +619,8 @@ int main(int argc, char **argv) {
         return exe(atof(argv[2]), argv[3]);
     if (argc >= 3 && strcmp(argv[1], "udpecho") == 0)
         return udpecho(atoi(argv[2]), argc >= 4 && strcmp(argv[3], "4") == 0);
+    if (argc >= 3 && strcmp(argv[1], "dnstcp") == 0)
+        return dnstcp(argv[2]);
     if (argc >= 4 && strcmp(argv[1], "dnstime") == 0)
         return dnstime(argv[2], atoi(argv[3]), argc >= 5 ? argv[4] : NULL);
     fprintf(stderr, "usage: probe fds|cwd|syscalls|scan SECS MARK|exe SECS WORD|udpecho PORT\n");
